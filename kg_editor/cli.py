@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Distil, edit and evaluate causal knowledge graphs learned from EHR data.",
     )
     parser.add_argument("--version", action="version", version=f"kg-editor {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output on stderr"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from . import commands
 
@@ -42,7 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
-        logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO, stream=sys.stderr)
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose > 1 else logging.INFO, stream=sys.stderr
+        )
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
@@ -51,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KGEditorError as exc:
         print(f"kg-editor: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

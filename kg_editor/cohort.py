@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
@@ -161,7 +162,9 @@ class Cohort:
         frame = self.data if frame is None else frame
         out = {}
         for c in frame.columns:
-            cats = pd.Categorical.from_codes(frame[c].to_numpy(), categories=list(self.variables[c].states))
+            cats = pd.Categorical.from_codes(
+                frame[c].to_numpy(), categories=list(self.variables[c].states)
+            )
             out[c] = cats
         return pd.DataFrame(out, index=frame.index)
 
@@ -188,9 +191,13 @@ class Cohort:
                 for v in self.variables.values()
             ],
             "subgroups": {
-                "sex": {str(k): int(n) for k, n in self.persons["sex"].value_counts().sort_index().items()},
+                "sex": {
+                    str(k): int(n)
+                    for k, n in self.persons["sex"].value_counts().sort_index().items()
+                },
                 "age_band": {
-                    str(k): int(n) for k, n in self.persons["age_band"].value_counts().sort_index().items()
+                    str(k): int(n)
+                    for k, n in self.persons["age_band"].value_counts().sort_index().items()
                 },
             },
             "split": {"train": int((~self.is_test).sum()), "test": int(self.is_test.sum())},
@@ -244,17 +251,30 @@ def stratified_split(y: np.ndarray, test_size: float = 0.2, seed: int = 0) -> np
 
 def _age_band(age: pd.Series, bands: Sequence[int]) -> pd.Series:
     edges = [*bands, 10_000]
-    labels = [f"{lo}-{hi - 1}" if hi < 10_000 else f"{lo}+" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    labels = [
+        f"{lo}-{hi - 1}" if hi < 10_000 else f"{lo}+"
+        for lo, hi in itertools.pairwise(edges)
+    ]
     cut = pd.cut(age, bins=edges, right=False, labels=labels)
     return cut.astype(object).where(cut.notna(), "unknown").astype(str)
 
 
-def _persons_frame(src: EHRSource, patients: pd.Index, first_event: pd.Series | None, bands: Sequence[int]) -> pd.DataFrame:
-    p = src.persons.set_index("patient_id") if src.persons is not None else pd.DataFrame(index=patients)
+def _persons_frame(
+    src: EHRSource, patients: pd.Index, first_event: pd.Series | None, bands: Sequence[int]
+) -> pd.DataFrame:
+    p = (
+        src.persons.set_index("patient_id")
+        if src.persons is not None
+        else pd.DataFrame(index=patients)
+    )
     p = p[~p.index.duplicated()].reindex(patients)
     sex = p["sex"] if "sex" in p else pd.Series(index=patients, dtype=object)
     sex = sex.astype(object).where(sex.notna(), "unknown").astype(str)
-    birth = pd.to_numeric(p["birth_year"], errors="coerce") if "birth_year" in p else pd.Series(np.nan, index=patients)
+    birth = (
+        pd.to_numeric(p["birth_year"], errors="coerce")
+        if "birth_year" in p
+        else pd.Series(np.nan, index=patients)
+    )
     if first_event is not None:
         ref_year = first_event.reindex(patients).dt.year
     else:
@@ -262,17 +282,23 @@ def _persons_frame(src: EHRSource, patients: pd.Index, first_event: pd.Series | 
     age = ref_year - birth
     if "age" in p:  # a wide table may give age directly
         age = age.fillna(pd.to_numeric(p["age"], errors="coerce"))
-    out = pd.DataFrame({"sex": sex, "birth_year": birth, "age_band": _age_band(age, bands)}, index=patients)
+    out = pd.DataFrame(
+        {"sex": sex, "birth_year": birth, "age_band": _age_band(age, bands)}, index=patients
+    )
     out.index.name = "patient_id"
     return out
 
 
-def _event_variables(ev: pd.DataFrame, patients: pd.Index) -> tuple[dict[str, pd.Series], dict[str, tuple[str, ...]], pd.DataFrame | None]:
+def _event_variables(
+    ev: pd.DataFrame, patients: pd.Index
+) -> tuple[dict[str, pd.Series], dict[str, tuple[str, ...]], pd.DataFrame | None]:
     """Per code: a state-code Series over ``patients``; states; first dates (wide)."""
     has_dates = "date" in ev and ev["date"].notna().any()
     has_values = "value" in ev and ev["value"].notna().any()
     sort_cols = ["patient_id", "code"] + (["date"] if has_dates else [])
-    first = ev.sort_values(sort_cols, kind="stable").drop_duplicates(["patient_id", "code"], keep="first")
+    first = ev.sort_values(sort_cols, kind="stable").drop_duplicates(
+        ["patient_id", "code"], keep="first"
+    )
     pos = patients.get_indexer(first["patient_id"])
     codes = first["code"].to_numpy()
     columns: dict[str, pd.Series] = {}
@@ -306,7 +332,9 @@ def _most_common(ev: pd.DataFrame, col: str) -> dict[str, str]:
     sub = ev.dropna(subset=[col])
     counts = sub.groupby(["code", col], observed=True).size().reset_index(name="n")
     counts = counts.sort_values(["code", "n", col], ascending=[True, False, True])
-    return {str(k): str(v) for k, v in counts.drop_duplicates("code").set_index("code")[col].items()}
+    return {
+        str(k): str(v) for k, v in counts.drop_duplicates("code").set_index("code")[col].items()
+    }
 
 
 def build_cohort(
@@ -355,7 +383,9 @@ def build_cohort(
         first_event = None
     else:
         ev = source.events
-        patients = pd.Index(sorted(set(ev["patient_id"].unique()) | set(source.person_ids())), name="patient_id")
+        patients = pd.Index(
+            sorted(set(ev["patient_id"].unique()) | set(source.person_ids())), name="patient_id"
+        )
         columns, states, dates = _event_variables(ev, patients)
         labels = _most_common(ev, "description")
         domains = _most_common(ev, "domain")
@@ -373,9 +403,12 @@ def build_cohort(
     if include_demographics and source.wide is None:
         for col in ("sex", "age_band"):
             vals = persons[col]
-            if vals.nunique() > 1:
+            minority = len(vals) - int(vals.value_counts().iloc[0]) if len(vals) else 0
+            if minority >= min_patients:
                 cats = sorted(vals.unique().tolist())
-                demo_cols[col] = pd.Series(pd.Categorical(vals, categories=cats).codes.astype(np.int16), index=patients)
+                demo_cols[col] = pd.Series(
+                    pd.Categorical(vals, categories=cats).codes.astype(np.int16), index=patients
+                )
                 states[col] = tuple(cats)
                 labels.setdefault(col, "Sex" if col == "sex" else "Age band")
                 domains[col] = "demographic"
@@ -413,7 +446,9 @@ def build_cohort(
                 "supported. Group its values into fewer categories.",
                 column=c,
             )
-    eligible = [c for c in columns if c not in one_state and (counts[c] >= min_patients or c in always)]
+    eligible = [
+        c for c in columns if c not in one_state and (counts[c] >= min_patients or c in always)
+    ]
     eligible.sort(key=lambda c: (-counts[c], c))
     chosen = [c for c in eligible if c in always]
     for c in eligible:
@@ -422,9 +457,13 @@ def build_cohort(
         if c not in chosen:
             chosen.append(c)
     chosen_set = set(chosen)
-    ordered = [c for c in demo_cols if c not in one_state] + [c for c in eligible if c in chosen_set]
+    ordered = [c for c in demo_cols if c not in one_state] + [
+        c for c in eligible if c in chosen_set
+    ]
 
-    data = pd.DataFrame({c: all_vars[c].to_numpy().astype(np.int8) for c in ordered}, index=patients)
+    data = pd.DataFrame(
+        {c: all_vars[c].to_numpy().astype(np.int8) for c in ordered}, index=patients
+    )
     variables = {}
     for c in ordered:
         nz = int((data[c].to_numpy() != 0).sum())
@@ -438,7 +477,7 @@ def build_cohort(
         )
     fd = None
     if dates is not None:
-        fd = dates.reindex(columns=[c for c in ordered if c in dates.columns])
+        fd = dates.reindex(columns=ordered).astype("datetime64[ns]")
     y = data[tgt].to_numpy() if tgt else np.zeros(n, dtype=np.int8)
     is_test = stratified_split(y, test_size=test_size, seed=seed)
     settings = {
@@ -462,7 +501,9 @@ def build_cohort(
     )
 
 
-def _resolve_target(name: str, names: Mapping[str, str], columns: Mapping[str, Any], source: EHRSource) -> str:
+def _resolve_target(
+    name: str, names: Mapping[str, str], columns: Mapping[str, Any], source: EHRSource
+) -> str:
     if name in names:
         return name
     low = name.strip().lower()
@@ -472,7 +513,11 @@ def _resolve_target(name: str, names: Mapping[str, str], columns: Mapping[str, A
     raise unknown_variable(name, [*names, *names.values()], what=f"variable in {source.name!r}")
 
 
-def _from_wide(source: EHRSource) -> tuple[pd.Index, dict[str, pd.Series], dict[str, tuple[str, ...]], None, dict[str, str], dict[str, str]]:
+def _from_wide(
+    source: EHRSource,
+) -> tuple[
+    pd.Index, dict[str, pd.Series], dict[str, tuple[str, ...]], None, dict[str, str], dict[str, str]
+]:
     wide = source.wide
     assert wide is not None
     patients = pd.Index(wide.index.astype(str), name="patient_id")

@@ -121,7 +121,9 @@ def closest_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]
     return out
 
 
-def unknown_variable(name: str, known: Iterable[str], what: str = "variable") -> UnknownVariableError:
+def unknown_variable(
+    name: str, known: Iterable[str], what: str = "variable"
+) -> UnknownVariableError:
     """Build an :class:`UnknownVariableError` that suggests the closest known names."""
     sugg = closest_names(name, known)
     hint = f" Did you mean {', '.join(repr(s) for s in sugg)}?" if sugg else ""

@@ -12,7 +12,7 @@ Examples
 [('cancer', 'xray'), ('smoking', 'cancer'), ('smoking', 'xray')]
 >>> g.has_edge("smoking", "xray")  # the input is unchanged
 False
->>> apply_edit(g2, AddEdge("xray", "smoking"))
+>>> apply_edit(g, AddEdge("xray", "smoking"))
 Traceback (most recent call last):
 ...
 kg_editor.errors.CycleError: Adding xray -> smoking would create the cycle xray -> smoking -> cancer -> xray.
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import networkx as nx
+from networkx import DiGraph
 
 from .errors import ConstraintError, CycleError, EdgeError, FormatError, unknown_variable
 
@@ -88,7 +89,9 @@ class CausalGraph:
         if not nx.is_directed_acyclic_graph(graph):
             cyc = [u for u, _ in nx.find_cycle(graph)]
             raise CycleError(
-                "The graph has the cycle " + " -> ".join([*cyc, cyc[0]]) + "; a causal graph must be acyclic.",
+                "The graph has the cycle "
+                + " -> ".join([*cyc, cyc[0]])
+                + "; a causal graph must be acyclic.",
                 cycle=[*cyc, cyc[0]],
             )
         self._g = graph
@@ -115,11 +118,11 @@ class CausalGraph:
 
     # -- read access --------------------------------------------------------------
     @property
-    def nx(self) -> nx.DiGraph:
+    def nx(self) -> DiGraph:
         """A read-only view of the underlying networkx graph."""
         return self._g.copy(as_view=True)
 
-    def to_networkx(self) -> nx.DiGraph:
+    def to_networkx(self) -> DiGraph:
         """A deep copy of the underlying networkx graph, free to mutate."""
         return copy.deepcopy(self._g)
 
@@ -143,7 +146,9 @@ class CausalGraph:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CausalGraph):
             return NotImplemented
-        return set(self._g.nodes) == set(other._g.nodes) and set(self._g.edges) == set(other._g.edges)
+        return set(self._g.nodes) == set(other._g.nodes) and set(self._g.edges) == set(
+            other._g.edges
+        )
 
     def __hash__(self) -> int:
         return hash((frozenset(self._g.nodes), frozenset(self._g.edges)))
@@ -216,7 +221,8 @@ class CausalGraph:
             "metadata": _jsonable(self.metadata),
             "nodes": [{"id": n, **_jsonable(dict(a))} for n, a in self._g.nodes(data=True)],
             "edges": [
-                {"source": u, "target": v, **_jsonable(dict(a))} for u, v, a in self._g.edges(data=True)
+                {"source": u, "target": v, **_jsonable(dict(a))}
+                for u, v, a in self._g.edges(data=True)
             ],
         }
 
@@ -243,7 +249,9 @@ class CausalGraph:
             u, v = attrs.pop("source"), attrs.pop("target")
             for end in (u, v):
                 if end not in g:
-                    raise FormatError(f"Edge {u} -> {v} names {end!r}, which is not among the graph's nodes.")
+                    raise FormatError(
+                        f"Edge {u} -> {v} names {end!r}, which is not among the graph's nodes."
+                    )
             attrs.setdefault("provenance", "imported")
             attrs.setdefault("endorsed", False)
             attrs.setdefault("evidence", {})
@@ -272,11 +280,12 @@ class CausalGraph:
             raise FormatError(f"The graph file is not valid JSON: {exc}") from exc
 
     # -- private mutation helpers (used by apply_edit on a copy) ---------------------
-    def _copy_graph(self) -> nx.DiGraph:
+    def _copy_graph(self) -> DiGraph:
         g = nx.DiGraph()
         g.add_nodes_from((n, dict(a)) for n, a in self._g.nodes(data=True))
         g.add_edges_from(
-            (u, v, {**a, "history": list(a.get("history", []))}) for u, v, a in self._g.edges(data=True)
+            (u, v, {**a, "history": list(a.get("history", []))})
+            for u, v, a in self._g.edges(data=True)
         )
         return g
 
@@ -419,7 +428,9 @@ class Constraints:
         except Exception as exc:
             raise FormatError(f"Constraints file {p} cannot be parsed: {exc}") from exc
         if not isinstance(data, dict):
-            raise FormatError(f"Constraints file {p} must hold a mapping with required/forbidden/tiers.")
+            raise FormatError(
+                f"Constraints file {p} must hold a mapping with required/forbidden/tiers."
+            )
         return cls.from_dict(data, domains=domains)
 
 
@@ -580,12 +591,18 @@ def apply_edit(
         cyc = _cycle_through(g, u, v)
         if cyc:
             raise CycleError(
-                f"Adding {lab(u)} -> {lab(v)} would create the cycle {graph.describe_path(cyc)}.", cycle=cyc
+                f"Adding {lab(u)} -> {lab(v)} would create the cycle {graph.describe_path(cyc)}.",
+                cycle=cyc,
             )
         if why:
             record["overridden_constraint"] = why
         g.add_edge(
-            u, v, provenance="clinician", endorsed=True, evidence={}, orientation="set by a clinician",
+            u,
+            v,
+            provenance="clinician",
+            endorsed=True,
+            evidence={},
+            orientation="set by a clinician",
             history=[record],
         )
     elif isinstance(edit, RemoveEdge):
@@ -617,11 +634,17 @@ def apply_edit(
         cyc = _cycle_through(g, v, u)
         if cyc:
             raise CycleError(
-                f"Reversing {lab(u)} -> {lab(v)} would create the cycle {graph.describe_path(cyc)}.", cycle=cyc
+                f"Reversing {lab(u)} -> {lab(v)} would create the cycle {graph.describe_path(cyc)}.",
+                cycle=cyc,
             )
         if why:
             record["overridden_constraint"] = why
-        attrs = {**attrs, "provenance": "clinician", "endorsed": True, "orientation": "reversed by a clinician"}
+        attrs = {
+            **attrs,
+            "provenance": "clinician",
+            "endorsed": True,
+            "orientation": "reversed by a clinician",
+        }
         attrs["history"] = [*attrs.get("history", []), record]
         g.add_edge(v, u, **attrs)
     else:  # pragma: no cover - closed set of edit types

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["add_cohort_arguments", "cohort_from_args", "print_json", "progress"]
@@ -14,12 +14,25 @@ __all__ = ["add_cohort_arguments", "cohort_from_args", "print_json", "progress"]
 
 def add_cohort_arguments(p: argparse.ArgumentParser, *, target_required: bool = False) -> None:
     """SOURCE plus the cohort options every data command takes."""
-    p.add_argument("source", help="'demo', an events CSV/Parquet, a wide file (with --wide), or an OMOP CDM DuckDB file/folder")
-    p.add_argument("--target", "-t", required=target_required, help="target diagnosis (code or label)")
-    p.add_argument("--wide", action="store_true", help="SOURCE is a wide table: one row per patient")
-    p.add_argument("--persons", help="persons file for an events SOURCE (patient_id, sex, birth_year)")
-    p.add_argument("--min-patients", type=int, default=20, help="minimum patients per code (default 20)")
-    p.add_argument("--max-variables", type=int, default=60, help="cap on variables, by prevalence (default 60)")
+    p.add_argument(
+        "source",
+        help="'demo', an events CSV/Parquet, a wide file (with --wide), or an OMOP CDM DuckDB file/folder",
+    )
+    p.add_argument(
+        "--target", "-t", required=target_required, help="target diagnosis (code or label)"
+    )
+    p.add_argument(
+        "--wide", action="store_true", help="SOURCE is a wide table: one row per patient"
+    )
+    p.add_argument(
+        "--persons", help="persons file for an events SOURCE (patient_id, sex, birth_year)"
+    )
+    p.add_argument(
+        "--min-patients", type=int, default=20, help="minimum patients per code (default 20)"
+    )
+    p.add_argument(
+        "--max-variables", type=int, default=60, help="cap on variables, by prevalence (default 60)"
+    )
     p.add_argument("--test-size", type=float, default=0.2, help="held-out share (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default 0)")
 
@@ -33,7 +46,9 @@ def cohort_from_args(args: argparse.Namespace) -> Any:
     if getattr(args, "persons", None):
         opts["persons"] = args.persons
     with progress(f"Reading {args.source}"):
-        src = load_source(args.source, kind="wide" if getattr(args, "wide", False) else None, **opts)
+        src = load_source(
+            args.source, kind="wide" if getattr(args, "wide", False) else None, **opts
+        )
     with progress("Building the cohort"):
         return build_cohort(
             src,
@@ -54,7 +69,14 @@ def progress(message: str) -> Iterator[None]:
     from tqdm import tqdm
 
     start = time.perf_counter()
-    bar = tqdm(total=1, desc=message, file=sys.stderr, leave=False, disable=None, bar_format="{desc} {elapsed}")
+    bar = tqdm(
+        total=1,
+        desc=message,
+        file=sys.stderr,
+        leave=False,
+        disable=None,
+        bar_format="{desc} {elapsed}",
+    )
     try:
         yield
         bar.update(1)

@@ -1,5 +1,19 @@
 """EHR readers. Every reader returns an :class:`EHRSource`; see :func:`load_source`."""
 
-from .base import EVENT_COLUMNS, PERSON_COLUMNS, EHRSource, load_source, register_reader, registered_readers
+from .base import (
+    EVENT_COLUMNS,
+    PERSON_COLUMNS,
+    EHRSource,
+    load_source,
+    register_reader,
+    registered_readers,
+)
 
-__all__ = ["EVENT_COLUMNS", "PERSON_COLUMNS", "EHRSource", "load_source", "register_reader", "registered_readers"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "PERSON_COLUMNS",
+    "EHRSource",
+    "load_source",
+    "register_reader",
+    "registered_readers",
+]

@@ -125,7 +125,9 @@ def load_source(spec: str | Path, *, kind: str | None = None, **options: Any) ->
     text = str(spec)
     if kind is not None:
         if kind not in _READERS:
-            raise DataSourceError(f"Unknown source kind {kind!r}; choose one of {', '.join(_READERS)}.")
+            raise DataSourceError(
+                f"Unknown source kind {kind!r}; choose one of {', '.join(_READERS)}."
+            )
         return _READERS[kind][1](text, **options)
     for _name, (detect, fn) in _READERS.items():
         if detect(text):

@@ -177,7 +177,9 @@ def normalise_persons(df: pd.DataFrame, *, where: str = "persons") -> pd.DataFra
     bad = df["patient_id"].isna()
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SchemaError(f"{where}: {_row_hint(where, pos)} has no patient_id.", column="patient_id", row=pos + 1)
+        raise SchemaError(
+            f"{where}: {_row_hint(where, pos)} has no patient_id.", column="patient_id", row=pos + 1
+        )
     out = pd.DataFrame({"patient_id": df["patient_id"].astype(str).str.strip().to_numpy()})
     out["sex"] = df["sex"].astype(object).to_numpy() if "sex" in df else None
     if "birth_year" in df:
@@ -234,7 +236,9 @@ def read_wide(spec: str | Path, id_column: str | None = None, **_: object) -> EH
         bad = df[idc].isna()
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
-            raise SchemaError(f"{where}: {_row_hint(where, pos)} has no {idc}.", column=idc, row=pos + 1)
+            raise SchemaError(
+                f"{where}: {_row_hint(where, pos)} has no {idc}.", column=idc, row=pos + 1
+            )
         dup = df[idc].duplicated()
         if dup.any():
             pos = int(np.flatnonzero(dup.to_numpy())[0])
@@ -250,7 +254,11 @@ def read_wide(spec: str | Path, id_column: str | None = None, **_: object) -> EH
     df.index.name = "patient_id"
     persons = pd.DataFrame({"patient_id": df.index.to_numpy()})
     persons["sex"] = df["sex"].to_numpy() if "sex" in df else None
-    persons["birth_year"] = pd.to_numeric(df["birth_year"], errors="coerce").to_numpy() if "birth_year" in df else np.nan
+    persons["birth_year"] = (
+        pd.to_numeric(df["birth_year"], errors="coerce").to_numpy()
+        if "birth_year" in df
+        else np.nan
+    )
     if "age" in df:
         persons["age"] = pd.to_numeric(df["age"], errors="coerce").to_numpy()
     wide = df.drop(columns=[c for c in ("birth_year", "age") if c in df.columns])

@@ -1,0 +1,3 @@
+"""Alembic revision scripts of the kg-editor store."""
+
+__all__: list[str] = []

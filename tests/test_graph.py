@@ -1,0 +1,172 @@
+"""CausalGraph, constraints and edits: refusals name what is wrong; graphs stay DAGs."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kg_editor.errors import (
+    ConstraintError,
+    CycleError,
+    EdgeError,
+    FormatError,
+    UnknownVariableError,
+)
+from kg_editor.graph import (
+    AddEdge,
+    CausalGraph,
+    Constraints,
+    RemoveEdge,
+    ReverseEdge,
+    apply_edit,
+    changed_families,
+    edit_from_dict,
+    edit_to_dict,
+)
+
+LABELS = {"a": "Smoking", "b": "COPD", "c": "Dyspnoea", "d": "Age"}
+
+
+@pytest.fixture()
+def chain() -> CausalGraph:
+    return CausalGraph.from_edges([("a", "b"), ("b", "c")], nodes=["d"], labels=LABELS)
+
+
+def test_add_returns_a_new_graph_and_records_who_and_why(chain):
+    g2 = apply_edit(chain, AddEdge("d", "b", author="dr_lee", rationale="age drives COPD"))
+    assert g2.has_edge("d", "b") and not chain.has_edge("d", "b")
+    attrs = g2.edge_attrs("d", "b")
+    assert attrs["provenance"] == "clinician" and attrs["endorsed"] is True
+    assert attrs["history"][0]["author"] == "dr_lee"
+    assert attrs["history"][0]["rationale"] == "age drives COPD"
+
+
+def test_cycle_is_refused_and_named_with_labels(chain):
+    with pytest.raises(CycleError) as err:
+        apply_edit(chain, AddEdge("c", "a"))
+    assert (
+        str(err.value)
+        == "Adding Dyspnoea -> Smoking would create the cycle Dyspnoea -> Smoking -> COPD -> Dyspnoea."
+    )
+    assert err.value.cycle == ["c", "a", "b", "c"]
+
+
+def test_reverse_cycle_is_named():
+    g = CausalGraph.from_edges([("a", "b"), ("b", "c"), ("a", "c")], labels=LABELS)
+    with pytest.raises(
+        CycleError,
+        match=r"Reversing Smoking -> Dyspnoea would create the cycle Dyspnoea -> Smoking -> COPD -> Dyspnoea",
+    ):
+        apply_edit(g, ReverseEdge("a", "c"))
+
+
+def test_reverse_keeps_evidence_and_appends_history(chain):
+    g = apply_edit(chain, ReverseEdge("b", "c", author="dr_x", rationale="dyspnoea precedes"))
+    assert g.has_edge("c", "b") and not g.has_edge("b", "c")
+    assert g.edge_attrs("c", "b")["history"][-1]["kind"] == "reverse"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (AddEdge("a", "a"), "Smoking cannot cause itself"),
+        (AddEdge("a", "b"), "The edge Smoking -> COPD is already in the graph"),
+        (AddEdge("b", "a"), "The edge Smoking -> COPD already links these variables; reverse it"),
+        (RemoveEdge("a", "c"), "There is no edge Smoking -> Dyspnoea to remove"),
+        (
+            RemoveEdge("b", "a"),
+            r"There is no edge COPD -> Smoking to remove \(the graph has Smoking -> COPD\)",
+        ),
+        (ReverseEdge("c", "d"), "There is no edge Dyspnoea -> Age to reverse"),
+    ],
+)
+def test_edge_refusals(chain, edit, message):
+    with pytest.raises(EdgeError, match=message):
+        apply_edit(chain, edit)
+
+
+def test_unknown_variable_suggests_closest(chain):
+    with pytest.raises(UnknownVariableError, match="Did you mean 'COPD'"):
+        apply_edit(chain, AddEdge("a", "CPOD"))
+
+
+def test_constraints_refuse_and_override_is_recorded(chain):
+    cons = Constraints(
+        required=frozenset({("a", "b")}), forbidden=frozenset({("d", "c")}), tiers={"d": 0, "a": 1}
+    )
+    with pytest.raises(ConstraintError, match="forbidden edge d -> c"):
+        apply_edit(chain, AddEdge("d", "c"), cons)
+    with pytest.raises(ConstraintError, match="required edge a -> b"):
+        apply_edit(chain, RemoveEdge("a", "b"), cons)
+    with pytest.raises(
+        ConstraintError, match=r"tier order: 'a' \(tier 1\) cannot cause 'd' \(tier 0\)"
+    ):
+        apply_edit(chain, AddEdge("a", "d"), cons)
+    g = apply_edit(chain, AddEdge("d", "c", author="dr_o", override=True), cons)
+    rec = g.edge_attrs("d", "c")["history"][0]
+    assert rec["override"] is True and rec["author"] == "dr_o"
+    assert rec["overridden_constraint"] == "forbidden edge d -> c"
+
+
+def test_constraints_file_with_domain_tiers(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text(
+        "required: [[a, b]]\nforbidden: [[c, a]]\ntiers:\n  - [d]\n  - ['domain:drug']\n  - ['domain:condition']\n"
+    )
+    cons = Constraints.from_file(f, domains={"a": "drug", "b": "condition", "c": "condition"})
+    assert cons.tiers == {"d": 0, "a": 1, "b": 2, "c": 2}
+    assert cons.violation("b", "a") is not None and cons.violation("a", "b") is None
+    again = Constraints.from_dict(json.loads(json.dumps(cons.to_dict())))
+    assert again == cons
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"required": [["a"]]}')
+    with pytest.raises(
+        FormatError, match="entry 1 of 'required' must be a \\[source, target\\] pair"
+    ):
+        Constraints.from_file(bad)
+
+
+def test_json_round_trip_keeps_attributes(chain):
+    g = apply_edit(chain, AddEdge("d", "c", rationale="x"))
+    again = CausalGraph.from_json(g.to_json())
+    assert again == g
+    assert again.label("b") == "COPD"
+    assert again.edge_attrs("d", "c")["history"][0]["rationale"] == "x"
+    with pytest.raises(FormatError, match="not a kg-editor graph"):
+        CausalGraph.from_dict({"format": "other"})
+
+
+def test_edit_json_round_trip_and_families():
+    e = ReverseEdge("a", "b", author="x", rationale="y", override=True)
+    assert edit_from_dict(json.loads(json.dumps(edit_to_dict(e)))) == e
+    assert changed_families(e) == ("a", "b")
+    assert changed_families(RemoveEdge("a", "b")) == ("b",)
+
+
+def test_cyclic_input_graph_is_refused():
+    with pytest.raises(CycleError, match="The graph has the cycle"):
+        CausalGraph(nx.DiGraph([("a", "b"), ("b", "a")]))
+
+
+NODES = list("abcdef")
+edit_strategy = st.tuples(
+    st.sampled_from(["add", "remove", "reverse"]), st.sampled_from(NODES), st.sampled_from(NODES)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(edit_strategy, max_size=30))
+def test_any_edit_sequence_keeps_a_dag_and_refusals_change_nothing(ops):
+    g = CausalGraph.from_edges([], nodes=NODES)
+    cls = {"add": AddEdge, "remove": RemoveEdge, "reverse": ReverseEdge}
+    for kind, u, v in ops:
+        before = set(g.edges)
+        try:
+            g = apply_edit(g, cls[kind](u, v))
+        except (EdgeError, CycleError):
+            assert set(g.edges) == before
+        assert nx.is_directed_acyclic_graph(g.nx)
