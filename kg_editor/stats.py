@@ -133,7 +133,7 @@ def _sorted_indptr(
 
 @numba.njit(cache=True, nogil=True)
 def _is_sorted(x: np.ndarray) -> bool:  # pragma: no cover - compiled
-    for i in range(1, x.size):
+    for i in range(1, x.size):  # noqa: SIM110 (numba: no generators)
         if x[i] < x[i - 1]:
             return False
     return True
