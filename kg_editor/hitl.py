@@ -259,7 +259,7 @@ def _run_arm(
     accepted: list[dict[str, Any]] = []
     step = 0
     for rnd in range(config.rounds):
-        deltas = []
+        deltas: list[tuple[Edit, bool, Any, str]] = []
         if arm == "noisy" and rng.random() < config.noise:
             d = _wrong_edit(session, truth, rng, author)
             if d is not None:
@@ -278,7 +278,8 @@ def _run_arm(
             d = _unprompted_fix(session, truth, author)
             if d is not None:
                 deltas.append((session.history[-1].edit, True, d, "unprompted"))
-        for edit, ok, delta, how in deltas:
+        for edit_, ok, delta, how in deltas:
+            edit: Edit = edit_
             step += 1
             rep = session.report.to_dict()
             rows.append(
