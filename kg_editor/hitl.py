@@ -259,7 +259,7 @@ def _run_arm(
     accepted: list[dict[str, Any]] = []
     step = 0
     for rnd in range(config.rounds):
-        deltas: list[tuple[Edit, bool, Any, str]] = []
+        deltas: list[tuple[Any, bool, Any, str]] = []
         if arm == "noisy" and rng.random() < config.noise:
             d = _wrong_edit(session, truth, rng, author)
             if d is not None:
