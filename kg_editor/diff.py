@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +99,12 @@ class NodeChange:
     after: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "status": self.status, "before": self.before, "after": self.after}
+        return {
+            "node": self.node,
+            "status": self.status,
+            "before": self.before,
+            "after": self.after,
+        }
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,11 @@ class GraphDiff:
     def summary(self) -> str:
         """One line for people: ``"2 edges added, 1 removed, 0 reversed"``."""
         n = len(self.added)
-        parts = [f"{n} edge{'s' if n != 1 else ''} added", f"{len(self.removed)} removed", f"{len(self.reversed)} reversed"]
+        parts = [
+            f"{n} edge{'s' if n != 1 else ''} added",
+            f"{len(self.removed)} removed",
+            f"{len(self.reversed)} reversed",
+        ]
         if self.changed:
             parts.append(f"{len(self.changed)} with changed evidence or endorsement")
         if self.nodes:
@@ -224,7 +234,12 @@ def diff_graphs(a: CausalGraph, b: CausalGraph) -> GraphDiff:
         if dict(ga.nodes[n]) != dict(gb.nodes[n]):
             nodes.append(NodeChange(n, "changed", dict(ga.nodes[n]), dict(gb.nodes[n])))
     return GraphDiff(
-        tuple(added), tuple(removed), tuple(reversed_), tuple(changed), tuple(nodes), tuple(unchanged)
+        tuple(added),
+        tuple(removed),
+        tuple(reversed_),
+        tuple(changed),
+        tuple(nodes),
+        tuple(unchanged),
     )
 
 
@@ -232,6 +247,7 @@ def diff_graphs(a: CausalGraph, b: CausalGraph) -> GraphDiff:
 # Metric tables
 # ---------------------------------------------------------------------------------
 REPORT_SECTIONS = ("accuracy", "targets", "interpretability")
+_SKIPPED_SECTIONS = ("settings",)  # estimator settings, not metrics
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
@@ -255,7 +271,7 @@ def metric_table(
 
     Reports are dicts with sections ``accuracy``, ``targets`` and ``interpretability``
     whose values are dicts of numbers (nested dicts are flattened with dots). Other
-    sections are included after these. Columns: ``section``, ``metric``, one column per
+    sections are included after these (``settings`` is left out: it holds no metrics). Columns: ``section``, ``metric``, one column per
     label, and ``delta`` (b minus a). Metrics present in only one report get NaN on the
     other side.
 
@@ -275,7 +291,7 @@ def metric_table(
     for rep in (report_a or {}, report_b or {}):
         f: dict[str, Any] = {}
         for sec, body in rep.items():
-            if isinstance(body, Mapping):
+            if isinstance(body, Mapping) and sec not in _SKIPPED_SECTIONS:
                 _flatten(str(sec), body, f)
         flat.append(f)
     keys: list[str] = []
@@ -492,10 +508,10 @@ def merge_graphs(
     for n in sorted(removed_nodes, key=str):
         if n not in no and n not in nt:
             continue  # removed on both sides
-        keeper, pairs = ("ours", changed_pairs_o) if n in no else ("theirs", changed_pairs_t)
+        keeper, keeper_pairs = ("ours", changed_pairs_o) if n in no else ("theirs", changed_pairs_t)
         remover = "theirs" if keeper == "ours" else "ours"
         choice = res.get(n)
-        if choice is None and touches(n, pairs):
+        if choice is None and touches(n, keeper_pairs):
             conflicts.append(
                 Conflict(
                     n,
@@ -511,13 +527,16 @@ def merge_graphs(
         elif choice == "keep":
             nodes.add(n)
         elif choice not in (None, "remove"):
-            raise StoreError(f"Resolution {choice!r} for variable {n} is not understood; use keep or remove.")
+            raise StoreError(
+                f"Resolution {choice!r} for variable {n} is not understood; use keep or remove."
+            )
 
     # -- edges -----------------------------------------------------------------------
     pairs: dict[str, tuple[str, str]] = {}
     for g in (gb, go, gt):
         for u, v in g.edges:
-            pairs.setdefault(pair_key(u, v), tuple(sorted((u, v))))  # type: ignore[arg-type]
+            a_, b_ = sorted((u, v))
+            pairs.setdefault(pair_key(u, v), (a_, b_))
     for key in res:
         if " -- " in str(key) and key not in pairs:
             a, b = str(key).split(" -- ", 1)
@@ -551,7 +570,11 @@ def merge_graphs(
                 msg = f"{_describe_state(sb, lab)} was reversed to {_describe_state(so, lab)} in ours but removed in theirs."
             else:  # pragma: no cover - with three states, two differing changes hit a case above
                 msg = f"{_describe_state(sb, lab)} became {_describe_state(so, lab)} in ours and {_describe_state(st, lab)} in theirs."
-            conflicts.append(Conflict(key, "edge", sb, so, st, msg, (*_EDGE_OPTIONS, f"{u} -> {v}", f"{v} -> {u}")))
+            conflicts.append(
+                Conflict(
+                    key, "edge", sb, so, st, msg, (*_EDGE_OPTIONS, f"{u} -> {v}", f"{v} -> {u}")
+                )
+            )
             merged[key] = sb  # placeholder while unresolved
     if conflicts:
         return MergeResult(None, conflicts, decisions)
@@ -571,13 +594,17 @@ def merge_graphs(
             decisions[key] = decisions.get(key, "ours") + " (dropped: variable removed)"
             continue
         src = next((gg for gg in (go, gt, gb) if gg.has_edge(s, t)), None)
-        attrs = dict(src.edges[s, t]) if src is not None else {
-            "provenance": "clinician",
-            "endorsed": True,
-            "evidence": {},
-            "history": [],
-            "orientation": "set when merging",
-        }
+        attrs = (
+            dict(src.edges[s, t])
+            if src is not None
+            else {
+                "provenance": "clinician",
+                "endorsed": True,
+                "evidence": {},
+                "history": [],
+                "orientation": "set when merging",
+            }
+        )
         if decisions.get(key) == "theirs" and gt.has_edge(s, t):
             attrs = dict(gt.edges[s, t])
         g.add_edge(s, t, **attrs)
@@ -585,8 +612,8 @@ def merge_graphs(
         cyc = [u for u, _ in nx.find_cycle(g)]
         path = [*cyc, cyc[0]]
         culprits = tuple(
-            pair_key(a, b) for a, b in zip(path, path[1:], strict=False) if pair_key(a, b) in decisions
-        ) or tuple(pair_key(a, b) for a, b in zip(path, path[1:], strict=False))
+            pair_key(a, b) for a, b in itertools.pairwise(path) if pair_key(a, b) in decisions
+        ) or tuple(pair_key(a, b) for a, b in itertools.pairwise(path))
         desc = " -> ".join(lab(n) for n in path)
         conflicts.append(
             Conflict(
