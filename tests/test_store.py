@@ -283,3 +283,45 @@ def test_writer_killed_mid_save_loses_nothing_committed(tmp_path, kill_after):
         assert seqs == list(range(1, len(seqs) + 1))
         # the store still takes writes
         s.save_version(p.id, CausalGraph.from_edges([("a", "b")]), author="after")
+
+
+def test_versions_cli_list_diff_branch_merge_export(tmp_path, capsys, base_graph):
+    from kg_editor.cli import main
+    from kg_editor.formats import read_graph, write_graph
+
+    db = str(tmp_path / "cli.sqlite")
+    f1 = tmp_path / "g1.dagitty"
+    write_graph(base_graph, "dagitty", f1)
+    f2 = tmp_path / "g2.csv"
+    write_graph(apply_edit(base_graph, ReverseEdge("smoke", "lung")), "csv", f2)
+    f3 = tmp_path / "g3.json"
+    apply_edit(base_graph, RemoveEdge("smoke", "lung")).to_json(f3)
+
+    def run(*argv: str) -> str:
+        capsys.readouterr()
+        assert main(list(argv)) == 0
+        return capsys.readouterr().out
+
+    v1 = run("versions", "save", str(f1), "--store", db, "-a", "dr_a", "-m", "first").strip()
+    b1 = run("versions", "branch", v1, "dr_b", "--store", db, "--json")
+    v2 = run("versions", "save", str(f2), "--store", db, "-b", "dr_b", "-m", "reverse").strip()
+    v3 = run("versions", "save", str(f3), "--store", db, "-m", "remove").strip()
+    listing = run("versions", "list", "--store", db)
+    assert v1 in listing and v3 in listing and "dr_b" in listing and '"branch": "dr_b"' in b1
+    out = run("versions", "diff", v1, v2, "--store", db)
+    assert "1 reversed" in out and "lung -> smoke" in out
+    # a conflicting merge exits with a clear error naming the key, saving nothing
+    assert main(["versions", "merge", v3, v2, "--store", db]) == 2
+    assert "lung -- smoke" in capsys.readouterr().err
+    merged = run("versions", "merge", v3, v2, "--store", db, "-r", "lung -- smoke=theirs", "--json")
+    import json
+
+    mv = json.loads(merged)
+    assert mv["merge_parent_id"] == v2 and mv["parent_id"] == v3
+    out_file = tmp_path / "merged.graphml"
+    run("versions", "export", mv["id"], "--store", db, "-o", str(out_file))
+    assert read_graph(out_file).has_edge("lung", "smoke")
+    log = run("versions", "log", "--store", db, "--json")
+    assert [e["action"] for e in json.loads(log)] == ["save", "branch", "save", "save", "merge"]
+    shown = run("versions", "show", v1[:6], "--store", db)
+    assert "first" in shown and "dr_a" in shown
