@@ -26,6 +26,9 @@
     var b = document.getElementById(CONNECT);
     if (b) { b.classList.toggle("active", state.connect); }
     document.body.classList.toggle("kg-connecting", state.connect);
+    if (state.eh) {
+      if (state.connect) { state.eh.enableDrawMode(); } else { state.eh.disableDrawMode(); }
+    }
   }
 
   function selectedEdge() {
@@ -46,10 +49,7 @@
         snap: false,
         preview: false,
         hoverDelay: 100,
-        handleNodes: "node",
-        handlePosition: function () { return "middle top"; },
-        edgeType: function (s, t) { return s.same(t) ? null : "flat"; },
-        loopAllowed: function () { return false; },
+        canConnect: function (s, t) { return !s.same(t); },
         edgeParams: function () { return { classes: "eh-created" }; }
       });
       cy.on("ehcomplete", function (evt, source, target, added) {

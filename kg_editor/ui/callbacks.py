@@ -51,8 +51,8 @@ class Action:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_trigger(trigger: Any, value: Any, state: dict[str, Any]) -> Action | None:
-    """Map the component that fired (and its value) to an :class:`Action`."""
+def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) -> Action | None:
+    """Map the component (and property) that fired, and its value, to an :class:`Action`."""
     if trigger == ids.CLIENT_ACTION:
         if not isinstance(value, dict) or value.get("kind") not in (
             "add",
@@ -69,7 +69,6 @@ def parse_trigger(trigger: Any, value: Any, state: dict[str, Any]) -> Action | N
             {"via": value.get("via", "canvas")},
         )
     if trigger == ids.CANVAS:
-        prop = ctx.triggered[0]["prop_id"].split(".", 1)[1]
         if prop == "contextMenuData":
             item = (value or {}).get("menuItemId")
             if item in (ids.MENU_REMOVE, ids.MENU_REVERSE) and value.get("edgeSource"):
@@ -200,10 +199,8 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
     @app.callback(output=_outputs(), inputs=_inputs(), prevent_initial_call=True)
     def dispatch(**kw: Any) -> dict[str, Any]:
         out: dict[str, Any] = {k: no_update for k in _outputs()}
-        trig = ctx.triggered_id
-        if trig is None or not ctx.triggered:
+        if not ctx.triggered:
             raise PreventUpdate
-        value = ctx.triggered[0].get("value")
         state = {
             "author": (kw.get("author") or "").strip() or "anonymous",
             "rationale": (kw.get("rationale") or "").strip(),
@@ -211,7 +208,7 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
             "form_target": kw.get("form_target"),
             "selected_edge": kw.get("selected_edge"),
         }
-        action = parse_trigger(trig, value, state)
+        action = _first_action(state)
         if action is None:
             raise PreventUpdate
         sid = (kw.get("session") or {}).get("session_id")
@@ -352,6 +349,31 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
         Input(ids.SESSION, "data"),
         prevent_initial_call="initial_duplicate",
     )
+
+
+def _priority(trigger: Any, prop: str) -> int:
+    # An edit sent by the glue script arrives together with the tap that made it:
+    # the edit wins over the selection.
+    if trigger == ids.CLIENT_ACTION:
+        return 0
+    if prop in ("tapNodeData", "tapEdgeData"):
+        return 2
+    return 1
+
+
+def _first_action(state: dict[str, Any]) -> Action | None:
+    """The action of the highest-priority input among those that fired together."""
+    values = {t["prop_id"]: t.get("value") for t in ctx.triggered}
+    fired = []
+    for prop_id, trigger in ctx.triggered_prop_ids.items():
+        prop = prop_id.rsplit(".", 1)[1]
+        fired.append((_priority(trigger, prop), trigger, prop, values.get(prop_id)))
+    fired.sort(key=lambda f: f[0])
+    for _, trigger, prop, value in fired:
+        action = parse_trigger(trigger, prop, value, state)
+        if action is not None:
+            return action
+    return None
 
 
 def _gone() -> Any:

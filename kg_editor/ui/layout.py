@@ -193,7 +193,7 @@ def editor_layout(
                 "+ Connect",
                 id=ids.CONNECT_MODE,
                 className="btn toggle",
-                title="Click a cause, then its effect, to add an edge (or drag from a node's handle)",
+                title="Connect mode: click a cause then its effect, or drag from one to the other (Esc leaves)",
             ),
             _button("⟲ Re-layout", ids.RELAYOUT, "Lay the graph out again (hierarchical)"),
             dcc.Dropdown(
@@ -245,7 +245,7 @@ def editor_layout(
                 id="kg-hint",
                 className="hint",
                 children="Click a node or edge to inspect it · "
-                "Connect: click cause then effect, or drag from the dot above a node · "
+                "Connect mode: click the cause then the effect, or drag from cause to effect · "
                 "Del removes, R reverses the selected edge · Ctrl+Z / Ctrl+Shift+Z",
             ),
             legend(view.domains),
