@@ -34,12 +34,12 @@ import math
 import os
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -63,7 +63,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_BRANCH = "main"
-SCHEMA_HEAD = "0001"
+_T = TypeVar("_T")
+SCHEMA_HEAD = "0002"
 
 
 def new_id() -> str:
@@ -145,6 +146,7 @@ versions_t = sa.Table(
     sa.Column("graph", sa.JSON(), nullable=False),
     sa.Column("report", sa.JSON()),
     sa.Column("edits", sa.JSON(), nullable=False),
+    sa.Index("uq_versions_project_seq", "project_id", "seq", unique=True),
 )
 audit_t = sa.Table(
     "audit",
@@ -409,6 +411,19 @@ class Store:
             finally:
                 conn.info.pop("kg_write", None)
 
+    def _write(self, fn: Callable[[Connection], _T]) -> _T:
+        """Run ``fn`` in a write transaction; retry when a concurrent writer took the
+        same version number (PostgreSQL; SQLite serialises writers at BEGIN)."""
+        for attempt in range(5):
+            try:
+                with self._tx() as conn:
+                    return fn(conn)
+            except sa.exc.IntegrityError as exc:
+                if "seq" not in str(exc) or attempt == 4:
+                    raise StoreError(f"The store refused the write: {exc.orig}") from exc
+                logger.info("version number taken by a concurrent writer; retrying")
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def schema_revision(self) -> str | None:
         """The alembic revision the database is at."""
         from alembic.runtime.migration import MigrationContext
@@ -633,21 +648,25 @@ class Store:
         report : dict, optional
             ``Report.to_dict()``: sections ``accuracy``, ``targets``, ``interpretability``.
         """
-        with self._tx() as conn:
-            if parent is None:
+
+        def _do(conn: Connection) -> Version:
+            par = parent
+            if par is None:
                 head = self._head(conn, project_id, branch)
-                parent = head["id"] if head is not None else None
+                par = head["id"] if head is not None else None
             return self._insert_version(
                 conn,
                 project_id,
                 graph,
-                parent=parent,
+                parent=par,
                 branch=branch,
                 author=author,
                 message=message,
                 report=report,
                 edits=edits,
             )
+
+        return self._write(_do)
 
     def get_version(self, version_id: str) -> Version:
         """A version by id (a unique prefix of at least 4 characters works too)."""
@@ -709,7 +728,8 @@ class Store:
             The branch already exists.
         """
         src = self.get_version(from_version_id)
-        with self._tx() as conn:
+
+        def _do(conn: Connection) -> Version:
             if self._head(conn, src.project_id, name) is not None:
                 raise StoreError(f"A branch named {name!r} already exists; choose another name.")
             return self._insert_version(
@@ -724,11 +744,14 @@ class Store:
                 action="branch",
             )
 
+        return self._write(_do)
+
     def restore(self, version_id: str, author: str = "anonymous", message: str = "") -> Version:
         """Make an old version current again: a new head on its branch (parent: the
         current head) whose graph and report equal the old one's. History is kept."""
         old = self.get_version(version_id)
-        with self._tx() as conn:
+
+        def _do(conn: Connection) -> Version:
             head = self._head(conn, old.project_id, old.branch)
             return self._insert_version(
                 conn,
@@ -742,6 +765,8 @@ class Store:
                 report=old.report,
                 action="restore",
             )
+
+        return self._write(_do)
 
     def ancestors(self, version_id: str) -> list[str]:
         """Ids of ``version_id`` and all its ancestors (parents and merge parents), nearest
@@ -827,7 +852,8 @@ class Store:
         result = self.preview_merge(a_id, b_id, resolutions)
         graph = result.raise_for_conflicts()
         a, b = self.get_version(a_id), self.get_version(b_id)
-        with self._tx() as conn:
+
+        def _do(conn: Connection) -> Version:
             return self._insert_version(
                 conn,
                 a.project_id,
@@ -840,6 +866,8 @@ class Store:
                 report=report,
                 action="merge",
             )
+
+        return self._write(_do)
 
     # -- audit log ---------------------------------------------------------------------
     def log_edit(

@@ -264,3 +264,30 @@ def test_export_and_import_cli(tmp_path, asia, capsys):
     assert "probability ( either | lung, tub )" in capsys.readouterr().out
     assert main(["import", str(tmp_path / "asia.dagitty"), "-o", str(tmp_path / "asia.json")]) == 0
     assert CausalGraph.from_json(tmp_path / "asia.json") == from_pgmpy_model(asia)
+
+
+def test_import_cli_checks_a_real_cohort(tmp_path, capsys):
+    from kg_editor.cli import main
+    from kg_editor.sources.synthetic import network_events
+
+    syn = network_events("asia", 400, seed=3)
+    events = tmp_path / "events.csv"
+    persons = tmp_path / "persons.csv"
+    syn.source.events.to_csv(events, index=False)
+    syn.source.persons.to_csv(persons, index=False)
+    good = tmp_path / "good.dagitty"
+    good.write_text("dag { smoke -> lung\n lung -> either }\n", encoding="utf-8")
+    bad = tmp_path / "bad.dagitty"
+    bad.write_text("dag { smoking -> lung\n lung -> copd\n copd -> either }\n", encoding="utf-8")
+    common = ["--cohort", str(events), "--persons", str(persons), "--min-patients", "1"]
+    db = tmp_path / "s.sqlite"
+    assert main(["import", str(good), *common, "--store", str(db), "--project", "asia"]) == 0
+    out = capsys.readouterr().out
+    assert '"checked_against_cohort": true' in out and '"version"' in out
+    assert main(["import", str(bad), *common]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "2 variables the cohort lacks" in err
+        and "'smoking' (did you mean 'smoke'?)" in err
+        and "'copd'" in err
+    )

@@ -325,3 +325,78 @@ def test_versions_cli_list_diff_branch_merge_export(tmp_path, capsys, base_graph
     assert [e["action"] for e in json.loads(log)] == ["save", "branch", "save", "save", "merge"]
     shown = run("versions", "show", v1[:6], "--store", db)
     assert "first" in shown and "dr_a" in shown
+
+
+CONCURRENT_WRITER = textwrap.dedent(
+    """
+    import sys
+    from kg_editor.graph import CausalGraph
+    from kg_editor.store import Store
+
+    store = Store(sys.argv[1])
+    project = store.ensure_project("race", "fp")
+    g = CausalGraph.from_edges([("a", "b")], nodes=["c"])
+    for i in range(15):
+        store.save_version(project.id, g, author=sys.argv[2], message=f"{sys.argv[2]} {i}")
+        store.log_edit(project.id, sys.argv[2], __import__("kg_editor.graph").graph.AddEdge("a", "c"))
+    """
+)
+
+
+def test_concurrent_writers_queue_instead_of_failing(tmp_path):
+    path = tmp_path / "race.sqlite"
+    with Store(path) as s:
+        s.ensure_project("race", "fp")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_WRITER, str(path), name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("w1", "w2")
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with Store(path) as s:
+        pid = s.get_project("race").id
+        versions = s.list_versions(pid)
+        assert len(versions) == 30
+        assert [v.seq for v in versions] == list(range(1, 31))
+        # each save chained onto the head that existed when it committed
+        assert [v.parent_id for v in versions[1:]] == [v.id for v in versions[:-1]]
+        assert len(s.audit(pid)) == 60
+
+
+def test_an_old_schema_is_migrated_on_open_and_keeps_its_data(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from kg_editor import store as store_mod
+
+    path = tmp_path / "old.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(os.path.dirname(store_mod.__file__) + "/migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO projects (id, name, fingerprint, source_name, settings, created) "
+            "VALUES ('p1', 'old', 'fp', '', '{}', '2026-01-01 00:00:00')"
+        )
+        g = CausalGraph.from_edges([("a", "b")]).to_json(indent=None)
+        conn.exec_driver_sql(
+            "INSERT INTO versions (id, project_id, seq, branch, author, message, created, graph, edits) "
+            f"VALUES ('v1', 'p1', 1, 'main', 'x', 'old one', '2026-01-01 00:00:00', '{g}', '[]')"
+        )
+    engine.dispose()
+    with Store(path) as s:
+        assert s.schema_revision() == SCHEMA_HEAD != "0001"
+        v = s.get_version("v1")
+        assert v.graph.edges == [("a", "b")] and v.message == "old one"
+        v2 = s.save_version("p1", v.graph, author="new")
+        assert v2.parent_id == "v1" and v2.seq == 2
+        with pytest.raises(sa.exc.IntegrityError), s.engine.begin() as conn:  # 0002's index holds
+            conn.exec_driver_sql("UPDATE versions SET seq = 1 WHERE id = ?", (v2.id,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any, cast
 
 from ._common import add_cohort_arguments, cohort_from_args, print_json
 
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--from", dest="in_format", help="input format (default: from the suffix)")
     q.add_argument("--out", "-o", help="write the imported graph as kg-editor JSON here")
     q.add_argument("--cohort", dest="source", help="cohort SOURCE to check the variables against")
-    add_cohort_arguments(_OptionalSource(q))
+    add_cohort_arguments(cast(argparse.ArgumentParser, _OptionalSource(q)))
     q.add_argument("--store", help="also save it as a version in this store")
     q.add_argument("--project", help="project name in the store (default: the source name)")
     q.add_argument("--author", default="anonymous")
@@ -98,7 +99,7 @@ def run_import(args: argparse.Namespace) -> int:
     graph = read_graph(args.graph, args.in_format, cohort=cohort)
     if args.out:
         graph.to_json(args.out)
-    result = {
+    result: dict[str, Any] = {
         "variables": len(graph),
         "edges": len(graph.edges),
         "checked_against_cohort": cohort is not None,
