@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kg_editor.errors import FormatError
 from kg_editor.fit import bundled_network
@@ -291,3 +293,27 @@ def test_import_cli_checks_a_real_cohort(tmp_path, capsys):
         and "'smoking' (did you mean 'smoke'?)" in err
         and "'copd'" in err
     )
+
+
+_ids = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12
+).filter(lambda s: s.strip() == s and s != "")
+_labels = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20
+)
+
+
+@st.composite
+def _graphs(draw):
+    nodes = draw(st.lists(_ids, min_size=1, max_size=6, unique=True))
+    labels = {n: (draw(_labels).strip() or n) for n in nodes}
+    pairs = [(nodes[i], nodes[j]) for i in range(len(nodes)) for j in range(i + 1, len(nodes))]
+    edges = draw(st.lists(st.sampled_from(pairs), unique=True)) if pairs else []
+    return CausalGraph.from_edges(edges, nodes=nodes, labels=labels)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_graphs(), st.sampled_from(STRUCTURE_FORMATS))
+def test_any_graph_round_trips_through_structure_formats(g, name):
+    back = read_graph(write_graph(g, name), name)
+    assert _structure_and_labels(back) == _structure_and_labels(g)
