@@ -51,8 +51,10 @@ def random_edits(g, n, seed):
 
 
 def main() -> None:
-    print(f"{'network':<11}{'nodes':>6}{'edges':>6} | {'save FULL ms':>12}{'NORMAL ms':>10}{'ratio':>7} | "
-          f"{'load ms':>8} | {'diff ms':>8}{'merge ms':>9}")
+    print(
+        f"{'network':<11}{'nodes':>6}{'edges':>6} | {'save FULL ms':>12}{'NORMAL ms':>10}{'ratio':>7} | "
+        f"{'load ms':>8} | {'diff ms':>8}{'merge ms':>9}"
+    )
     for name in ("asia", "alarm", "hepar2", "pathfinder"):
         model = bundled_network(name)
         g = from_pgmpy_model(model)
@@ -63,19 +65,28 @@ def main() -> None:
             if sync == "NORMAL":
                 from sqlalchemy import event
 
-                event.listen(s.engine, "connect", lambda c, _r: c.execute("PRAGMA synchronous=NORMAL"))
+                event.listen(
+                    s.engine, "connect", lambda c, _r: c.execute("PRAGMA synchronous=NORMAL")
+                )
                 s.engine.dispose()
             p = s.ensure_project("bench", "fp")
-            res[sync] = timeit(lambda s=s, p=p: s.save_version(p.id, g, author="b", report={"accuracy": {"x": 1.0}}), 15)
+            res[sync] = timeit(
+                lambda s=s, p=p, g=g: s.save_version(
+                    p.id, g, author="b", report={"accuracy": {"x": 1.0}}
+                ),
+                15,
+            )
             if sync == "FULL":
                 vid = s.list_versions(p.id)[-1].id
                 res["load"] = timeit(lambda s=s, vid=vid: s.get_version(vid).graph)
             s.close()
         ours, theirs = random_edits(g, 10, 1), random_edits(g, 10, 2)
-        t_diff = timeit(lambda: diff_graphs(ours, theirs))
-        t_merge = timeit(lambda: merge_graphs(g, ours, theirs, {}))
-        print(f"{name:<11}{len(g):>6}{len(g.edges):>6} | {res['FULL']:>12.2f}{res['NORMAL']:>10.2f}"
-              f"{res['FULL'] / res['NORMAL']:>7.2f} | {res['load']:>8.2f} | {t_diff:>8.2f}{t_merge:>9.2f}")
+        t_diff = timeit(lambda o=ours, t=theirs: diff_graphs(o, t))
+        t_merge = timeit(lambda g=g, o=ours, t=theirs: merge_graphs(g, o, t, {}))
+        print(
+            f"{name:<11}{len(g):>6}{len(g.edges):>6} | {res['FULL']:>12.2f}{res['NORMAL']:>10.2f}"
+            f"{res['FULL'] / res['NORMAL']:>7.2f} | {res['load']:>8.2f} | {t_diff:>8.2f}{t_merge:>9.2f}"
+        )
 
     print()
     from pgmpy.readwrite import BIFReader, BIFWriter
@@ -87,8 +98,12 @@ def main() -> None:
     pg_w = timeit(lambda: str(BIFWriter(model)), 5)
     ours_r = timeit(lambda: read_graph_with_model(text, "bif"), 5)
     pg_r = timeit(lambda: BIFReader(string=text, include_properties=True).get_model(), 5)
-    print(f"alarm BIF write: kg-editor {ours_w:.1f} ms, pgmpy {pg_w:.1f} ms, ratio {ours_w / pg_w:.2f}")
-    print(f"alarm BIF read:  kg-editor {ours_r:.1f} ms, pgmpy {pg_r:.1f} ms, ratio {ours_r / pg_r:.2f}")
+    print(
+        f"alarm BIF write: kg-editor {ours_w:.1f} ms, pgmpy {pg_w:.1f} ms, ratio {ours_w / pg_w:.2f}"
+    )
+    print(
+        f"alarm BIF read:  kg-editor {ours_r:.1f} ms, pgmpy {pg_r:.1f} ms, ratio {ours_r / pg_r:.2f}"
+    )
     for fmt in ("json", "dagitty", "graphml", "gml", "dot", "csv"):
         t = write_graph(g, fmt)
         tw = timeit(lambda fmt=fmt: write_graph(g, fmt))
