@@ -102,7 +102,7 @@ class _Work:
     score_cache: dict[tuple[str, frozenset[str]], float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
 
-    def bic(self, child: str, parents: Sequence[str] | frozenset[str]) -> float:
+    def bic(self, child: str, parents: Sequence[str] | set[str] | frozenset[str]) -> float:
         key = (child, frozenset(parents))
         if key not in self.score_cache:
             self.score_cache[key] = local_bic(
@@ -643,9 +643,8 @@ def _pc(distiller: Distiller, work: _Work) -> None:
             done = False
             seen: set[frozenset[str]] = set()
             for x, y in ((a, b), (b, a)):
-                nbrs = sorted(
-                    adj[x] - {y}, key=lambda z, x=x: (-work.strength.get(frozenset((x, z)), 0.0), z)
-                )
+                strength_of = {z: work.strength.get(frozenset((x, z)), 0.0) for z in adj[x] - {y}}
+                nbrs = sorted(strength_of, key=lambda z: (-strength_of[z], z))
                 nbrs = nbrs[: distiller.max_neighbors]
                 for s in itertools.combinations(nbrs, level):
                     key = frozenset(s)

@@ -218,8 +218,8 @@ def _chi2_2x2(
 
 #: Independence tests for a 2x2 table by name: ``(n11, n10, n01, n00) -> (statistic, p)``.
 TESTS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
-    "chi2": lambda a, b, c, d: _chi2_2x2(*_cells(a, b, c, d), g=False),
-    "g": lambda a, b, c, d: _chi2_2x2(*_cells(a, b, c, d), g=True),
+    "chi2": lambda a, b, c, d: _chi2_2x2(*_cells(a, b, c, d), g=False),  # type: ignore[misc,arg-type]
+    "g": lambda a, b, c, d: _chi2_2x2(*_cells(a, b, c, d), g=True),  # type: ignore[misc,arg-type]
 }
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "count_pairs_duckdb",
     "local_bic",
     "pair_evidence",
+    "pair_table",
     "positivity_violation",
     "precedence_counts",
 ]
@@ -70,8 +71,10 @@ DENSE_LIMIT = 20_000_000
 def _csr_cooc_upper(
     indptr: np.ndarray, indices: np.ndarray, m: int, n_chunks: int
 ) -> np.ndarray:  # pragma: no cover - compiled
+    # One int32 upper-triangle accumulator per chunk (no sharing between threads); each
+    # patient's distinct items are insertion-sorted so that a < b needs no branch.
     n = indptr.size - 1
-    acc = np.zeros((n_chunks, m, m), np.int64)
+    acc = np.zeros((n_chunks, m, m), np.int32)
     chunk = (n + n_chunks - 1) // n_chunks
     for c in numba.prange(n_chunks):
         out = acc[c]
@@ -84,17 +87,17 @@ def _csr_cooc_upper(
                 j = indices[t]
                 if seen[j] != r:
                     seen[j] = r
-                    buf[k] = j
+                    # insertion sort into buf[0:k]
+                    s = k
+                    while s > 0 and buf[s - 1] > j:
+                        buf[s] = buf[s - 1]
+                        s -= 1
+                    buf[s] = j
                     k += 1
             for s in range(k):
-                a = buf[s]
-                out[a, a] += 1
-                for u in range(s + 1, k):
-                    b = buf[u]
-                    if a < b:
-                        out[a, b] += 1
-                    else:
-                        out[b, a] += 1
+                row = out[buf[s]]
+                for u in range(s, k):
+                    row[buf[u]] += 1
     total = np.zeros((m, m), np.int64)
     for c in range(n_chunks):
         total += acc[c]
@@ -902,3 +905,25 @@ def pair_evidence(
             "q": _f(row["precedence_q"]),
         }
     return suppress_counts(ev, k) if suppress else ev
+
+
+def pair_table(
+    stats: PairStatistics, *, k: int = DEFAULT_MIN_CELL, suppress: bool = True
+) -> pd.DataFrame:
+    """The pair statistics as a display table: one row per unordered pair, with labels,
+    counts below ``k`` shown as ``"<k"``, sorted by q-value.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"a": [1] * 30 + [0] * 70, "b": [1] * 25 + [0] * 60 + [1] * 15}, dtype="int8")
+    >>> t = pair_table(compute_pair_statistics(d, labels={"a": "Asthma", "b": "Bronchitis"}))
+    >>> t[["label_a", "label_b", "n11", "n10"]].values.tolist()
+    [['Asthma', 'Bronchitis', 25, '<11']]
+    """
+    from .privacy import suppress_frame
+
+    out = stats.table.copy()
+    out.insert(2, "label_a", [stats.labels.get(c, c) for c in out["a"]])
+    out.insert(3, "label_b", [stats.labels.get(c, c) for c in out["b"]])
+    out = out.sort_values(["q", "p", "a", "b"], kind="stable").reset_index(drop=True)
+    return suppress_frame(out, k) if suppress else out

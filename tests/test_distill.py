@@ -95,7 +95,7 @@ def test_output_is_a_dag_with_required_edges_and_no_forbidden_ones(case):
         assert g.has_edge(u, v), (u, v)
     for u, v in cons.forbidden:
         assert not g.has_edge(u, v), (u, v)
-    for u, v, a in g.edges(data=True):
+    for _u, _v, a in g.edges(data=True):
         ev = a["evidence"]
         assert ev["orientation"]["rule"] and ev["orientation"]["why"]
         assert {"counts", "measures", "test", "precedence"} <= set(ev)

@@ -82,7 +82,7 @@ def test_event_counts_equal_brute_force_and_duckdb(events):
     order = np.argsort(patient, kind="stable")  # the sorted fast path
     np.testing.assert_array_equal(cooccurrence_events(patient[order], item[order], 31, 10), ref)
     frame = pd.DataFrame({"patient_id": patient, "code": [f"c{i}" for i in item]})
-    names, duck = cooccurrence_duckdb(frame, items=[f"c{i}" for i in range(10)])
+    _names, duck = cooccurrence_duckdb(frame, items=[f"c{i}" for i in range(10)])
     np.testing.assert_array_equal(duck, ref)
 
 
