@@ -400,3 +400,48 @@ def test_an_old_schema_is_migrated_on_open_and_keeps_its_data(tmp_path):
         assert v2.parent_id == "v1" and v2.seq == 2
         with pytest.raises(sa.exc.IntegrityError), s.engine.begin() as conn:  # 0002's index holds
             conn.exec_driver_sql("UPDATE versions SET seq = 1 WHERE id = ?", (v2.id,))
+
+
+SELF_KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from sqlalchemy import event
+    from kg_editor.graph import CausalGraph
+    from kg_editor.store import Store
+
+    store = Store(sys.argv[1])
+    project = store.ensure_project("atomic", "fp")
+    g = CausalGraph.from_edges([("a", "b")], nodes=["c"])
+    for i in range(3):
+        print(store.save_version(project.id, g, author="w", message=f"kept {i}").id, flush=True)
+
+    @event.listens_for(store.engine, "after_cursor_execute")
+    def die(conn, cursor, statement, *args):
+        # the version row is written; the audit row is written; the commit has not run
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT"):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    store.save_version(project.id, g, author="w", message="half-written")
+    print("not reached", flush=True)
+    """
+)
+
+
+def test_writer_killed_inside_the_transaction_leaves_no_half_version(tmp_path):
+    path = tmp_path / "atomic.sqlite"
+    proc = subprocess.run(
+        [sys.executable, "-c", SELF_KILLER, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    kept = proc.stdout.split()
+    assert len(kept) == 3 and "not reached" not in proc.stdout
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    with Store(path) as s:
+        pid = s.get_project("atomic").id
+        versions = s.list_versions(pid)
+        assert [v.id for v in versions] == kept
+        assert [v.message for v in versions] == ["kept 0", "kept 1", "kept 2"]
+        assert len(s.audit(pid)) == 3  # the audit row of the killed save was rolled back too
+        assert s.save_version(pid, versions[0].graph, author="after").seq == 4
