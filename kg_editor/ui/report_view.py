@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import plotly.graph_objects as go
 from dash import html
 
 from ..privacy import suppress
@@ -229,33 +228,51 @@ def subgroup_table(target_block: Mapping[str, Any] | None) -> html.Div:
     return html.Div([table, note])
 
 
-def _layout(fig: go.Figure, title: str, xt: str, yt: str) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "font": {"size": 13}, "x": 0.02},
-        margin={"l": 44, "r": 10, "t": 34, "b": 36},
-        height=250,
-        template="plotly_white",
-        legend={"orientation": "h", "y": -0.25, "font": {"size": 11}},
-        font={"family": "Inter, Segoe UI, Roboto, Helvetica, Arial, sans-serif", "size": 11},
-    )
-    fig.update_xaxes(title_text=xt, range=[0, 1], title_font={"size": 11})
-    fig.update_yaxes(title_text=yt, range=[0, 1], title_font={"size": 11})
-    return fig
+_FONT = {
+    "family": "Inter, Segoe UI, Roboto, Helvetica, Arial, sans-serif",
+    "size": 11,
+    "color": "#1f2933",
+}
+_AXIS = {
+    "gridcolor": "#eef1f4",
+    "zerolinecolor": "#d0d5dd",
+    "linecolor": "#d0d5dd",
+    "title": {"font": {"size": 11}},
+}
+_DIAG = {
+    "x": [0, 1],
+    "y": [0, 1],
+    "mode": "lines",
+    "line": {"color": "#d0d5dd", "dash": "dot"},
+    "hoverinfo": "skip",
+    "showlegend": False,
+    "type": "scatter",
+}
+
+# Figures are plain dicts (plotly.js reads them as is): building plotly graph objects
+# costs about 0.4 s per render here, which an interactive edit cannot afford.
 
 
-def roc_figure(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> go.Figure:
+def _figure(traces: list[dict[str, Any]], title: str, xt: str, yt: str) -> dict[str, Any]:
+    return {
+        "data": traces,
+        "layout": {
+            "title": {"text": title, "font": {"size": 13}, "x": 0.02},
+            "margin": {"l": 44, "r": 10, "t": 34, "b": 36},
+            "height": 250,
+            "paper_bgcolor": "#ffffff",
+            "plot_bgcolor": "#ffffff",
+            "legend": {"orientation": "h", "y": -0.25, "font": {"size": 11}},
+            "font": _FONT,
+            "xaxis": {**_AXIS, "title": {"text": xt, "font": {"size": 11}}, "range": [0, 1]},
+            "yaxis": {**_AXIS, "title": {"text": yt, "font": {"size": 11}}, "range": [0, 1.02]},
+        },
+    }
+
+
+def roc_figure(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
     """ROC curves of the selected target, before and after the last edit, overlaid."""
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"color": "#d0d5dd", "dash": "dot"},
-            hoverinfo="skip",
-            showlegend=False,
-        )
-    )
+    traces: list[dict[str, Any]] = [dict(_DIAG)]
     for block, name, colour, dash in (
         (before, "before", GREY, "dash"),
         (after, "after", BLUE, "solid"),
@@ -263,87 +280,95 @@ def roc_figure(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
         roc = (block or {}).get("roc") or {}
         if roc.get("fpr"):
             au = (block or {}).get("auroc")
-            fig.add_trace(
-                go.Scatter(
-                    x=roc["fpr"],
-                    y=roc["tpr"],
-                    mode="lines",
-                    name=f"{name} (AUROC {format_value(au, '.3f')})",
-                    line={"color": colour, "dash": dash, "width": 2, "shape": "hv"},
-                )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": list(roc["fpr"]),
+                    "y": list(roc["tpr"]),
+                    "mode": "lines",
+                    "name": f"{name} (AUROC {format_value(au, '.3f')})",
+                    "line": {"color": colour, "dash": dash, "width": 2, "shape": "hv"},
+                }
             )
-    return _layout(fig, "ROC curve", "False-positive rate", "True-positive rate")
+    return _figure(traces, "ROC curve", "False-positive rate", "True-positive rate")
 
 
 def calibration_figure(
     before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
-) -> go.Figure:
+) -> dict[str, Any]:
     """Reliability diagram (observed rate against mean predicted risk per bin)."""
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            line={"color": "#d0d5dd", "dash": "dot"},
-            hoverinfo="skip",
-            showlegend=False,
-        )
-    )
+    traces: list[dict[str, Any]] = [dict(_DIAG)]
     for block, name, colour, dash in (
         (before, "before", GREY, "dash"),
         (after, "after", BLUE, "solid"),
     ):
         bins = [b for b in (block or {}).get("reliability") or [] if b.get("count")]
         if bins:
-            fig.add_trace(
-                go.Scatter(
-                    x=[b["mean_predicted"] for b in bins],
-                    y=[b["observed_rate"] for b in bins],
-                    mode="lines+markers",
-                    name=f"{name} (ECE {format_value((block or {}).get('ece'), '.3f')})",
-                    line={"color": colour, "dash": dash, "width": 2},
-                    marker={"size": 6},
-                )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [b["mean_predicted"] for b in bins],
+                    "y": [b["observed_rate"] for b in bins],
+                    "mode": "lines+markers",
+                    "name": f"{name} (ECE {format_value((block or {}).get('ece'), '.3f')})",
+                    "line": {"color": colour, "dash": dash, "width": 2},
+                    "marker": {"size": 6},
+                }
             )
-    return _layout(fig, "Calibration", "Predicted risk", "Observed rate")
+    return _figure(traces, "Calibration", "Predicted risk", "Observed rate")
 
 
-def history_figure(steps: Sequence[Mapping[str, Any]], target: str | None) -> go.Figure:
+def history_figure(steps: Sequence[Mapping[str, Any]], target: str | None) -> dict[str, Any]:
     """AUROC and held-out log-likelihood over the edit sequence (step 0 = start)."""
     xs = list(range(len(steps)))
     au = [((s.get("targets") or {}).get(target or "", {}) or {}).get("auroc") for s in steps]
     ll = [(s.get("accuracy") or {}).get("loglik_per_patient") for s in steps]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(x=xs, y=au, name="AUROC", mode="lines+markers", line={"color": BLUE, "width": 2})
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=xs,
-            y=ll,
-            name="Log-lik / patient",
-            mode="lines+markers",
-            yaxis="y2",
-            line={"color": "#c2410c", "width": 2, "dash": "dot"},
-        )
-    )
-    fig.update_layout(
-        title={"text": "Over the edit sequence", "font": {"size": 13}, "x": 0.02},
-        margin={"l": 44, "r": 48, "t": 34, "b": 36},
-        height=230,
-        template="plotly_white",
-        legend={"orientation": "h", "y": -0.3, "font": {"size": 11}},
-        font={"family": "Inter, Segoe UI, Roboto, Helvetica, Arial, sans-serif", "size": 11},
-        xaxis={
-            "title": {"text": "Step", "font": {"size": 11}},
-            "dtick": 1 if len(xs) < 15 else None,
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": au,
+                "name": "AUROC",
+                "mode": "lines+markers",
+                "line": {"color": BLUE, "width": 2},
+            },
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ll,
+                "name": "Log-lik / patient",
+                "mode": "lines+markers",
+                "yaxis": "y2",
+                "line": {"color": "#c2410c", "width": 2, "dash": "dot"},
+            },
+        ],
+        "layout": {
+            "title": {"text": "Over the edit sequence", "font": {"size": 13}, "x": 0.02},
+            "margin": {"l": 48, "r": 52, "t": 34, "b": 36},
+            "height": 250,
+            "paper_bgcolor": "#ffffff",
+            "plot_bgcolor": "#ffffff",
+            "legend": {"orientation": "h", "y": -0.3, "font": {"size": 11}},
+            "font": _FONT,
+            "xaxis": {
+                **_AXIS,
+                "title": {"text": "Step", "font": {"size": 11}},
+                "tickmode": "auto",
+                "nticks": 8,
+            },
+            "yaxis": {
+                **_AXIS,
+                "title": {"text": "AUROC", "font": {"size": 11}},
+                "tickformat": ".3f",
+            },
+            "yaxis2": {
+                **_AXIS,
+                "title": {"text": "Log-lik", "font": {"size": 11}},
+                "overlaying": "y",
+                "side": "right",
+                "showgrid": False,
+                "tickformat": ".2f",
+            },
         },
-        yaxis={"title": {"text": "AUROC", "font": {"size": 11}}},
-        yaxis2={
-            "title": {"text": "Log-lik", "font": {"size": 11}},
-            "overlaying": "y",
-            "side": "right",
-        },
-    )
-    return fig
+    }

@@ -150,7 +150,7 @@ def test_remove_from_the_edge_card(editor, ref):
 
 def test_cycle_is_refused_and_shown(editor, ref):
     g = ref.graph.nx
-    x, y, z = next((a, b, c) for a, b in g.edges for c in g.successors(b) if not g.has_edge(c, a))
+    x, _y, z = next((a, b, c) for a, b in g.edges for c in g.successors(b) if not g.has_edge(c, a))
     n_edges = len(ref.graph.edges)
     editor.page.click("#kg-connect-mode")
     editor.page.mouse.click(*editor.node_xy(z))
@@ -207,6 +207,46 @@ def test_accepting_a_suggestion_applies_it(editor, ref):
     _check_report(editor, ref, ref.targets[0])
     editor.page.mouse.move(5, 5)  # leaving the queue clears the preview
     editor.wait("return cy.edges('.ghost').length === 0;")
+
+
+def test_unexpected_error_shows_a_generic_alert_and_is_logged(editor, monkeypatch, caplog):
+    from kg_editor.ui import callbacks
+
+    def boom(session, action, state):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setitem(callbacks.ACTIONS, "redo", boom)
+    n_edges = editor.js("return cy.edges().length;")
+    with caplog.at_level("ERROR", logger="kg_editor.ui.callbacks"):
+        editor.page.locator("body").press("Control+Shift+z")
+        editor.page.wait_for_selector("#kg-alert:not([hidden])", timeout=15000)
+    assert "Something went wrong" in editor.page.inner_text("#kg-alert-text")
+    assert "simulated failure" not in editor.page.inner_text("#kg-alert-text")
+    assert any(r.exc_info and "simulated failure" in str(r.exc_info[1]) for r in caplog.records)
+    assert editor.js("return cy.edges().length;") == n_edges
+    editor.page.click("#kg-alert-close")
+    editor.page.wait_for_selector("#kg-alert", state="hidden")
+
+
+def test_screenshot_of_the_editor(editor, tmp_path):
+    """A real screenshot; ``KG_EDITOR_SCREENSHOT=docs/screenshot.png`` writes the README's."""
+    import os
+
+    target = os.environ.get("KG_EDITOR_SCREENSHOT") or str(tmp_path / "editor.png")
+    # show an edge's evidence card and a node's neighbourhood, as a physician would
+    u, v = next(iter(sorted(e for e in editor_edges(editor))))
+    editor.select_edge(u, v)
+    editor.page.mouse.move(5, 5)
+    editor.page.wait_for_timeout(300)
+    editor.page.screenshot(path=target, full_page=True)
+    with open(target, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def editor_edges(editor):
+    return [tuple(e) for e in editor.js(
+        "return cy.edges().filter(e => e.hasClass('prov-distilled'))"
+        ".map(e => [e.data('source'), e.data('target')]);")]
 
 
 def test_every_request_stayed_local_and_console_is_clean(editor):
