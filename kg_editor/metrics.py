@@ -40,10 +40,11 @@ __all__ = [
     "brier",
     "calibration",
     "family_row_loglik",
-    "group_masks",
+    "group_codes",
     "interpretability",
     "largest_gap",
     "loglik_term",
+    "longest_path_length",
     "markov_blanket_factor",
     "pgmpy_heldout_loglik",
     "pgmpy_posterior",
@@ -295,50 +296,76 @@ def roc_points(
     }
 
 
-def group_masks(values: np.ndarray) -> dict[str, np.ndarray]:
-    """One boolean mask per distinct value (as text), for :func:`subgroup_metrics`."""
+def group_codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Distinct values (as text) and each patient's index into them, for
+    :func:`subgroup_metrics`."""
     labels, inv = np.unique(np.asarray(values).astype(str), return_inverse=True)
-    return {str(v): inv == i for i, v in enumerate(labels)}
+    return [str(v) for v in labels], inv.astype(np.int16)
 
 
 def subgroup_metrics(
     y: np.ndarray,
     p: np.ndarray,
-    groups: Mapping[str, Mapping[str, np.ndarray]],
+    groups: Mapping[str, tuple[Sequence[str], np.ndarray]],
     order: np.ndarray | None = None,
     min_size: int = 1,
 ) -> list[dict[str, Any]]:
-    """AUROC and Brier per subgroup.
+    """AUROC and Brier per subgroup, vectorised over the groups of each attribute.
 
-    ``groups`` maps an attribute name (``sex``, ``age_band``) to ``{value: mask}``
-    (see :func:`group_masks`). The global ``order`` of ``p`` is reused: one sort serves
-    every subgroup.
+    ``groups`` maps an attribute name (``sex``, ``age_band``) to ``(labels, codes)``
+    (see :func:`group_codes`). The global ``order`` of ``p`` is reused: a stable counting
+    sort on the group codes keeps each group's patients in score order, so one pass
+    gives every group's ranks.
 
     Examples
     --------
     >>> y = np.array([0, 1, 0, 1]); p = np.array([0.1, 0.8, 0.3, 0.2])
-    >>> rows = subgroup_metrics(y, p, {"sex": group_masks(np.array(["F", "F", "M", "M"]))})
+    >>> rows = subgroup_metrics(y, p, {"sex": group_codes(np.array(["F", "F", "M", "M"]))})
     >>> [(r["group"], r["auroc"]) for r in rows]
     [('F', 1.0), ('M', 0.0)]
     """
     y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=float)
     if order is None:
         order = np.argsort(p)
-    sq = (np.asarray(p) - y) ** 2
+    ps = p[order]
+    ys = y[order]
     out = []
-    for attr, masks in groups.items():
-        for v, mask in masks.items():
-            n = int(mask.sum())
-            if n < min_size:
+    for attr, (labels, codes) in groups.items():
+        k = len(labels)
+        cs = codes[order]
+        perm = np.argsort(cs, kind="stable")
+        psg, ysg, csg = ps[perm], ys[perm], cs[perm]
+        m = psg.size
+        if m == 0:
+            continue
+        new = np.empty(m, dtype=bool)
+        new[0] = True
+        new[1:] = (psg[1:] != psg[:-1]) | (csg[1:] != csg[:-1])
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], m)
+        pos_mid = np.repeat((starts + ends - 1) / 2.0, ends - starts)  # 0-based mean position
+        n_g = np.bincount(codes, minlength=k)
+        seg_start = np.concatenate([[0], np.cumsum(n_g)[:-1]])
+        ranks = pos_mid - np.repeat(seg_start, n_g) + 1.0
+        nz = np.flatnonzero(n_g)
+        at = seg_start[nz]
+        n1_g = np.zeros(k)
+        r1_g = np.zeros(k)
+        sq_g = np.zeros(k)
+        yf = ysg.astype(float)
+        n1_g[nz] = np.add.reduceat(yf, at)
+        r1_g[nz] = np.add.reduceat(ranks * yf, at)
+        sq_g[nz] = np.add.reduceat((psg - yf) ** 2, at)
+        for j, v in enumerate(labels):
+            n, n1 = int(n_g[j]), int(n1_g[j])
+            if n < min_size or n == 0:
                 continue
-            sub_order = order[mask[order]]
-            yo = y[sub_order]
-            n1 = int(yo.sum())
-            if 0 < n1 < n:
-                ranks = _tie_ranks(p[sub_order])
-                au = float((ranks[yo].sum() - n1 * (n1 + 1) / 2.0) / (n1 * (n - n1)))
-            else:
-                au = float("nan")
+            au = (
+                float((r1_g[j] - n1 * (n1 + 1) / 2.0) / (n1 * (n - n1)))
+                if 0 < n1 < n
+                else float("nan")
+            )
             out.append(
                 {
                     "attribute": attr,
@@ -346,7 +373,7 @@ def subgroup_metrics(
                     "n": n,
                     "positives": n1,
                     "auroc": au,
-                    "brier": float(sq[mask].mean()) if n else float("nan"),
+                    "brier": float(sq_g[j] / n),
                 }
             )
     return out
@@ -393,52 +420,84 @@ def largest_gap(rows: Sequence[Mapping[str, Any]], gap_threshold: float = 0.05) 
 # ---------------------------------------------------------------------------------
 def bootstrap_weights(n: int, resamples: int, seed: int = 0) -> np.ndarray:
     """How many times each patient is drawn in each of ``resamples`` bootstrap samples
-    (a ``resamples x n`` float32 matrix); the same matrix serves every model (paired)."""
+    (an ``n x resamples`` float32 matrix, one column per resample); the same matrix
+    serves every model, so the bootstrap is paired."""
     rng = np.random.default_rng(seed)
-    w = np.empty((resamples, n), dtype=np.float32)
+    w = np.empty((n, resamples), dtype=np.float32)
     for b in range(resamples):
-        w[b] = np.bincount(rng.integers(0, n, n), minlength=n)
+        w[:, b] = np.bincount(rng.integers(0, n, n), minlength=n)
     return w
 
 
-def bootstrap_auroc(
-    y: np.ndarray,
-    score: np.ndarray,
-    weights: np.ndarray,
-    class_weights: tuple[np.ndarray, np.ndarray] | None = None,
-) -> np.ndarray:
-    """AUROC in every bootstrap resample (rows of ``weights``), ties counted half.
+_AUROC_KERNEL: Any = None
 
-    Patients are grouped by distinct score; per resample the weighted Mann-Whitney sum
-    is ``sum_g W1_g (cumW0_<g + W0_g / 2) / (W1 W0)``. ``class_weights`` (``weights``
-    masked to positives and to negatives, transposed) may be passed to reuse them.
+
+def _auroc_kernel() -> Any:
+    """A compiled loop (numba) over resamples x patients in score order."""
+    global _AUROC_KERNEL
+    if _AUROC_KERNEL is None:
+        import numba
+
+        @numba.njit(cache=True, nogil=True)
+        def kernel(order, new_group, y, weights_t, out):  # pragma: no cover - compiled
+            n = order.shape[0]
+            n_boot = weights_t.shape[1]
+            num = np.zeros(n_boot)
+            cum_neg = np.zeros(n_boot)
+            tot_pos = np.zeros(n_boot)
+            gp = np.zeros(n_boot)
+            gn = np.zeros(n_boot)
+            for k in range(n):
+                if new_group[k] and k > 0:
+                    for b in range(n_boot):
+                        num[b] += gp[b] * (cum_neg[b] + 0.5 * gn[b])
+                        cum_neg[b] += gn[b]
+                        tot_pos[b] += gp[b]
+                        gp[b] = 0.0
+                        gn[b] = 0.0
+                i = order[k]
+                row = weights_t[i]
+                if y[i]:
+                    for b in range(n_boot):
+                        gp[b] += row[b]
+                else:
+                    for b in range(n_boot):
+                        gn[b] += row[b]
+            for b in range(n_boot):
+                num[b] += gp[b] * (cum_neg[b] + 0.5 * gn[b])
+                cum_neg[b] += gn[b]
+                tot_pos[b] += gp[b]
+                den = tot_pos[b] * cum_neg[b]
+                out[b] = num[b] / den if den > 0 else np.nan
+
+        _AUROC_KERNEL = kernel
+    return _AUROC_KERNEL
+
+
+def bootstrap_auroc(
+    y: np.ndarray, score: np.ndarray, weights_t: np.ndarray, order: np.ndarray | None = None
+) -> np.ndarray:
+    """AUROC in every bootstrap resample (columns of ``weights_t``, patients x resamples:
+    how often each patient is drawn), ties counted half: ``sum_g W1_g (W0_<g + W0_g / 2) / (W1 W0)`` over groups
+    ``g`` of equal score, in one compiled pass per resample.
 
     Examples
     --------
     >>> y = np.array([0, 1, 0, 1]); s = np.array([0.1, 0.8, 0.3, 0.2])
-    >>> float(bootstrap_auroc(y, s, np.ones((1, 4), dtype=np.float32))[0]) == auroc(y, s)
+    >>> float(bootstrap_auroc(y, s, np.ones((4, 1), dtype=np.float32))[0]) == auroc(y, s)
     True
     """
-    from scipy import sparse
-
-    y = np.asarray(y, dtype=bool)
-    if class_weights is None:
-        class_weights = (
-            np.ascontiguousarray((weights * y).T),
-            np.ascontiguousarray((weights * ~y).T),
-        )
-    pos_t, neg_t = class_weights
-    uniq, inv = np.unique(score, return_inverse=True)
-    g = uniq.size
-    n = y.size
-    onehot_t = sparse.csr_matrix((np.ones(n, dtype=np.float32), (inv, np.arange(n))), shape=(g, n))
-    w1 = np.asarray(onehot_t @ pos_t, dtype=float)  # g x B
-    w0 = np.asarray(onehot_t @ neg_t, dtype=float)
-    below = np.cumsum(w0, axis=0) - w0
-    num = (w1 * (below + 0.5 * w0)).sum(axis=0)
-    den = w1.sum(axis=0) * w0.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
+    y = np.ascontiguousarray(y, dtype=np.bool_)
+    score = np.asarray(score, dtype=float)
+    if order is None:
+        order = np.argsort(score)
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    ss = score[order]
+    new = np.ones(ss.size, dtype=np.bool_)
+    new[1:] = ss[1:] != ss[:-1]
+    out = np.empty(weights_t.shape[1])
+    _auroc_kernel()(order, new, y, np.ascontiguousarray(weights_t, dtype=np.float32), out)
+    return out
 
 
 # ---------------------------------------------------------------------------------
@@ -485,6 +544,20 @@ def precedence_contradiction(
         "p": p,
         "contradicts": bool(share > 0.5 and p < alpha),
     }
+
+
+def longest_path_length(graph: nx.DiGraph) -> int:
+    """Edges on the longest directed path (edge attributes such as ``weight`` ignored).
+
+    Examples
+    --------
+    >>> longest_path_length(nx.DiGraph([("a", "b"), ("b", "c"), ("a", "c")]))
+    2
+    """
+    dist: dict[Any, int] = {}
+    for v in nx.topological_sort(graph):
+        dist[v] = max((dist[u] + 1 for u in graph.predecessors(v)), default=0)
+    return max(dist.values(), default=0)
 
 
 def interpretability(
@@ -534,7 +607,7 @@ def interpretability(
         "mean_in_degree": m / n if n else 0.0,
         "max_in_degree": max(indeg) if indeg else 0,
         "markov_blanket_size": mb,
-        "longest_path": int(nx.dag_longest_path_length(graph)) if n else 0,
+        "longest_path": longest_path_length(graph),
         "endorsed_share": endorsed / m if m else None,
         "supported_share": supported / m if m else None,
         "edges_with_evidence": with_q,

@@ -55,7 +55,7 @@ from .metrics import (
     brier,
     calibration,
     family_row_loglik,
-    group_masks,
+    group_codes,
     interpretability,
     largest_gap,
     loglik_term,
@@ -107,6 +107,7 @@ class _TargetEntry:
     families: tuple[Family, ...]
     posterior: np.ndarray  # states x patients
     p: np.ndarray  # P(T != reference)
+    order: np.ndarray  # argsort of p
     block: dict[str, Any]
     boot: np.ndarray | None = None
 
@@ -195,11 +196,10 @@ class EditSession:
         self._test = CodeTable.from_frame(cohort.test[nodes], cards)
         persons = cohort.test_persons
         self._groups = {
-            a: group_masks(persons[a].astype(str).to_numpy())
+            a: group_codes(persons[a].astype(str).to_numpy())
             for a in ("sex", "age_band")
             if a in persons.columns
         }
-        self._class_weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._weights: np.ndarray | None = None
         self._dates: dict[str, np.ndarray] | None = None
         self._precedence: dict[tuple[str, str], dict[str, Any]] = {}
@@ -282,7 +282,7 @@ class EditSession:
             "subgroups": subs,
             "largest_gap": largest_gap(subs),
         }
-        entry = _TargetEntry(fams, post, p, block)
+        entry = _TargetEntry(fams, post, p, order, block)
         lru[key] = entry
         while len(lru) > 64:
             lru.popitem(last=False)
@@ -382,7 +382,9 @@ class EditSession:
                 d += family_row_loglik(fam_a[n], self._test) - family_row_loglik(
                     fam_b[n], self._test
                 )
-            ll = (w @ d.astype(np.float32)) / self._test.n
+            ll = (
+                np.einsum("ib,i->b", w, d.astype(np.float32)) / self._test.n
+            )  # no BLAS: steadier on busy cores
             out: dict[str, Any] = {
                 "loglik_per_patient": (
                     float(np.percentile(ll, lo_q)),
@@ -395,18 +397,14 @@ class EditSession:
                     out["targets"][t] = {"auroc": (0.0, 0.0), "brier": (0.0, 0.0)}
                     continue
                 y = self._test.columns[t] != 0
-                cw = self._class_weights.get(t)
-                if cw is None:
-                    cw = (np.ascontiguousarray((w * y).T), np.ascontiguousarray((w * ~y).T))
-                    self._class_weights[t] = cw
                 for e in (eb, ea):
                     if e.boot is None:
-                        e.boot = bootstrap_auroc(y, e.p, w, cw)
+                        e.boot = bootstrap_auroc(y, e.p, w, e.order)
                 assert ea.boot is not None and eb.boot is not None
                 da = ea.boot - eb.boot
                 da = da[np.isfinite(da)]
                 sq = (ea.p - y) ** 2 - (eb.p - y) ** 2
-                db = (w @ sq.astype(np.float32)) / self._test.n
+                db = np.einsum("ib,i->b", w, sq.astype(np.float32)) / self._test.n
                 out["targets"][t] = {
                     "auroc": (float(np.percentile(da, lo_q)), float(np.percentile(da, hi_q)))
                     if da.size
@@ -431,7 +429,7 @@ class EditSession:
             rep_b,
             rep_a,
             ci=self._ci_factory(graph_b, fam_b, graph_a, fam_a),
-            edit=edit_to_dict(edit) if edit is not None else None,
+            edit=_edit_dict(edit) if edit is not None else None,
         )
 
     # ------------------------------------------------------------------ editing
@@ -729,6 +727,19 @@ class EditSession:
                 "Replaying the session's history does not give its saved graph; the file is inconsistent."
             )
         return session
+
+
+def _edit_dict(edit: Edit) -> dict[str, Any]:
+    """``edit_to_dict`` without ``dataclasses.asdict``'s deep copy (hot path)."""
+    return {
+        "source": edit.source,
+        "target": edit.target,
+        "author": edit.author,
+        "rationale": edit.rationale,
+        "created": edit.created.isoformat(),
+        "override": edit.override,
+        "kind": edit.kind,
+    }
 
 
 def _replace(entry: HistoryEntry, **changes: Any) -> HistoryEntry:

@@ -18,7 +18,7 @@ from kg_editor.metrics import (
     bootstrap_weights,
     brier,
     calibration,
-    group_masks,
+    group_codes,
     interpretability,
     largest_gap,
     markov_blanket_factor,
@@ -80,7 +80,7 @@ def test_subgroups_equal_sklearn_per_group_and_gap_is_flagged():
     sex = rng.choice(np.array(["F", "M"]), n)
     y = rng.random(n) < 0.3
     p = np.where(sex == "F", y * 0.5 + rng.random(n) * 0.5, rng.random(n))  # informative only for F
-    rows = subgroup_metrics(y, p, {"sex": group_masks(sex)})
+    rows = subgroup_metrics(y, p, {"sex": group_codes(sex)})
     for r in rows:
         m = sex == r["group"]
         assert r["auroc"] == pytest.approx(roc_auc_score(y[m], p[m]), abs=1e-12)
@@ -95,6 +95,7 @@ def test_bootstrap_auroc_equals_auroc_of_each_resample():
     y = rng.random(n) < 0.4
     s = np.round(rng.random(n) + y * 0.3, 1)
     w = bootstrap_weights(n, 15, seed=4)
+    assert w.shape == (n, 15)
     boot = bootstrap_auroc(y, s, w)
     rs = np.random.default_rng(4)
     for b in range(15):
@@ -155,6 +156,7 @@ def test_interpretability_measures_by_hand():
     g = CausalGraph.from_edges([("a", "b"), ("b", "c"), ("d", "c"), ("a", "d")], nodes=["e"])
     nxg = g.to_networkx()
     nxg.edges["a", "b"]["provenance"] = "clinician"
+    nxg.edges["a", "b"]["weight"] = 40.0  # edge weights must not lengthen paths
     nxg.edges["b", "c"]["evidence"] = {"test": {"q": 0.001}}
     nxg.edges["d", "c"]["evidence"] = {"q": 0.2}
     import pandas as pd

@@ -554,3 +554,100 @@ def test_demo_adding_a_sprain_is_within_noise(demo_session):
     assert lo <= 0 <= hi and not au["significant"]
     assert abs(au["delta"]) < hi - lo
     s.undo()
+
+
+# --------------------------------------------------------------------------------------
+# CLI: evaluate and edit
+# --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def asia_files(tmp_path_factory):
+    from kg_editor.sources import load_source
+
+    _, _, syn = asia()
+    d = tmp_path_factory.mktemp("asia")
+    syn.source.events.to_csv(d / "events.csv", index=False)
+    syn.source.persons.to_csv(d / "persons.csv", index=False)
+    cohort = build_cohort(
+        load_source(str(d / "events.csv"), persons=str(d / "persons.csv")), target="lung"
+    )
+    edges = [(u, v) for u, v in syn.true_edges if u in cohort.variables and v in cohort.variables]
+    graph = CausalGraph.from_edges(
+        edges, nodes=cohort.codes, labels=cohort.labels, provenance="distilled"
+    )
+    graph.to_json(d / "graph.json")
+    return d, cohort, graph
+
+
+def test_cli_evaluate_prints_the_report_equal_to_the_api(asia_files, capsys):
+    from kg_editor.cli import main
+
+    d, cohort, graph = asia_files
+    args = [
+        str(d / "events.csv"),
+        "--persons",
+        str(d / "persons.csv"),
+        "--graph",
+        str(d / "graph.json"),
+        "--target",
+        "lung",
+    ]
+    assert main(["evaluate", *args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    api = EditSession(cohort, graph, bootstrap=0).report.to_dict()
+    assert (
+        out["accuracy"] == api["accuracy"]
+        and out["targets"]["lung"]["auroc"] == api["targets"]["lung"]["auroc"]
+    )
+    assert main(["evaluate", *args]) == 0
+    text = capsys.readouterr().out
+    assert "Held-out log-likelihood per patient" in text and "Target lung: AUROC" in text
+
+
+def test_cli_edit_applies_in_order_and_reports(asia_files, capsys, tmp_path):
+    from kg_editor.cli import main
+
+    d, _cohort, _graph = asia_files
+    out = tmp_path / "new.json"
+    rc = main(
+        [
+            "edit",
+            str(d / "graph.json"),
+            "--add",
+            "smoke",
+            "dysp",
+            "--remove",
+            "smoke",
+            "dysp",
+            "--reverse",
+            "bronc",
+            "dysp",
+            "--data",
+            str(d / "events.csv"),
+            "--persons",
+            str(d / "persons.csv"),
+            "--target",
+            "lung",
+            "--out",
+            str(out),
+            "--author",
+            "dr_cli",
+            "--bootstrap",
+            "20",
+        ]
+    )
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert (
+        text.index("Adding smoke -> dysp")
+        < text.index("Removing smoke -> dysp")
+        < text.index("Reversing bronc -> dysp")
+    )
+    assert "95% CI" in text
+    g2 = CausalGraph.from_json(out)
+    assert g2.has_edge("dysp", "bronc") and not g2.has_edge("smoke", "dysp")
+    assert g2.edge_attrs("dysp", "bronc")["history"][-1]["author"] == "dr_cli"
+    # a refused edit is one clear line and exit code 2
+    assert main(["edit", str(d / "graph.json"), "--add", "xray", "smoke", "--out", str(out)]) == 2
+    assert (
+        "would create the cycle xray -> smoke -> lung -> either -> xray" in capsys.readouterr().err
+    )
