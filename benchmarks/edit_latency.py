@@ -62,6 +62,7 @@ def main() -> None:
     tgt = args.target
     lat, lat_ci, kinds = [], [], {"add": 0, "remove": 0, "reverse": 0}
     target_edits = 0
+    blanket: list[bool] = []
     attempts = 0
     while len(lat) < args.edits and attempts < 50 * args.edits:
         attempts += 1
@@ -81,6 +82,7 @@ def main() -> None:
             edit = RemoveEdge(u, v) if kind == "remove" else ReverseEdge(u, v)
         if edit.source == edit.target:
             continue
+        before_block = session.report.targets[tgt]
         try:
             t0 = time.perf_counter()
             delta = session.apply(edit)
@@ -93,11 +95,26 @@ def main() -> None:
         lat_ci.append(t2 - t0)
         kinds[edit.kind] += 1
         target_edits += int(tgt in (edit.source, edit.target))
+        blanket.append(session.report.targets[tgt] is not before_block)
     lat_ms = np.array(lat) * 1000
     ci_ms = np.array(lat_ci) * 1000
     p50, p95 = np.percentile(lat_ms, [50, 95])
     c50, c95 = np.percentile(ci_ms, [50, 95])
     print(f"{len(lat)} valid edits ({kinds}; {target_edits} touching the target)")
+    mb = np.array(blanket)
+    if mb.any() and (~mb).any():
+        print(
+            f"  edits that change the target's Markov-blanket families ({int(mb.sum())}): p50 "
+            f"{np.percentile(lat_ms[mb], 50):.2f} ms, p95 {np.percentile(lat_ms[mb], 95):.2f} ms; "
+            f"the others ({int((~mb).sum())}): p50 {np.percentile(lat_ms[~mb], 50):.2f} ms, "
+            f"p95 {np.percentile(lat_ms[~mb], 95):.2f} ms"
+        )
+    try:
+        import os
+
+        print(f"  load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    except OSError:  # pragma: no cover
+        pass
 
     # (a) pgmpy full refit
     train = cohort.labelled(cohort.train).astype(str)

@@ -53,6 +53,7 @@ __all__ = [
     "precedence_contradiction",
     "roc_points",
     "subgroup_metrics",
+    "target_metrics",
 ]
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,15 @@ def _tie_ranks(sorted_scores: np.ndarray) -> np.ndarray:
     return np.repeat(mean_rank, ends - starts)
 
 
+def _auroc_sorted(ys: np.ndarray, ps: np.ndarray) -> float:
+    n1 = int(np.count_nonzero(ys))
+    n0 = ys.shape[0] - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = _tie_ranks(ps)
+    return float((ranks[ys].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
 def auroc(y: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> float:
     """Area under the ROC curve by the rank-sum (Mann-Whitney) formula, ties counted half.
 
@@ -202,13 +212,7 @@ def auroc(y: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> 
     y = np.asarray(y, dtype=bool)
     if order is None:
         order = np.argsort(score)
-    ys = y[order]
-    n1 = int(ys.sum())
-    n0 = ys.shape[0] - n1
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    ranks = _tie_ranks(np.asarray(score)[order])
-    return float((ranks[ys].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+    return _auroc_sorted(y[order], np.asarray(score)[order])
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float:
@@ -263,23 +267,13 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[float, li
     return (float(ece) if n else float("nan")), rows
 
 
-def roc_points(
-    y: np.ndarray, score: np.ndarray, order: np.ndarray | None = None, max_points: int = 201
-) -> dict[str, list[float]]:
-    """ROC curve vertices (one per distinct threshold, thinned to ``max_points``).
-
-    Equal to ``sklearn.metrics.roc_curve(..., drop_intermediate=False)`` before thinning.
-    """
-    y = np.asarray(y, dtype=bool)
-    if order is None:
-        order = np.argsort(score)
-    desc = order[::-1]
-    ys = y[desc]
-    s = np.asarray(score)[desc]
-    n1 = int(ys.sum())
+def _roc_sorted(ys: np.ndarray, ps: np.ndarray, max_points: int = 201) -> dict[str, list[float]]:
+    n1 = int(np.count_nonzero(ys))
     n0 = ys.size - n1
     if n1 == 0 or n0 == 0:
         return {"fpr": [], "tpr": [], "thresholds": []}
+    ys = ys[::-1]
+    s = ps[::-1]
     last = np.flatnonzero(np.append(s[1:] != s[:-1], True))
     tp = np.cumsum(ys)[last]
     fp = (last + 1) - tp
@@ -290,10 +284,56 @@ def roc_points(
         keep = np.unique(np.linspace(0, fpr.size - 1, max_points).round().astype(int))
         fpr, tpr, thr = fpr[keep], tpr[keep], thr[keep]
     return {
-        "fpr": [float(v) for v in fpr],
-        "tpr": [float(v) for v in tpr],
-        "thresholds": [float(v) if np.isfinite(v) else None for v in thr],  # type: ignore[misc]
+        "fpr": fpr.tolist(),
+        "tpr": tpr.tolist(),
+        "thresholds": [None, *thr[1:].tolist()],
     }
+
+
+def roc_points(
+    y: np.ndarray, score: np.ndarray, order: np.ndarray | None = None, max_points: int = 201
+) -> dict[str, list[float]]:
+    """ROC curve vertices (one per distinct threshold, thinned to ``max_points``).
+
+    Equal to ``sklearn.metrics.roc_curve(..., drop_intermediate=False)`` before thinning;
+    the first threshold (infinity) is given as ``None``.
+    """
+    y = np.asarray(y, dtype=bool)
+    if order is None:
+        order = np.argsort(score)
+    return _roc_sorted(y[order], np.asarray(score)[order], max_points)
+
+
+def target_metrics(
+    true_state: np.ndarray,
+    posterior: np.ndarray,
+    groups: Mapping[str, tuple[Sequence[str], np.ndarray]],
+    bins: int = 10,
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Every per-target figure from the posterior (states x patients), with one sort.
+
+    Returns the metrics dict, ``p = P(T != reference)`` and its ``argsort``.
+    """
+    y = true_state != 0
+    p = 1.0 - posterior[0]
+    order = np.argsort(p)
+    ps = p[order]
+    ys = y[order]
+    ece, rel = calibration(y, p, bins=bins)
+    subs = subgroup_metrics(y, p, groups, order=order)
+    block = {
+        "n": int(y.size),
+        "prevalence": float(y.mean()) if y.size else float("nan"),
+        "auroc": _auroc_sorted(ys, ps),
+        "brier": brier(y, p),
+        "accuracy": accuracy(true_state, posterior),
+        "ece": ece,
+        "reliability": rel,
+        "roc": _roc_sorted(ys, ps),
+        "subgroups": subs,
+        "largest_gap": largest_gap(subs),
+    }
+    return block, p, order
 
 
 def group_codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:

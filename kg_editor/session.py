@@ -46,24 +46,18 @@ from .graph import (
     edit_to_dict,
 )
 from .metrics import (
-    accuracy,
-    auroc,
     bdeu_term,
     bic_term,
     bootstrap_auroc,
     bootstrap_weights,
-    brier,
-    calibration,
     family_row_loglik,
     group_codes,
     interpretability,
-    largest_gap,
     loglik_term,
     markov_blanket_factor,
     posterior_from_factors,
     precedence_contradiction,
-    roc_points,
-    subgroup_metrics,
+    target_metrics,
 )
 from .report import Report, ReportDelta
 from .suggest import Suggestion, suggest_edits
@@ -261,27 +255,9 @@ class EditSession:
             lru.move_to_end(key)
             return hit
         post = posterior_from_factors([markov_blanket_factor(f, target, self._test) for f in fams])
-        true = self._test.columns[target]
-        y = true != 0
-        p = 1.0 - post[0]
-        order = np.argsort(p)
-        ece, bins = calibration(y, p)
-        subs = subgroup_metrics(y, p, self._groups, order=order)
+        metrics, p, order = target_metrics(self._test.columns[target], post, self._groups)
         var = self.cohort.variables[target]
-        block = {
-            "label": var.label,
-            "reference_state": var.states[0],
-            "n": int(y.size),
-            "prevalence": float(y.mean()) if y.size else float("nan"),
-            "auroc": auroc(y, p, order=order),
-            "brier": brier(y, p),
-            "accuracy": accuracy(true, post),
-            "ece": ece,
-            "reliability": bins,
-            "roc": roc_points(y, p, order=order),
-            "subgroups": subs,
-            "largest_gap": largest_gap(subs),
-        }
+        block = {"label": var.label, "reference_state": var.states[0], **metrics}
         entry = _TargetEntry(fams, post, p, order, block)
         lru[key] = entry
         while len(lru) > 64:
