@@ -42,17 +42,24 @@ def _reset_peak() -> None:
         pass
 
 
+CPU: dict = {}
+
+
 def measure(fn, repeat: int = 1):
+    """Best wall time over ``repeat`` runs, peak RSS growth (MB); CPU seconds in ``CPU``."""
     gc.collect()
     _reset_peak()
     base = _rss_kb("VmRSS")
     best = float("inf")
+    cpu = float("inf")
     out = None
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
         best = min(best, time.perf_counter() - t)
+        cpu = min(cpu, time.process_time() - c)
     peak_mb = (_rss_kb("VmHWM") - base) / 1024
+    CPU[fn] = cpu
     return out, best, peak_mb
 
 
@@ -96,11 +103,11 @@ def main() -> None:
     ours, t_ours, m_ours = measure(
         lambda: cooccurrence_events(patient, code, args.patients, args.codes), repeat=5
     )
-    results["ours (numba, sorted events)"] = (t_ours, m_ours)
+    results["ours (numba, sorted events)"] = (t_ours, m_ours, list(CPU.values())[-1])
     ours_u, t_u, m_u = measure(
         lambda: cooccurrence_events(p_unsorted, c_unsorted, args.patients, args.codes), repeat=3
     )
-    results["ours (numba, unsorted events)"] = (t_u, m_u)
+    results["ours (numba, unsorted events)"] = (t_u, m_u, list(CPU.values())[-1])
     assert np.array_equal(ours, ours_u)
 
     def scipy_xtx():
@@ -113,7 +120,7 @@ def main() -> None:
         return (x.T @ x).toarray()
 
     sc, t_sc, m_sc = measure(scipy_xtx)
-    results["scipy X.T @ X"] = (t_sc, m_sc)
+    results["scipy X.T @ X"] = (t_sc, m_sc, list(CPU.values())[-1])
     assert np.array_equal(sc, ours), "scipy counts differ"
 
     frame = pd.DataFrame({"patient_id": patient, "code": code})
@@ -123,7 +130,7 @@ def main() -> None:
     (_names, dk), t_dk, m_dk = measure(
         lambda: cooccurrence_duckdb(frame, items=names_codes, con=con)
     )
-    results["DuckDB self-join"] = (t_dk, m_dk)
+    results["DuckDB self-join"] = (t_dk, m_dk, list(CPU.values())[-1])
     assert np.array_equal(dk, ours), "DuckDB counts differ"
     con.close()
 
@@ -145,11 +152,15 @@ def main() -> None:
     results[f"pandas self-merge (x{1 / frac:.0f} from a {frac:.0%} sample)"] = (
         t_pm / frac,
         m_pm / frac,
+        list(CPU.values())[-1] / frac,
     )
 
-    print(f"\n{'method':<48} {'time s':>9} {'vs ours':>9} {'peak MB':>9}")
-    for name, (t, m) in results.items():
-        print(f"{name:<48} {t:>9.3f} {t / t_ours:>8.1f}x {m:>9.0f}")
+    cpu_ours = results["ours (numba, sorted events)"][2]
+    print(
+        f"\n{'method':<48} {'wall s':>8} {'vs ours':>8} {'CPU s':>8} {'vs ours':>8} {'peak MB':>8}"
+    )
+    for name, (t, m, c) in results.items():
+        print(f"{name:<48} {t:>8.3f} {t / t_ours:>7.1f}x {c:>8.3f} {c / cpu_ours:>7.1f}x {m:>8.0f}")
     print(f"load average at end {os.getloadavg()[0]:.1f} (a shared machine: figures scale with it)")
     print(
         "\nAll counts equal: yes (numba sorted = numba unsorted = scipy = DuckDB; pandas equal on its sample)"
