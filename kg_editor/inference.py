@@ -222,6 +222,16 @@ class TeachingModel:
     def label(self, node: str) -> str:
         return self._graph.label(node)
 
+    def state_space(self) -> dict[str, dict[str, Any]]:
+        """``{node: {"label": ..., "states": [...]}}`` in topological order, for evidence menus.
+
+        Examples
+        --------
+        >>> TeachingModel.from_bundled("cancer").state_space()["Smoker"]
+        {'label': 'Smoker', 'states': ['True', 'False']}
+        """
+        return {n: {"label": self.label(n), "states": list(self.states(n))} for n in self._order}
+
     def resolve(self, name: str) -> str:
         """Node id for an id or a label; raises :class:`UnknownVariableError` with suggestions."""
         if name in self._states:

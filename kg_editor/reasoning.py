@@ -46,6 +46,7 @@ from .inference import TeachingModel, as_teaching_model
 __all__ = [
     "SCENARIO_FORMAT",
     "SCENARIO_FORMAT_VERSION",
+    "TRAIL_SEARCH_BUDGET",
     "Scenario",
     "active_trails",
     "adjustment_sets",
@@ -64,6 +65,10 @@ logger = logging.getLogger(__name__)
 
 SCENARIO_FORMAT = "kg-editor-scenario"
 SCENARIO_FORMAT_VERSION = 1
+
+#: Search steps allowed when listing active trails (about 0.1 s); past it the list is
+#: cut and flagged ``truncated``. d-separation itself is always answered exactly.
+TRAIL_SEARCH_BUDGET = 100_000
 
 GraphLike: TypeAlias = "CausalGraph | TeachingModel | nx.DiGraph"
 Evidence: TypeAlias = Mapping[str, Any] | Iterable[str] | None
@@ -164,6 +169,29 @@ def d_separated(graph: GraphLike, a: str, b: str, evidence: Evidence = None) -> 
     return bool(nx.is_d_separator(v.g, {a}, {b}, z))
 
 
+def _between_blocks(skeleton: nx.Graph, a: str, b: str) -> set[str] | None:
+    """Nodes that some simple a-b path can visit: the biconnected blocks between a and b.
+
+    Every simple path from ``a`` to ``b`` stays inside the blocks met along the path
+    from ``a`` to ``b`` in the block-cut tree, so dead-end branches are never searched.
+    ``None`` when ``a`` and ``b`` are not connected.
+    """
+    comp = nx.node_connected_component(skeleton, a)
+    if b not in comp:
+        return None
+    tree = nx.Graph()
+    blocks = [frozenset(c) for c in nx.biconnected_components(skeleton.subgraph(comp))]
+    for i, blk in enumerate(blocks):
+        for n in blk:
+            tree.add_edge(("block", i), ("node", n))
+    path = nx.shortest_path(tree, ("node", a), ("node", b))
+    out: set[str] = set()
+    for kind, ref in path:
+        if kind == "block":
+            out |= blocks[ref]
+    return out
+
+
 def _enumerate_trails(
     g: nx.DiGraph, a: str, b: str, z: set[str], max_trails: int, budget: int
 ) -> tuple[list[list[str]], bool]:
@@ -171,11 +199,14 @@ def _enumerate_trails(
     open_colliders = set(z)
     for n in z:
         open_colliders |= nx.ancestors(g, n)
-    adj = {n: sorted(set(g.predecessors(n)) | set(g.successors(n)), key=str) for n in g.nodes}
-    # skeleton distance to b: a lower bound on the remaining trail length
-    dist = nx.single_source_shortest_path_length(g.to_undirected(as_view=True), b)
-    if a not in dist:
+    skeleton = g.to_undirected(as_view=True)
+    allowed = _between_blocks(skeleton, a, b)
+    if allowed is None:
         return [], False
+    sub = skeleton.subgraph(allowed)
+    adj = {n: sorted(sub.neighbors(n), key=str) for n in sub.nodes}
+    # distance to b within those blocks: a lower bound on the remaining trail length
+    dist = nx.single_source_shortest_path_length(sub, b)
     found: list[list[str]] = []
     steps = 0
     truncated = False
@@ -272,7 +303,7 @@ def path_report(
     evidence: Evidence = None,
     *,
     max_trails: int = 100,
-    budget: int = 200_000,
+    budget: int = TRAIL_SEARCH_BUDGET,
 ) -> dict[str, Any]:
     """The active trails between two nodes with what the canvas needs to highlight them.
 
@@ -577,7 +608,7 @@ def seeing_vs_doing(
     gb = nx.DiGraph(g)
     gb.remove_edges_from(list(g.out_edges(x)))
     z = set(fnd) - {x, y}
-    paths, truncated = _enumerate_trails(gb, x, y, z, max_paths, 200_000)
+    paths, truncated = _enumerate_trails(gb, x, y, z, max_paths, TRAIL_SEARCH_BUDGET)
     backdoor = [_trail_dict(g, p, tm.label) for p in paths]
     sets = [sorted(s) for s in _minimal_backdoor_sets(g, x, y, 10)]
 
@@ -599,7 +630,7 @@ def seeing_vs_doing(
             f"Observing {lx} = {x_state} also says something about {ly} through "
             f"{len(backdoor)}{'+' if truncated else ''} open back-door path(s){given}, e.g. "
             f"{backdoor[0]['text']}; setting {lx} cuts them. The two differ by up to "
-            f"{gap:.1%} (absolute).{adj}"
+            f"{100 * gap:.1f} percentage points.{adj}"
         )
     return {
         "cause": x,
@@ -763,7 +794,8 @@ def replay(scenario: Scenario, model: Any, *, max_trails: int = 50) -> dict[str,
     dict
         ``scenario`` (its JSON form), ``beliefs`` (:func:`belief_update`),
         ``seeing_vs_doing`` (a list, one :func:`seeing_vs_doing` result per cause state:
-        the scenario's ``cause_state`` or every state; empty without cause and outcome),
+        the scenario's ``cause_state`` or every state; empty without cause and outcome;
+        findings on the cause or the outcome are set aside for this contrast),
         ``paths`` (:func:`path_report` between cause and outcome given the findings, or
         ``None``) and ``adjustment_sets`` (sorted lists, or ``None``).
 
@@ -786,7 +818,9 @@ def replay(scenario: Scenario, model: Any, *, max_trails: int = 50) -> dict[str,
     }
     if scenario.cause is not None and scenario.outcome is not None:
         x, y = tm.resolve(scenario.cause), tm.resolve(scenario.outcome)
-        rest = {k: v for k, v in findings.items() if tm.resolve(k) != x}
+        # the cause is set in turn to each state, and the outcome is the question: a
+        # finding on either is set aside for the contrast (the beliefs above keep it)
+        rest = {k: v for k, v in findings.items() if tm.resolve(k) not in (x, y)}
         states = [scenario.cause_state] if scenario.cause_state is not None else list(tm.states(x))
         out["seeing_vs_doing"] = [seeing_vs_doing(tm, x, s, y, rest) for s in states]
         out["paths"] = path_report(tm, x, y, findings, max_trails=max_trails)

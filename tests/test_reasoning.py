@@ -578,6 +578,16 @@ def test_replay_equals_direct_calls(asia):
     # replay from the JSON form, on the raw pgmpy model, gives the same answer
     again = replay(Scenario.from_json(sc.to_json()), asia.pgmpy)
     assert again == out
+    # a finding on the outcome is the question: set aside for the contrast, kept in beliefs
+    asked = replay(
+        Scenario("b", {"dysp": "yes", "smoke": "no"}, cause="either", outcome="dysp"), asia
+    )
+    assert asked["beliefs"]["findings"] == {"dysp": "yes", "smoke": "no"}
+    for r in asked["seeing_vs_doing"]:
+        assert r["findings"] == {"smoke": "no"}
+        assert r["doing"] == pytest.approx(
+            asia.interventional("dysp", {"either": r["cause_state"]}, {"smoke": "no"})
+        )
     # findings only
     plain = replay(Scenario("x", {"dysp": "yes"}), asia)
     assert plain["seeing_vs_doing"] == [] and plain["paths"] is None
