@@ -227,6 +227,11 @@ class Family:
         """Free parameters ``q (r - 1)``."""
         return self.n_configurations * (self.card - 1)
 
+    def drop_patient_cache(self) -> None:
+        """Forget cached per-patient arrays (recomputed on demand); keeps scalar terms."""
+        for key in [k for k in self.cache if isinstance(k, tuple)]:
+            del self.cache[key]
+
     @property
     def log_cpd(self) -> np.ndarray:
         """``log(cpd)`` (cached; ``-inf`` where the MLE gives 0)."""

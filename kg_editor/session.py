@@ -68,6 +68,8 @@ logger = logging.getLogger(__name__)
 
 SESSION_FORMAT = "kg-editor-session"
 HISTORY_KINDS = ("start", "edit", "undo", "redo", "accept", "reject")
+#: Recent model versions whose per-target results (posterior, metrics, bootstrap) are kept.
+_TARGET_CACHE_SIZE = 8
 
 
 def _now() -> datetime:
@@ -215,6 +217,7 @@ class EditSession:
         )
         self._undo: list[_Step] = []
         self._redo: list[_Step] = []
+        self._stale: list[Family] = []
         self.report = self._make_report(self.graph, self.families)
         self.history: list[HistoryEntry] = [
             HistoryEntry("start", None, self.report, None, author=author)
@@ -260,7 +263,7 @@ class EditSession:
         block = {"label": var.label, "reference_state": var.states[0], **metrics}
         entry = _TargetEntry(fams, post, p, order, block)
         lru[key] = entry
-        while len(lru) > 64:
+        while len(lru) > _TARGET_CACHE_SIZE:
             lru.popitem(last=False)
         return entry
 
@@ -432,7 +435,7 @@ class EditSession:
         delta = self._delta(self.graph, self.families, self.report, new_graph, fams, report, edit)
         self._undo.append(_Step(edit, self.graph, self.families, new_graph, fams))
         self._redo.clear()
-        self.graph, self.families, self.report = new_graph, fams, report
+        self._switch(new_graph, fams, report)
         self.history.append(
             HistoryEntry(kind, edit, report, delta, author=edit.author, suggestion_id=suggestion_id)
         )
@@ -513,12 +516,21 @@ class EditSession:
         self._undo.append(step)
         return self._restore(step.graph_after, step.families_after, "redo", step.edit, author)
 
+    def _switch(self, graph: CausalGraph, fams: dict[str, Family], report: Report) -> None:
+        """Make ``graph``/``fams`` current; free the per-patient arrays of the families
+        replaced one step earlier (kept one step so the last delta's CIs stay cheap; they
+        are recomputed on demand after an undo)."""
+        for f in self._stale:
+            f.drop_patient_cache()
+        self._stale = [f for n, f in self.families.items() if fams.get(n) is not f]
+        self.graph, self.families, self.report = graph, fams, report
+
     def _restore(
         self, graph: CausalGraph, fams: dict[str, Family], kind: str, edit: Edit, author: str | None
     ) -> ReportDelta:
         report = self._make_report(graph, fams)
         delta = self._delta(self.graph, self.families, self.report, graph, fams, report, edit)
-        self.graph, self.families, self.report = graph, fams, report
+        self._switch(graph, fams, report)
         self.history.append(HistoryEntry(kind, edit, report, delta, author=author or self.author))
         return delta
 
