@@ -35,7 +35,7 @@ from kg_editor.inference import TeachingModel  # noqa: E402
 from kg_editor.reasoning import adjustment_sets, belief_update, path_report  # noqa: E402
 
 CAP = 10.0  # seconds allowed for one pgmpy adjustment-set call
-REPS = 5
+REPS = 9
 
 
 def _median(fn, reps: int = REPS) -> float:

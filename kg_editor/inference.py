@@ -124,6 +124,23 @@ class TeachingModel:
         return cls(model, graph)
 
     @classmethod
+    def from_session(cls, session: Any) -> TeachingModel:
+        """The current model of an :class:`~kg_editor.session.EditSession` (labels from its graph).
+
+        Build a new one after each edit (wrapping costs a few milliseconds); cache it by
+        graph version in the web app.
+
+        Examples
+        --------
+        >>> from kg_editor.session import EditSession, demo_cohort_for_doctest
+        >>> cohort, graph = demo_cohort_for_doctest()
+        >>> tm = TeachingModel.from_session(EditSession(cohort, graph, bootstrap=0))
+        >>> sorted(tm.marginal("lung", {"xray": "present"})) == sorted(tm.states("lung"))
+        True
+        """
+        return cls(session.to_pgmpy(), session.graph)
+
+    @classmethod
     def from_bundled(cls, name: str) -> TeachingModel:
         """A network bundled with pgmpy (``asia``, ``cancer``, ``alarm`` ...), read offline."""
         from .fit import bundled_network

@@ -597,3 +597,34 @@ def test_replay_on_a_graph_that_lost_a_variable(asia):
     sc = Scenario("old", {"tuberculosis": "yes"})
     with pytest.raises(UnknownVariableError):
         replay(sc, asia)
+
+
+# ---------------------------------------------------------------------------------
+# The edit session hands its fitted model to teaching mode
+# ---------------------------------------------------------------------------------
+def test_teaching_model_from_an_edit_session_follows_edits():
+    from kg_editor.session import EditSession, demo_cohort_for_doctest
+
+    cohort, graph = demo_cohort_for_doctest()
+    session = EditSession(cohort, graph, bootstrap=0)
+    findings = {"xray": "present", "dysp": "present"}
+    before = TeachingModel.from_session(session)
+    assert set(before.graph.edges) == set(session.graph.edges)
+    session.remove("bronc", "dysp")
+    after = TeachingModel.from_session(session)
+    assert not after.graph.has_edge("bronc", "dysp")
+    ve = VariableElimination(session.to_pgmpy())
+    post = posteriors(after, findings)
+    for node in after.nodes:
+        if node in findings:
+            continue
+        ref = ve.query([node], evidence=findings, show_progress=False)
+        for s, p in zip(ref.state_names[node], ref.values, strict=True):
+            assert post[node][str(s)] == pytest.approx(float(p), abs=1e-9)
+    # without bronc -> dysp, smoking screens bronchitis off from breathlessness
+    smoker = {"smoke": "present"}
+    assert d_separated(after, "bronc", "dysp", smoker)
+    assert not d_separated(before, "bronc", "dysp", smoker)
+    assert after.marginal("bronc", {**smoker, "dysp": "present"}) == pytest.approx(
+        after.marginal("bronc", smoker), abs=1e-12
+    )
