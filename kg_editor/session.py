@@ -62,7 +62,7 @@ from .metrics import (
 from .report import Report, ReportDelta
 from .suggest import Suggestion, suggest_edits
 
-__all__ = ["SESSION_FORMAT", "EditSession", "HistoryEntry"]
+__all__ = ["SESSION_FORMAT", "EditSession", "HistoryEntry", "demo_cohort_for_doctest"]
 
 logger = logging.getLogger(__name__)
 
@@ -663,6 +663,13 @@ class EditSession:
             )
         st = data.get("settings", {})
         ref = data.get("reference")
+        if data.get("cohort") and data["cohort"] != cohort.fingerprint():
+            logger.warning(
+                "Rebuilding a session on a cohort that differs from the one it was saved with "
+                "(fingerprint %s, saved %s): its figures will differ.",
+                cohort.fingerprint(),
+                data["cohort"],
+            )
         session = cls(
             cohort,
             CausalGraph.from_dict(data["initial_graph"]),
