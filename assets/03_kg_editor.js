@@ -75,6 +75,21 @@
     cy.on("tap", function (evt) { if (evt.target === cy) { clearPending(); } });
   }
 
+  // Cytoscape caches where its canvas sits on the page; when the page above it changes
+  // height (an alert, a wrapped header) clicks would land on the wrong node. Refresh the
+  // cache whenever the pointer enters or presses on the canvas.
+  function refreshCoords() {
+    if (!state.cy) { return; }
+    var r = state.cy.renderer && state.cy.renderer();
+    if (r && r.invalidateContainerClientCoordsCache) { r.invalidateContainerClientCoordsCache(); }
+  }
+  ["mousedown", "mouseover", "contextmenu", "touchstart"].forEach(function (type) {
+    document.addEventListener(type, function (ev) {
+      var el = document.getElementById(CANVAS);
+      if (el && ev.target && el.contains(ev.target)) { refreshCoords(); }
+    }, true);
+  });
+
   function findCy() {
     var el = document.getElementById(CANVAS);
     return el && el._cyreg && el._cyreg.cy ? el._cyreg.cy : null;

@@ -24,9 +24,17 @@ import warnings
 warnings.filterwarnings("ignore")
 os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 TIMED_CLICK = """(buttonId) => new Promise((resolve) => {
   const panel = document.querySelector('.report-card');
@@ -42,7 +50,9 @@ TIMED_CLICK = """(buttonId) => new Promise((resolve) => {
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--edits", type=int, default=30, help="timed edits (half reversals, half undos)")
+    ap.add_argument(
+        "--edits", type=int, default=30, help="timed edits (half reversals, half undos)"
+    )
     args = ap.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -55,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     from kg_editor.ui import create_app
     from kg_editor.ui.render import elements_for, render_report
 
-    cohort = build_cohort(load_source("demo"), target="Gastrointestinal hemorrhage", max_variables=70)
+    cohort = build_cohort(
+        load_source("demo"), target="Gastrointestinal hemorrhage", max_variables=70
+    )
     graph = Distiller().fit(cohort).graph_
-    print(f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges; {cohort.n_patients:,} patients")
+    print(
+        f"graph: {len(graph.nodes)} nodes, {len(graph.edges)} edges; {cohort.n_patients:,} patients"
+    )
     store = tempfile.mkdtemp()
     app = create_app("demo", cohort=cohort, graph=graph, store_url=f"sqlite:///{store}/kg.db")
     srv = make_server("127.0.0.1", 0, app.server, threaded=True)
@@ -81,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(url)
-        page.wait_for_function("() => { const el = document.getElementById('kg-canvas');"
-                               " return el && el._cyreg && el._cyreg.cy.nodes().length > 0; }")
+        page.wait_for_function(
+            "() => { const el = document.getElementById('kg-canvas');"
+            " return el && el._cyreg && el._cyreg.cy.nodes().length > 0; }"
+        )
         page.wait_for_timeout(1000)
         for u, v in edges:
             page.evaluate(
@@ -114,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     med, p95 = statistics.median(ui_ms), sorted(ui_ms)[int(0.95 * (len(ui_ms) - 1))]
     core = statistics.median(core_ms)
     print(f"edits timed: {len(ui_ms)} (reverse on the edge card, then undo)")
-    print(f"click -> updated report panel (browser): median {med:.0f} ms, p95 {p95:.0f} ms, "
-          f"min {min(ui_ms):.0f} ms, max {max(ui_ms):.0f} ms")
+    print(
+        f"click -> updated report panel (browser): median {med:.0f} ms, p95 {p95:.0f} ms, "
+        f"min {min(ui_ms):.0f} ms, max {max(ui_ms):.0f} ms"
+    )
     print(f"same edit + render in Python only:       median {core:.0f} ms")
     print(f"browser round trip / Python-only:         {med / core:.1f}x")
     print(f"target median <= 300 ms: {'met' if med <= 300 else 'NOT met'}")

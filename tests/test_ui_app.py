@@ -21,8 +21,13 @@ def app(demo_cohort, demo_graph, tmp_path_factory):
     from kg_editor.ui import create_app
 
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'kg.db'}"
-    return create_app("demo", cohort=demo_cohort, graph=demo_graph, store_url=url,
-                      session_options={"bootstrap": 20})
+    return create_app(
+        "demo",
+        cohort=demo_cohort,
+        graph=demo_graph,
+        store_url=url,
+        session_options={"bootstrap": 20},
+    )
 
 
 def _arrays(obj):
@@ -43,7 +48,9 @@ def test_page_json_holds_no_patient_rows(app, demo_cohort):
     assert "patient_id" not in text
     ids = {str(i) for i in demo_cohort.data.index}
     for arr in _arrays(json.loads(text)):
-        hits = [x for x in arr if isinstance(x, str | int) and not isinstance(x, bool) and str(x) in ids]
+        hits = [
+            x for x in arr if isinstance(x, str | int) and not isinstance(x, bool) and str(x) in ids
+        ]
         assert len(hits) < 20, f"an array of {len(hits)} patient ids reached the page"
     # the page holds ids and view state only: a session id, no session object
     assert '"session_id"' in text and "initial_graph" not in text
@@ -72,19 +79,31 @@ def _components(obj):
             yield from _components(v)
 
 
-def test_sessions_live_in_the_store_and_rebuild_in_another_worker(demo_cohort, demo_graph, tmp_path):
+def test_sessions_live_in_the_store_and_rebuild_in_another_worker(
+    demo_cohort, demo_graph, tmp_path
+):
     from kg_editor.ui.state import SessionRegistry, UnknownSessionError
 
     url = f"sqlite:///{tmp_path / 'kg.db'}"
-    worker1 = SessionRegistry("demo", store_url=url, cohort=demo_cohort, graph=demo_graph,
-                              session_options={"bootstrap": 0})
+    worker1 = SessionRegistry(
+        "demo",
+        store_url=url,
+        cohort=demo_cohort,
+        graph=demo_graph,
+        session_options={"bootstrap": 0},
+    )
     sid = worker1.create(author="dr_a")
     u, v = demo_graph.edges[0]
     with worker1.editing(sid) as s:
         s.remove(u, v, author="dr_a", rationale="spurious")
         report = s.report.to_dict()
-    worker2 = SessionRegistry("demo", store_url=url, cohort=demo_cohort, graph=demo_graph,
-                              session_options={"bootstrap": 0})
+    worker2 = SessionRegistry(
+        "demo",
+        store_url=url,
+        cohort=demo_cohort,
+        graph=demo_graph,
+        session_options={"bootstrap": 0},
+    )
     rebuilt = worker2.get(sid)
     assert rebuilt is not worker1.get(sid)
     assert not rebuilt.graph.has_edge(u, v) and rebuilt.graph == worker1.get(sid).graph
@@ -108,7 +127,15 @@ def test_assets_hold_edgehandles_and_the_glue_script():
     from kg_editor.ui.app import assets_folder
 
     names = {p.name for p in assets_folder().iterdir()}
-    assert {"01_lodash.min.js", "02_cytoscape-edgehandles.js", "03_kg_editor.js", "kg_editor.css"} <= names
+    assert {
+        "01_lodash.min.js",
+        "02_cytoscape-edgehandles.js",
+        "03_kg_editor.js",
+        "kg_editor.css",
+    } <= names
     # load order: lodash before edgehandles before the glue script
     assert sorted(n for n in names if n.endswith(".js"))[:3] == [
-        "01_lodash.min.js", "02_cytoscape-edgehandles.js", "03_kg_editor.js"]
+        "01_lodash.min.js",
+        "02_cytoscape-edgehandles.js",
+        "03_kg_editor.js",
+    ]

@@ -9,16 +9,16 @@ import pytest
 
 pytest.importorskip("dash")
 
-from kg_editor.graph import AddEdge, CausalGraph, apply_edit  # noqa: E402
-from kg_editor.ui.cards import edge_card  # noqa: E402
-from kg_editor.ui.elements import (  # noqa: E402
+from kg_editor.graph import AddEdge, CausalGraph, apply_edit
+from kg_editor.ui.cards import edge_card
+from kg_editor.ui.elements import (
     edge_id,
     graph_elements,
     neighbourhood,
     node_size,
     stylesheet,
 )
-from kg_editor.ui.report_view import metric_rows  # noqa: E402
+from kg_editor.ui.report_view import metric_rows
 
 
 def _graph():
@@ -66,7 +66,11 @@ def test_neighbourhood_view_limits_the_elements():
     assert near == {"a", "b", "c"}
     els = graph_elements(g, nodes=near)
     assert {e["data"]["id"] for e in els if "source" not in e["data"]} == near
-    assert all(e["data"]["source"] in near and e["data"]["target"] in near for e in els if "source" in e["data"])
+    assert all(
+        e["data"]["source"] in near and e["data"]["target"] in near
+        for e in els
+        if "source" in e["data"]
+    )
 
 
 def test_node_size_grows_with_prevalence_and_width_with_strength():
@@ -85,19 +89,42 @@ def test_node_size_grows_with_prevalence_and_width_with_strength():
 
 def test_stylesheet_covers_every_class_the_elements_use():
     selectors = " ".join(s["selector"] for s in stylesheet())
-    for cls in ("prov-distilled", "prov-clinician", "prov-suggested", "contradicts", "cycle", "target",
-                "ghost", "pending-source", "dom-condition", "dom-drug"):
+    for cls in (
+        "prov-distilled",
+        "prov-clinician",
+        "prov-suggested",
+        "contradicts",
+        "cycle",
+        "target",
+        "ghost",
+        "pending-source",
+        "dom-condition",
+        "dom-drug",
+    ):
         assert f".{cls}" in selectors, cls
 
 
 def test_metric_rows_colour_by_direction():
     delta = {
-        "accuracy": {"loglik_per_patient": {"before": -3.0, "after": -2.9, "delta": 0.1, "ci": [0.05, 0.15],
-                                            "significant": True}},
-        "targets": {"t": {"auroc": {"before": 0.8, "after": 0.7, "delta": -0.1},
-                          "brier": {"before": 0.2, "after": 0.1, "delta": -0.1}}},
-        "interpretability": {"edges": {"before": 3, "after": 4, "delta": 1},
-                             "markov_blanket_size": {"t": {"before": 2, "after": 3, "delta": 1}}},
+        "accuracy": {
+            "loglik_per_patient": {
+                "before": -3.0,
+                "after": -2.9,
+                "delta": 0.1,
+                "ci": [0.05, 0.15],
+                "significant": True,
+            }
+        },
+        "targets": {
+            "t": {
+                "auroc": {"before": 0.8, "after": 0.7, "delta": -0.1},
+                "brier": {"before": 0.2, "after": 0.1, "delta": -0.1},
+            }
+        },
+        "interpretability": {
+            "edges": {"before": 3, "after": 4, "delta": 1},
+            "markov_blanket_size": {"t": {"before": 2, "after": 3, "delta": 1}},
+        },
     }
     rows = {r["key"]: r for r in metric_rows(delta, "t")}
     assert rows["loglik_per_patient"]["direction"] == "better"
@@ -128,7 +155,14 @@ def test_edge_card_suppresses_small_counts_and_shows_history():
             "precedence": {"n_both_dated": 5, "share_source_first": 0.8, "p": 0.2},
         },
         orientation={"rule": "precedence", "why": "Aspirin is recorded first in most patients"},
-        history=[{"kind": "add", "author": "dr_x", "created": "2026-01-02T10:00:00", "rationale": "NSAID effect"}],
+        history=[
+            {
+                "kind": "add",
+                "author": "dr_x",
+                "created": "2026-01-02T10:00:00",
+                "rationale": "NSAID effect",
+            }
+        ],
     )
     card = edge_card(_Session(CausalGraph(nx_g)), "a", "b", {("a", "b")})
     text = json.dumps(card, cls=plotly.utils.PlotlyJSONEncoder)

@@ -120,6 +120,8 @@ def create_app(
     app.registry = reg  # type: ignore[attr-defined]
 
     def layout() -> Any:
+        if not flask.has_request_context():  # Dash inspecting the layout at start-up
+            return html.Div(className="kg-app")
         try:
             sid = _requested_session()
             if sid is None or not reg.exists(sid):

@@ -231,6 +231,7 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
                         str(action.source),
                         str(action.target),
                         contradicting_edges(session),
+                        registry.pair_evidence,
                     )
                 out.update(
                     selected_edge={"source": action.source, "target": action.target},
@@ -270,7 +271,11 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
                         )
                     elif sel:
                         out["details"] = edge_card(
-                            session, sel["source"], sel["target"], contradicting_edges(session)
+                            session,
+                            sel["source"],
+                            sel["target"],
+                            contradicting_edges(session),
+                            registry.pair_evidence,
                         )
                 if action.kind == "reject":
                     out["history"] = history_list(session)

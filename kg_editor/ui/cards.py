@@ -6,6 +6,7 @@ labels are plain text (Dash escapes them).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +17,8 @@ from ..privacy import suppress, suppress_counts
 from .report_view import format_value
 
 __all__ = ["cpd_component", "edge_card", "empty_card", "node_details", "orientation_text"]
+
+logger = logging.getLogger(__name__)
 
 CPD_MAX_ROWS = 16
 
@@ -173,13 +176,28 @@ def _history_items(history: list[Mapping[str, Any]]) -> Any:
 
 
 def edge_card(
-    session: Any, source: str, target: str, contradicting: set[tuple[str, str]]
+    session: Any,
+    source: str,
+    target: str,
+    contradicting: set[tuple[str, str]],
+    fallback_evidence: Any = None,
 ) -> html.Div:
     """Evidence for ``source -> target``: counts (suppressed), OR with CI, q, precedence,
-    why it is oriented so, and its history (who, when, why)."""
+    why it is oriented so, and its history (who, when, why).
+
+    ``fallback_evidence(source, target)`` supplies the data's evidence for an edge that
+    carries none (one a clinician added)."""
     g = session.graph
     a = g.edge_attrs(source, target)
-    ev = suppress_counts(a.get("evidence") or {})
+    raw = a.get("evidence") or {}
+    computed = False
+    if not raw.get("counts") and fallback_evidence is not None:
+        try:
+            raw, computed = fallback_evidence(source, target), True
+        except Exception:  # evidence is informative only
+            logger.exception("no evidence for %s -> %s", source, target)
+            raw = {}
+    ev = suppress_counts(raw)
     counts = ev.get("counts") or {}
     meas = ev.get("measures") or {}
     test = ev.get("test") or {}
@@ -258,6 +276,20 @@ def edge_card(
         )
     rows.append(_kv("Oriented because", orientation_text(a.get("orientation"))))
     parts.append(html.Table(rows, className="kv"))
+    if computed:
+        parts.append(
+            html.Div(
+                "Evidence computed for this pair: the edge was not proposed by the distiller.",
+                className="muted small",
+            )
+        )
+    if computed and ev:
+        parts.append(
+            html.Div(
+                "Evidence computed for this pair: the edge was not proposed by the distiller.",
+                className="muted small",
+            )
+        )
     if not ev:
         parts.append(html.Div("No data evidence is attached to this edge.", className="muted"))
     parts += [html.H5("History"), _history_items(list(a.get("history") or []))]

@@ -88,6 +88,7 @@ class SessionRegistry:
         self._given_graph = graph
         self._cohort = cohort
         self._graph = graph
+        self._stats: Any = None
         self._store = store
         self._project_id: str | None = None
         self._lock = threading.RLock()
@@ -125,8 +126,22 @@ class SessionRegistry:
                 from ..distill import Distiller
 
                 with _step(progress, "Distilling the causal graph"):
-                    self._graph = Distiller().fit(cohort).graph_
+                    distiller = Distiller().fit(cohort)
+                self._graph, self._stats = distiller.graph_, distiller.stats_
             return self._graph
+
+    def pair_evidence(self, source: str, target: str) -> dict[str, Any]:
+        """Evidence (suppressed counts, measures, test, precedence) for any pair, e.g. an
+        edge a clinician added that the distiller did not propose."""
+        with self._lock:
+            if self._stats is None:
+                from ..distill import Distiller
+
+                self._stats = Distiller().fit(self.cohort()).stats_
+            stats = self._stats
+        from ..stats import pair_evidence
+
+        return pair_evidence(stats, source, target)
 
     @property
     def project_id(self) -> str:

@@ -77,7 +77,18 @@ def editor_server(demo_cohort, tmp_path_factory) -> Iterator[Served]:
         store_url=f"sqlite:///{store}",
         session_options={"bootstrap": 50},
     )
+    bodies: list[str] = []
+
+    @app.server.after_request
+    def _keep_callback_bodies(resp):  # what the server sent to the browser
+        from flask import request
+
+        if request.path.startswith("/_dash-update-component"):
+            bodies.append(resp.get_data(as_text=True))
+        return resp
+
     served = serve_app(app)
+    served.callback_bodies = bodies
     yield served
     served.server.shutdown()
 
@@ -136,6 +147,7 @@ class EditorPage:
             self.page.wait_for_timeout(250)
 
     def node_xy(self, node: str) -> tuple[float, float]:
+        self.page.evaluate("() => window.scrollTo(0, 0)")  # canvas coordinates are viewport ones
         x, y = self.js(
             "const el = document.getElementById('kg-canvas'); const r = el.getBoundingClientRect();"
             "const p = cy.getElementById(arg).renderedPosition(); return [r.left + p.x, r.top + p.y];",

@@ -49,6 +49,17 @@ def _reversible(graph, avoid=()):
     raise AssertionError("no reversible edge")
 
 
+def pick(editor, dropdown, label):
+    """Choose ``label`` in a searchable Dash dropdown."""
+    editor.page.click(dropdown)
+    search = editor.page.locator("input[placeholder='Search']:visible").first
+    search.fill(label)
+    editor.page.locator(f"{dropdown} ~ * [role=option], [role=option]:visible").filter(
+        has_text=label
+    ).first.wait_for()
+    search.press("Enter")
+
+
 def _check_report(editor, ref, target):
     """The page's AUROC and log-likelihood equal the Python API's, exactly."""
     au = ref.report.targets[target]["auroc"]
@@ -116,9 +127,7 @@ def test_add_edge_from_the_form(editor, ref):
     target = ref.targets[0]
     a, b = _free_pair(ref.graph, avoid=[target])
     for dd, node in (("#kg-form-source", a), ("#kg-form-target", b)):
-        editor.page.click(f"{dd} .Select-control, {dd}")
-        editor.page.keyboard.type(ref.graph.label(node)[:40])
-        editor.page.keyboard.press("Enter")
+        pick(editor, dd, ref.graph.label(node))
     editor.page.fill("#kg-rationale", "seen in clinic")
     editor.page.click("#kg-form-add")
     editor.wait_edge(a, b)
@@ -127,6 +136,9 @@ def test_add_edge_from_the_form(editor, ref):
     # the rationale is recorded in the edge's history card
     editor.select_edge(a, b)
     editor.page.wait_for_selector("text=seen in clinic")
+    # an added edge gets the data's evidence for its pair, computed on demand
+    editor.page.wait_for_selector("text=Evidence computed for this pair")
+    assert "Odds ratio" in editor.page.inner_text("#kg-details")
 
 
 def test_reverse_with_the_keyboard(editor, ref):
@@ -209,6 +221,116 @@ def test_accepting_a_suggestion_applies_it(editor, ref):
     editor.wait("return cy.edges('.ghost').length === 0;")
 
 
+def test_node_click_shows_details_with_the_cpd(editor, ref):
+    # the node with most room around it (a click there cannot hit a neighbour)
+    target = editor.js(
+        "const ns = cy.nodes(); let best = null, room = -1;"
+        "ns.forEach(n => { const p = n.renderedPosition(); let d = 1e9;"
+        "  ns.forEach(m => { if (m !== n) { const q = m.renderedPosition();"
+        "    d = Math.min(d, Math.hypot(p.x - q.x, p.y - q.y)); } });"
+        "  if (n.indegree() > 0 && d > room) { room = d; best = n.id(); } });"
+        "return best;"
+    )
+    editor.page.mouse.click(*editor.node_xy(target))
+    editor.page.wait_for_function(
+        "(t) => { const h = document.querySelector('#kg-details .card-title');"
+        " return h && h.textContent === t && document.querySelector('#kg-details table.cpd'); }",
+        arg=ref.graph.label(target),
+        timeout=15000,
+    )
+    text = editor.page.inner_text("#kg-details")
+    assert "Prevalence" in text and ref.graph.label(target) in text
+    n_rows = editor.page.locator("#kg-details table.cpd tbody tr").count()
+    assert n_rows == min(len(ref.cpd_table(target)), 16)
+
+
+def test_context_menu_reverses_an_edge(editor, ref):
+    before = {
+        tuple(e)
+        for e in editor.js("return cy.edges().map(e => [e.data('source'), e.data('target')]);")
+    }
+    g = ref.graph.nx
+    candidates = []
+    for a, b in sorted(g.edges):
+        h = nx.DiGraph(g)
+        h.remove_edge(a, b)
+        if not nx.has_path(h, a, b):
+            candidates.append([a, b])
+    # right-click an edge whose midpoint is clear of every node
+    editor.page.evaluate("() => window.scrollTo(0, 0)")
+    x, y = editor.js(
+        "const el = document.getElementById('kg-canvas'); const r = el.getBoundingClientRect();"
+        "const w = el.clientWidth, h = el.clientHeight;"
+        "const pts = cy.nodes().map(n => n.renderedPosition());"
+        "for (const [s, t] of arg) {"
+        "  const e = cy.edges().filter(x => x.data('source') === s && x.data('target') === t);"
+        "  if (e.empty()) continue; const m = e.renderedMidpoint();"
+        "  if (m.x < 10 || m.y < 10 || m.x > w - 10 || m.y > h - 10) continue;"
+        "  if (pts.every(p => Math.hypot(p.x - m.x, p.y - m.y) > 30)) return [r.left + m.x, r.top + m.y];"
+        "} return null;",
+        candidates,
+    )
+    editor.page.mouse.click(x, y, button="right")
+    editor.page.click("#kg-menu-reverse")
+    editor.wait(
+        "return cy.edges().length > 0 && arg.some(p => !cy.edges().some("
+        "e => e.data('source') === p[0] && e.data('target') === p[1]));",
+        sorted(before),
+    )
+    after = {
+        tuple(e)
+        for e in editor.js("return cy.edges().map(e => [e.data('source'), e.data('target')]);")
+    }
+    (gone,) = before - after  # the edge under the pointer (usually u -> v)
+    assert (gone[1], gone[0]) in after
+    ref.reverse(*gone)
+    _check_report(editor, ref, ref.targets[0])
+
+
+def test_rejecting_a_suggestion_records_it(editor, ref):
+    row = editor.page.locator("li.suggestion").first
+    sid = row.get_attribute("data-id")
+    ref.suggestions(k=8)
+    row.locator("button", has_text="Reject").click()
+    editor.page.wait_for_selector("#kg-history >> text=reject")
+    editor.page.wait_for_function(
+        "(sid) => !Array.from(document.querySelectorAll('li.suggestion')).some(r => r.dataset.id === sid)",
+        arg=sid,
+        timeout=15000,
+    )
+    ref.reject(sid)
+
+
+def test_neighbourhood_view_and_search(editor, ref):
+    from kg_editor.ui.elements import neighbourhood
+
+    target = ref.targets[0]
+    editor.page.click("#kg-focus-mode input")
+    expected = neighbourhood(ref.graph, target, 2)
+    editor.wait("return cy.nodes().length === arg;", len(expected))
+    assert set(editor.js("return cy.nodes().map(n => n.id());")) == expected
+    editor.page.click("#kg-focus-mode input")  # back to the whole graph
+    editor.wait("return cy.nodes().length === arg;", len(ref.graph.nodes))
+    editor.settle()
+    # search selects and centres a concept
+    node = sorted(ref.graph.nodes)[0]
+    pick(editor, "#kg-search", ref.graph.label(node))
+    editor.wait("return cy.getElementById(arg).selected();", node)
+
+
+def test_target_selector_switches_the_report(editor, ref):
+    first = ref.targets[0]
+    other = sorted(
+        n
+        for n in ref.graph.nodes
+        if n != first and len(ref.cohort.variables[n].states) == 2 and ref.graph.parents(n)
+    )[0]
+    for code in (other, first):
+        pick(editor, "#kg-target", ref.graph.label(code))
+        ref.set_targets([code])
+        _check_report(editor, ref, code)
+
+
 def test_unexpected_error_shows_a_generic_alert_and_is_logged(editor, monkeypatch, caplog):
     from kg_editor.ui import callbacks
 
@@ -244,9 +366,35 @@ def test_screenshot_of_the_editor(editor, tmp_path):
 
 
 def editor_edges(editor):
-    return [tuple(e) for e in editor.js(
-        "return cy.edges().filter(e => e.hasClass('prov-distilled'))"
-        ".map(e => [e.data('source'), e.data('target')]);")]
+    return [
+        tuple(e)
+        for e in editor.js(
+            "return cy.edges().filter(e => e.hasClass('prov-distilled'))"
+            ".map(e => [e.data('source'), e.data('target')]);"
+        )
+    ]
+
+
+def test_no_patient_rows_reached_the_browser(editor, editor_server):
+    import json
+
+    ids = {str(i) for i in editor_server.cohort.data.index}
+    assert editor_server.callback_bodies
+    for body in editor_server.callback_bodies:
+        assert "patient_id" not in body
+        stack = [json.loads(body)] if body.strip().startswith("{") else []
+        while stack:
+            cur = stack.pop()
+            if isinstance(cur, dict):
+                stack.extend(cur.values())
+            elif isinstance(cur, list):
+                hits = [
+                    x
+                    for x in cur
+                    if isinstance(x, str | int) and not isinstance(x, bool) and str(x) in ids
+                ]
+                assert len(hits) < 20
+                stack.extend(cur)
 
 
 def test_every_request_stayed_local_and_console_is_clean(editor):
