@@ -215,7 +215,7 @@ def subgroup_table(target_block: Mapping[str, Any] | None) -> html.Div:
                         html.Th("Subgroup"),
                         html.Th(""),
                         html.Th("Patients", className="num"),
-                        html.Th("With target", className="num"),
+                        html.Th("Cases", className="num"),
                         html.Th("AUROC", className="num"),
                         html.Th("Brier", className="num"),
                     ]
@@ -262,7 +262,14 @@ def _figure(traces: list[dict[str, Any]], title: str, xt: str, yt: str) -> dict[
             "height": 250,
             "paper_bgcolor": "#ffffff",
             "plot_bgcolor": "#ffffff",
-            "legend": {"orientation": "h", "y": -0.25, "font": {"size": 11}},
+            "legend": {
+                "x": 0.98,
+                "xanchor": "right",
+                "y": 0.03,
+                "yanchor": "bottom",
+                "font": {"size": 10.5},
+                "bgcolor": "rgba(255,255,255,0.85)",
+            },
             "font": _FONT,
             "xaxis": {**_AXIS, "title": {"text": xt, "font": {"size": 11}}, "range": [0, 1]},
             "yaxis": {**_AXIS, "title": {"text": yt, "font": {"size": 11}}, "range": [0, 1.02]},
@@ -346,16 +353,15 @@ def history_figure(steps: Sequence[Mapping[str, Any]], target: str | None) -> di
         "layout": {
             "title": {"text": "Over the edit sequence", "font": {"size": 13}, "x": 0.02},
             "margin": {"l": 48, "r": 52, "t": 34, "b": 36},
-            "height": 250,
+            "height": 260,
             "paper_bgcolor": "#ffffff",
             "plot_bgcolor": "#ffffff",
-            "legend": {"orientation": "h", "y": -0.3, "font": {"size": 11}},
+            "legend": {"orientation": "h", "y": -0.32, "font": {"size": 10.5}},
             "font": _FONT,
             "xaxis": {
                 **_AXIS,
                 "title": {"text": "Step", "font": {"size": 11}},
-                "tickmode": "auto",
-                "nticks": 8,
+                **({"dtick": 1} if len(xs) <= 12 else {"nticks": 8}),
             },
             "yaxis": {
                 **_AXIS,
@@ -368,7 +374,7 @@ def history_figure(steps: Sequence[Mapping[str, Any]], target: str | None) -> di
                 "overlaying": "y",
                 "side": "right",
                 "showgrid": False,
-                "tickformat": ".2f",
+                "tickformat": ".3f",
             },
         },
     }

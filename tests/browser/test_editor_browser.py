@@ -350,29 +350,34 @@ def test_unexpected_error_shows_a_generic_alert_and_is_logged(editor, monkeypatc
     editor.page.wait_for_selector("#kg-alert", state="hidden")
 
 
-def test_screenshot_of_the_editor(editor, tmp_path):
-    """A real screenshot; ``KG_EDITOR_SCREENSHOT=docs/screenshot.png`` writes the README's."""
+def test_screenshot_of_the_editor(browser, editor_server, tmp_path):
+    """A real screenshot of a fresh session after one edit (removing the strongest edge into
+    the target); ``KG_EDITOR_SCREENSHOT=docs/screenshot.png`` writes the README's."""
     import os
 
+    from .conftest import EditorPage
+
     target = os.environ.get("KG_EDITOR_SCREENSHOT") or str(tmp_path / "editor.png")
-    # show an edge's evidence card and a node's neighbourhood, as a physician would
-    u, v = next(iter(sorted(e for e in editor_edges(editor))))
-    editor.select_edge(u, v)
-    editor.page.mouse.move(5, 5)
-    editor.page.wait_for_timeout(300)
-    editor.page.screenshot(path=target, full_page=True)
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = EditorPage(ctx.new_page())
+    page.open(editor_server.url + "/")  # no ?session=: a new session
+    into = page.js(
+        "const t = cy.nodes('.target')[0].id();"
+        "return cy.edges().filter(e => e.data('target') === t || e.data('source') === t)"
+        ".sort((a, b) => (b.data('strength') || 0) - (a.data('strength') || 0))"
+        ".map(e => [e.data('source'), e.data('target')]);"
+    )
+    page.select_edge(*into[0])
+    page.page.click("#kg-edge-remove")
+    page.wait_status("Removed")
+    page.select_edge(*into[1])
+    page.page.mouse.move(5, 5)
+    page.page.wait_for_timeout(500)
+    page.page.screenshot(path=target, full_page=True)
     with open(target, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
-
-
-def editor_edges(editor):
-    return [
-        tuple(e)
-        for e in editor.js(
-            "return cy.edges().filter(e => e.hasClass('prov-distilled'))"
-            ".map(e => [e.data('source'), e.data('target')]);"
-        )
-    ]
+    assert page.console_errors == []
+    ctx.close()
 
 
 def test_no_patient_rows_reached_the_browser(editor, editor_server):
