@@ -260,7 +260,7 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
                         registry.log_edit(
                             sid,
                             last.edit,
-                            None,
+                            last.delta.to_dict() if last.delta is not None else None,
                             action=last.kind if last.kind in ("undo", "redo") else "edit",
                         )
                     # the selected edge may be gone or reversed
