@@ -396,6 +396,8 @@ class TeachingModel:
                 mut.remove_cpds(mut.get_cpds(x))
                 mut.add_cpds(TabularCPD(x, k, np.full((k, 1), 1.0 / k), state_names={x: native}))
             hit = (mut, VariableElimination(mut))
+            if len(self._mutilated) >= 64:  # one copy of the network per cached intervention
+                self._mutilated.clear()
             self._mutilated[targets] = hit
         return hit[1]
 

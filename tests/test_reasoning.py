@@ -319,9 +319,9 @@ def test_do_queries_equal_pgmpy_on_alarm_sample(alarm):
 def test_do_with_any_findings_equals_truncated_factorisation(asia):
     """Findings anywhere, even downstream of the cause, against a brute-force mutilated joint.
 
-    (pgmpy's CausalInference.query drops findings outside its adjustment set inside the
-    sum, so it is only a reference without findings or with findings on the cause's
-    parents; the tests above use it there.)
+    (pgmpy 1.1.2's CausalInference.query drops findings outside its adjustment set inside
+    the sum, pgmpy issues #3543 and #1701, so it is only a reference without findings or
+    with findings on the cause's parents; the tests above use it there.)
     """
     cases = [
         ("either", "yes", "dysp", {"smoke": "no"}),
@@ -333,6 +333,10 @@ def test_do_with_any_findings_equals_truncated_factorisation(asia):
     for x, s, y, ev in cases:
         ref = _brute_marginal(asia.pgmpy, y, {**ev, x: s}, do={x: s})
         assert asia.interventional(y, {x: s}, ev) == pytest.approx(ref, abs=1e-12)
+    # two interventions, one a cause of the other (pgmpy issue #3543, bug 2)
+    do = {"smoke": "yes", "lung": "no"}
+    ref = _brute_marginal(asia.pgmpy, "dysp", {**do, "xray": "yes"}, do=do)
+    assert asia.interventional("dysp", do, {"xray": "yes"}) == pytest.approx(ref, abs=1e-12)
 
 
 def test_do_equals_backdoor_adjustment_formula(alarm):
