@@ -205,6 +205,19 @@ class Distiller:
         the check.
     min_cell : int
         Small-cell suppression threshold for exported counts.
+
+    Attributes
+    ----------
+    graph_ : CausalGraph
+        The distilled graph; every edge carries its evidence.
+    stats_ : PairStatistics
+        Pairwise statistics over the training patients.
+    report_ : dict
+        Candidates, pruned pairs with their separating sets, orientation rules, cycle
+        breaks, timings.
+    constraints_ : Constraints
+        The constraints the graph honours (the user's, with the domains' default tiers);
+        hand them to :class:`kg_editor.session.EditSession` so edits honour them too.
     """
 
     def __init__(
@@ -260,11 +273,12 @@ class Distiller:
             )
         if not 0.0 < self.alpha < 1.0:
             raise SchemaError(f"alpha must be between 0 and 1, got {self.alpha}.")
-        for attr in ("graph_", "stats_", "report_"):
+        for attr in ("graph_", "stats_", "report_", "constraints_"):
             self.__dict__.pop(attr, None)
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         cons = resolve_constraints(self.constraints, cohort, self.domain_tiers)
+        self.constraints_ = cons
         train = cohort.train
         dates = None
         if cohort.first_dates is not None:

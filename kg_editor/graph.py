@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -340,16 +340,17 @@ class Constraints:
     tiers: Mapping[str, int] = field(default_factory=dict)
     forbid_within_tier: bool = False
 
-    def violation(self, source: str, target: str) -> str | None:
-        """Why an edge ``source -> target`` is not allowed, or ``None``."""
+    def violation(self, source: str, target: str, label: Callable[[str], str] = str) -> str | None:
+        """Why an edge ``source -> target`` is not allowed, or ``None``; ``label`` names
+        the variables in the message (codes by default)."""
         if (source, target) in self.forbidden:
-            return f"forbidden edge {source} -> {target}"
+            return f"forbidden edge {label(source)} -> {label(target)}"
         ts, tt = self.tiers.get(source), self.tiers.get(target)
         if ts is not None and tt is not None:
             if ts > tt:
-                return f"tier order: {source!r} (tier {ts}) cannot cause {target!r} (tier {tt})"
+                return f"tier order: {label(source)!r} (tier {ts}) cannot cause {label(target)!r} (tier {tt})"
             if ts == tt and self.forbid_within_tier:
-                return f"tier order: {source!r} and {target!r} share tier {ts}"
+                return f"tier order: {label(source)!r} and {label(target)!r} share tier {ts}"
         return None
 
     def is_required(self, source: str, target: str) -> bool:
@@ -581,7 +582,7 @@ def apply_edit(
             raise EdgeError(
                 f"The edge {lab(v)} -> {lab(u)} already links these variables; reverse it instead of adding {lab(u)} -> {lab(v)}."
             )
-        why = cons.violation(u, v)
+        why = cons.violation(u, v, lab)
         if why and not edit.override:
             raise ConstraintError(
                 f"Adding {lab(u)} -> {lab(v)} goes against the constraint: {why}. "
@@ -611,18 +612,18 @@ def apply_edit(
             raise EdgeError(f"There is no edge {lab(u)} -> {lab(v)} to remove{hint}.")
         if cons.is_required(u, v) and not edit.override:
             raise ConstraintError(
-                f"Removing {lab(u)} -> {lab(v)} goes against the constraint: required edge {u} -> {v}. "
+                f"Removing {lab(u)} -> {lab(v)} goes against the constraint: required edge {lab(u)} -> {lab(v)}. "
                 "Override it explicitly if you are sure (your name is recorded).",
-                constraint=f"required edge {u} -> {v}",
+                constraint=f"required edge {lab(u)} -> {lab(v)}",
             )
         g.remove_edge(u, v)
     elif isinstance(edit, ReverseEdge):
         if not g.has_edge(u, v):
             hint = f" (the graph has {lab(v)} -> {lab(u)})" if g.has_edge(v, u) else ""
             raise EdgeError(f"There is no edge {lab(u)} -> {lab(v)} to reverse{hint}.")
-        why = cons.violation(v, u)
+        why = cons.violation(v, u, lab)
         if cons.is_required(u, v):
-            why = f"required edge {u} -> {v}"
+            why = f"required edge {lab(u)} -> {lab(v)}"
         if why and not edit.override:
             raise ConstraintError(
                 f"Reversing {lab(u)} -> {lab(v)} goes against the constraint: {why}. "

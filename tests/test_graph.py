@@ -98,18 +98,18 @@ def test_constraints_refuse_and_override_is_recorded(chain):
     cons = Constraints(
         required=frozenset({("a", "b")}), forbidden=frozenset({("d", "c")}), tiers={"d": 0, "a": 1}
     )
-    with pytest.raises(ConstraintError, match="forbidden edge d -> c"):
+    with pytest.raises(ConstraintError, match="forbidden edge Age -> Dyspnoea"):
         apply_edit(chain, AddEdge("d", "c"), cons)
-    with pytest.raises(ConstraintError, match="required edge a -> b"):
+    with pytest.raises(ConstraintError, match="required edge Smoking -> COPD"):
         apply_edit(chain, RemoveEdge("a", "b"), cons)
     with pytest.raises(
-        ConstraintError, match=r"tier order: 'a' \(tier 1\) cannot cause 'd' \(tier 0\)"
+        ConstraintError, match=r"tier order: 'Smoking' \(tier 1\) cannot cause 'Age' \(tier 0\)"
     ):
         apply_edit(chain, AddEdge("a", "d"), cons)
     g = apply_edit(chain, AddEdge("d", "c", author="dr_o", override=True), cons)
     rec = g.edge_attrs("d", "c")["history"][0]
     assert rec["override"] is True and rec["author"] == "dr_o"
-    assert rec["overridden_constraint"] == "forbidden edge d -> c"
+    assert rec["overridden_constraint"] == "forbidden edge Age -> Dyspnoea"
 
 
 def test_constraints_file_with_domain_tiers(tmp_path):

@@ -292,7 +292,7 @@ def test_constraints_are_enforced_and_overrides_recorded():
         s,
         lambda: s.add("lung", "sex"),
         ConstraintError,
-        r"tier order: 'lung' \(tier 1\) cannot cause 'sex' \(tier 0\)",
+        r"tier order: 'lung' \(tier 1\) cannot cause 'Sex' \(tier 0\)",
     )
     s.add("asia", "dysp", author="dr_b", rationale="case series", override=True)
     rec = s.graph.edge_attrs("asia", "dysp")["history"][-1]

@@ -89,6 +89,7 @@ class SessionRegistry:
         self._cohort = cohort
         self._graph = graph
         self._stats: Any = None
+        self._constraints: Any = None
         self._store = store
         self._project_id: str | None = None
         self._lock = threading.RLock()
@@ -128,7 +129,18 @@ class SessionRegistry:
                 with _step(progress, "Distilling the causal graph"):
                     distiller = Distiller().fit(cohort)
                 self._graph, self._stats = distiller.graph_, distiller.stats_
+                self._constraints = distiller.constraints_
             return self._graph
+
+    def constraints(self) -> Any:
+        """Expert constraints every session honours: the distiller's (user file plus the
+        default tiers of OMOP domains), or, for a given graph, the domain tiers alone."""
+        with self._lock:
+            if self._constraints is None:
+                from ..distill import resolve_constraints
+
+                self._constraints = resolve_constraints(None, self.cohort())
+            return self._constraints
 
     def pair_evidence(self, source: str, target: str) -> dict[str, Any]:
         """Evidence (suppressed counts, measures, test, precedence) for any pair, e.g. an
@@ -164,7 +176,9 @@ class SessionRegistry:
         from ..session import EditSession
 
         cohort = self.cohort()
-        session = EditSession(cohort, self.base_graph(), author=author, **self.session_options)
+        graph = self.base_graph()
+        options = {"constraints": self.constraints(), **self.session_options}
+        session = EditSession(cohort, graph, author=author, **options)
         sid = uuid.uuid4().hex
         self.store.save_session_state(sid, self.project_id, session.to_dict())
         self._remember(sid, session)
