@@ -32,9 +32,13 @@ logger = logging.getLogger(__name__)
 
 
 def assets_folder() -> Path:
-    """The ``assets/`` folder (CSS, edgehandles, glue script) at the project root."""
+    """The ``assets/`` folder (CSS, edgehandles, glue script): at the project root in a
+    checkout or editable install, under ``<prefix>/share/kg-editor`` otherwise."""
+    import sys
+
     here = Path(__file__).resolve()
-    for cand in (here.parents[2] / "assets", here.parent / "assets"):
+    share = Path(sys.prefix) / "share" / "kg-editor" / "assets"
+    for cand in (here.parents[2] / "assets", share):
         if (cand / "kg_editor.css").exists():
             return cand
     return here.parents[2] / "assets"
