@@ -49,6 +49,7 @@ __all__ = [
     "TRAIL_SEARCH_BUDGET",
     "Scenario",
     "active_trails",
+    "adjustment_report",
     "adjustment_sets",
     "belief_update",
     "d_separated",
@@ -489,6 +490,61 @@ def adjustment_sets(
         if pa not in sets and y not in pa:
             sets.append(pa)
     return sets
+
+
+def adjustment_report(
+    graph: GraphLike, cause: str, outcome: str, *, max_sets: int = 50
+) -> dict[str, Any]:
+    """:func:`adjustment_sets` in JSON-ready form, with labels and a sentence for the canvas.
+
+    Returns
+    -------
+    dict
+        ``cause``, ``outcome``, ``sets`` (each ``{"nodes", "labels", "minimal",
+        "parents_of_cause"}``; minimal ones first), ``needed`` (false when the empty set
+        works), ``possible`` (false when no set works) and ``explanation``.
+
+    Examples
+    --------
+    >>> g = CausalGraph.from_edges([("age", "statin"), ("age", "mi"), ("statin", "mi")],
+    ...                            labels={"mi": "Myocardial infarction"})
+    >>> rep = adjustment_report(g, "statin", "mi")
+    >>> rep["sets"][0]["labels"], rep["explanation"]
+    (['age'], 'To estimate the effect of statin on Myocardial infarction from data, adjust for one of these sets: {age}.')
+    """
+    v = _view(graph)
+    x, y = v.resolve(cause), v.resolve(outcome)
+    sets = adjustment_sets(v.g, x, y, max_sets=max_sets)
+    n_min = len(adjustment_sets(v.g, x, y, max_sets=max_sets, include_parents=False))
+    pa = frozenset(str(p) for p in v.g.predecessors(x))
+    rows: list[dict[str, Any]] = [
+        {
+            "nodes": sorted(s, key=str),
+            "labels": [v.label(n) for n in sorted(s, key=str)],
+            "minimal": i < n_min,
+            "parents_of_cause": s == pa,
+        }
+        for i, s in enumerate(sets)
+    ]
+    lx, ly = v.label(x), v.label(y)
+    if not sets:
+        text = (
+            f"{ly} is a direct cause of {lx}, so no adjustment can isolate an effect of {lx} on "
+            f"{ly} (setting {lx} leaves {ly} unchanged)."
+        )
+    elif sets == [frozenset()]:
+        text = f"No back-door path links {lx} and {ly}: their association needs no adjustment."
+    else:
+        listed = "; ".join("{" + ", ".join(r["labels"]) + "}" for r in rows)
+        text = f"To estimate the effect of {lx} on {ly} from data, adjust for one of these sets: {listed}."
+    return {
+        "cause": x,
+        "outcome": y,
+        "sets": rows,
+        "needed": bool(sets) and sets != [frozenset()],
+        "possible": bool(sets),
+        "explanation": text,
+    }
 
 
 # ---------------------------------------------------------------------------------

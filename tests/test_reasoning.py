@@ -20,6 +20,7 @@ from kg_editor.inference import ImpossibleFindingsError, TeachingModel, as_teach
 from kg_editor.reasoning import (
     Scenario,
     active_trails,
+    adjustment_report,
     adjustment_sets,
     belief_update,
     d_separated,
@@ -527,6 +528,19 @@ def test_adjustment_sets_valid_per_pgmpy_on_alarm(alarm):
         pg = ci.get_minimal_adjustment_set(x, y)
         if pg is not None:
             assert len(minimal[0]) <= len(pg)
+
+
+def test_adjustment_report_is_json_ready_and_matches_sets(asia):
+    rep = adjustment_report(asia, "either", "dysp")
+    json.dumps(rep, allow_nan=False)
+    assert [frozenset(r["nodes"]) for r in rep["sets"]] == adjustment_sets(asia, "either", "dysp")
+    assert [r["minimal"] for r in rep["sets"]] == [True, True, True, False]
+    assert rep["sets"][-1]["parents_of_cause"] and rep["needed"] and rep["possible"]
+    none_needed = adjustment_report(asia, "smoke", "dysp")
+    assert none_needed["sets"][0]["nodes"] == [] and not none_needed["needed"]
+    impossible = adjustment_report(asia, "tub", "asia")  # asia -> tub: the outcome causes the cause
+    assert impossible["sets"] == [] and not impossible["possible"]
+    assert "direct cause" in impossible["explanation"]
 
 
 # ---------------------------------------------------------------------------------
