@@ -251,10 +251,7 @@ def stratified_split(y: np.ndarray, test_size: float = 0.2, seed: int = 0) -> np
 
 def _age_band(age: pd.Series, bands: Sequence[int]) -> pd.Series:
     edges = [*bands, 10_000]
-    labels = [
-        f"{lo}-{hi - 1}" if hi < 10_000 else f"{lo}+"
-        for lo, hi in itertools.pairwise(edges)
-    ]
+    labels = [f"{lo}-{hi - 1}" if hi < 10_000 else f"{lo}+" for lo, hi in itertools.pairwise(edges)]
     cut = pd.cut(age, bins=edges, right=False, labels=labels)
     return cut.astype(object).where(cut.notna(), "unknown").astype(str)
 
@@ -348,6 +345,7 @@ def build_cohort(
     age_bands: Sequence[int] = DEFAULT_AGE_BANDS,
     include_demographics: bool = True,
     keep: Sequence[str] = (),
+    age_at: str = "first_event",
 ) -> Cohort:
     """Build a :class:`Cohort` from an EHR source.
 
@@ -370,6 +368,9 @@ def build_cohort(
         Add ``sex`` and ``age_band`` as variables (tier 0) when the source has them.
     keep : sequence of str
         Codes or labels always kept.
+    age_at : {"first_event", "last_event"}
+        When the age band is taken: at the patient's first recorded event (default) or
+        at the last one (closer to "age now" in extracts that start in childhood).
 
     Raises
     ------
@@ -389,7 +390,14 @@ def build_cohort(
         columns, states, dates = _event_variables(ev, patients)
         labels = _most_common(ev, "description")
         domains = _most_common(ev, "domain")
-        first_event = ev.groupby("patient_id")["date"].min() if dates is not None else None
+        if age_at not in ("first_event", "last_event"):
+            raise SchemaError(f"age_at must be 'first_event' or 'last_event', got {age_at!r}.")
+        by_patient = ev.groupby("patient_id")["date"]
+        first_event = (
+            (by_patient.min() if age_at == "first_event" else by_patient.max())
+            if dates is not None
+            else None
+        )
     n = len(patients)
     if n < MIN_PATIENTS:
         raise SchemaError(
@@ -487,6 +495,7 @@ def build_cohort(
         "seed": seed,
         "age_bands": list(age_bands),
         "include_demographics": include_demographics,
+        "age_at": age_at,
     }
     logger.info("cohort %s: %d patients, %d variables", source.name, n, len(ordered))
     return Cohort(

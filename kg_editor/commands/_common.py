@@ -21,6 +21,11 @@ def add_cohort_arguments(p: argparse.ArgumentParser, *, target_required: bool = 
     p.add_argument(
         "--target", "-t", required=target_required, help="target diagnosis (code or label)"
     )
+    add_cohort_options(p)
+
+
+def add_cohort_options(p: argparse.ArgumentParser) -> None:
+    """The options of :func:`kg_editor.cohort.build_cohort` (all but SOURCE and --target)."""
     p.add_argument(
         "--wide", action="store_true", help="SOURCE is a wide table: one row per patient"
     )
@@ -35,6 +40,12 @@ def add_cohort_arguments(p: argparse.ArgumentParser, *, target_required: bool = 
     )
     p.add_argument("--test-size", type=float, default=0.2, help="held-out share (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default 0)")
+    p.add_argument(
+        "--age-at",
+        choices=("first_event", "last_event"),
+        default="first_event",
+        help="age band at the first (default) or last recorded event",
+    )
 
 
 def cohort_from_args(args: argparse.Namespace) -> Any:
@@ -57,6 +68,7 @@ def cohort_from_args(args: argparse.Namespace) -> Any:
             max_variables=args.max_variables,
             test_size=args.test_size,
             seed=args.seed,
+            age_at=getattr(args, "age_at", "first_event"),
         )
 
 

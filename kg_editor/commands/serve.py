@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ._common import progress
+from ._common import add_cohort_options, cohort_from_args, progress
 
 __all__ = ["register", "run"]
 
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("source", nargs="?", default="demo", help="'demo' (default) or a source path")
     p.add_argument("--target", "-t", help="target diagnosis (code or label)")
+    add_cohort_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
     p.add_argument("--store", help="store URL (default: the SQLite file in your data directory)")
@@ -43,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
         from ..graph import CausalGraph
 
         graph = CausalGraph.from_json(args.graph)
-    app = create_app(args.source, target, store_url=args.store, graph=graph)
+    args.target = target
+    cohort = cohort_from_args(args)
+    app = create_app(args.source, target, store_url=args.store, graph=graph, cohort=cohort)
     app.registry.warm(progress)  # type: ignore[attr-defined]
     url = f"http://{args.host}:{args.port}/"
     print(

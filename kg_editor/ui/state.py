@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from ..errors import KGEditorError
+from ..errors import KGEditorError, StoreError
 
 __all__ = ["SessionRegistry", "UnknownSessionError", "valid_session_id"]
 
@@ -161,7 +161,14 @@ class SessionRegistry:
             if self._project_id is None:
                 cohort = self.cohort()
                 name = f"{cohort.source_name or self.source} / {cohort.target or 'no target'}"
-                self._project_id = self.store.project_for_cohort(cohort, name=name).id
+                try:
+                    project = self.store.project_for_cohort(cohort, name=name)
+                except StoreError:
+                    # same source and target, other cohort settings (split, age bands...):
+                    # a project of its own, named by its data fingerprint
+                    name = f"{name} [{cohort.fingerprint()[:8]}]"
+                    project = self.store.project_for_cohort(cohort, name=name)
+                self._project_id = project.id
             return self._project_id
 
     def warm(self, progress: Callable[[str], Any] | None = None) -> None:
