@@ -64,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BRANCH = "main"
 _T = TypeVar("_T")
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def new_id() -> str:
@@ -171,6 +171,20 @@ sessions_t = sa.Table(
     sa.Column("history", sa.JSON(), nullable=False),
     sa.Column("state", sa.JSON(), nullable=False),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+)
+scenarios_t = sa.Table(
+    "scenarios",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("session_id", sa.String(64)),
+    sa.Column("version_id", sa.String(32)),
+    sa.Column("graph_key", sa.String(64)),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Index("ix_scenarios_project", "project_id"),
 )
 
 
@@ -995,6 +1009,91 @@ class Store:
             }
             for r in rows
         ]
+
+    # -- teaching scenarios ------------------------------------------------------------
+    def save_scenario(
+        self,
+        project_id: str,
+        scenario: Mapping[str, Any],
+        *,
+        session_id: str | None = None,
+        graph_key: str | None = None,
+    ) -> str:
+        """Store a teaching scenario (the JSON form of :class:`kg_editor.reasoning.Scenario`)
+        with the project, editing session and graph it was written for; returns its id.
+
+        Examples
+        --------
+        >>> s = Store("sqlite://")
+        >>> p = s.ensure_project("demo", "fp")
+        >>> sid = s.save_scenario(p.id, {"name": "Breathless smoker", "findings": {"smoke": "yes"}})
+        >>> [r["scenario"]["name"] for r in s.list_scenarios(p.id)]
+        ['Breathless smoker']
+        """
+        data = _clean_json(dict(scenario))
+        name = str(data.get("name") or "").strip()
+        if not name:
+            raise StoreError("A scenario needs a name.")
+        sid = new_id()
+        created = _now()
+        with self._tx() as conn:
+            conn.execute(
+                scenarios_t.insert().values(
+                    id=sid,
+                    project_id=project_id,
+                    session_id=session_id,
+                    version_id=data.get("version_id"),
+                    graph_key=graph_key,
+                    name=name[:200],
+                    author=str(data.get("author") or "anonymous")[:200],
+                    created=created,
+                    data=data,
+                )
+            )
+        return sid
+
+    @staticmethod
+    def _scenario(row: Any) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "project_id": row["project_id"],
+            "session_id": row["session_id"],
+            "version_id": row["version_id"],
+            "graph_key": row["graph_key"],
+            "created": _aware(row["created"]).isoformat(),
+            "scenario": dict(row["data"] or {}),
+        }
+
+    def list_scenarios(
+        self, project_id: str, session_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Saved scenarios of a project (optionally of one session), newest first: each
+        ``{"id", "project_id", "session_id", "version_id", "graph_key", "created",
+        "scenario"}``."""
+        q = sa.select(scenarios_t).where(scenarios_t.c.project_id == project_id)
+        if session_id is not None:
+            q = q.where(scenarios_t.c.session_id == session_id)
+        q = q.order_by(scenarios_t.c.created.desc(), scenarios_t.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [self._scenario(r) for r in rows]
+
+    def get_scenario(self, scenario_id: str) -> dict[str, Any] | None:
+        """One saved scenario (as in :meth:`list_scenarios`), ``None`` when unknown."""
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(sa.select(scenarios_t).where(scenarios_t.c.id == scenario_id))
+                .mappings()
+                .first()
+            )
+        return None if row is None else self._scenario(row)
+
+    def delete_scenario(self, scenario_id: str) -> bool:
+        """Forget a saved scenario; True if it existed."""
+        with self._tx() as conn:
+            return bool(
+                conn.execute(scenarios_t.delete().where(scenarios_t.c.id == scenario_id)).rowcount
+            )
 
     # -- tabular views -------------------------------------------------------------------
     def versions_frame(self, project_id: str, branch: str | None = None) -> Any:
