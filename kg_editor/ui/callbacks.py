@@ -17,7 +17,7 @@ from typing import Any
 from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from ..errors import CycleError, KGEditorError
+from ..errors import ConstraintError, CycleError, KGEditorError
 from . import ids
 from .cards import edge_card, node_details
 from .elements import edge_id, layout_options
@@ -118,7 +118,15 @@ def _edit(kind: str) -> Callable[[Any, Action, dict[str, Any]], Any]:
         if not a.source or not a.target:
             raise KGEditorError("Choose both a cause and an effect before adding an edge.")
         method = getattr(session, kind)
-        return method(a.source, a.target, author=st["author"], rationale=st["rationale"])
+        override = bool(st.get("override"))
+        if override and st["author"] == "anonymous":
+            raise KGEditorError(
+                "Enter your name before overriding a constraint: every override is recorded "
+                "with who made it and why."
+            )
+        return method(
+            a.source, a.target, author=st["author"], rationale=st["rationale"], override=override
+        )
 
     return run
 
@@ -190,6 +198,7 @@ def _inputs() -> dict[str, Any]:
         "form_target": State(ids.FORM_TARGET, "value"),
         "selected_edge": State(ids.SELECTED_EDGE, "data"),
         "view": State(ids.VIEW, "data"),
+        "override": State(ids.OVERRIDE, "value"),
     }
 
 
@@ -207,6 +216,7 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
             "form_source": kw.get("form_source"),
             "form_target": kw.get("form_target"),
             "selected_edge": kw.get("selected_edge"),
+            "override": "on" in (kw.get("override") or []),
         }
         action = _first_action(state)
         if action is None:
@@ -299,6 +309,13 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
                     nodes = set(nodes) | set(exc.cycle)
                 out["elements"] = elements_for(session, nodes=nodes, cycle=exc.cycle)
             return _alert(out, str(exc), "alert error cycle")
+        except ConstraintError as exc:
+            return _alert(
+                out,
+                f"{exc} To do so, tick “Override constraints” in the top bar, give your name "
+                "and a rationale, and repeat the edit.",
+                "alert error constraint",
+            )
         except KGEditorError as exc:
             return _alert(out, str(exc), "alert error")
         except Exception:

@@ -20,6 +20,11 @@ __all__ = [
     "EDGE_CARD",
     "EDGE_REMOVE",
     "EDGE_REVERSE",
+    "E_IMAGE",
+    "E_SAVE",
+    "E_SAVE_MESSAGE",
+    "E_SAVE_STATUS",
+    "E_URL",
     "FOCUS_HOPS",
     "FOCUS_MODE",
     "FORM_ADD",
@@ -29,6 +34,7 @@ __all__ = [
     "HISTORY_LIST",
     "LEGEND",
     "METRICS_TABLE",
+    "OVERRIDE",
     "RATIONALE",
     "REDO",
     "RELAYOUT",
@@ -44,7 +50,36 @@ __all__ = [
     "SUGGEST_REJECT",
     "TARGET",
     "UNDO",
+    "VERSIONS_PATH",
     "VIEW",
+    "V_ALERT",
+    "V_ALERT_TEXT",
+    "V_BRANCH",
+    "V_BRANCH_GRAPH",
+    "V_BRANCH_NAME",
+    "V_CANVAS",
+    "V_CHART",
+    "V_COMPARE_A",
+    "V_COMPARE_B",
+    "V_DIFF_EDGES",
+    "V_DIFF_SUMMARY",
+    "V_DOWNLOAD",
+    "V_EXPORT",
+    "V_EXPORT_WHAT",
+    "V_HISTORY",
+    "V_IMAGE",
+    "V_LOCATION",
+    "V_METRICS",
+    "V_METRIC_HISTORY",
+    "V_OPEN",
+    "V_RESTORE",
+    "V_REVISION",
+    "V_SAVE",
+    "V_SAVE_AUTHOR",
+    "V_SAVE_BRANCH",
+    "V_SAVE_MESSAGE",
+    "V_SAVE_STATUS",
+    "V_SESSION",
 ]
 
 # -- page-level state (ids and view state only; never patient rows) --------------------
@@ -60,6 +95,7 @@ TARGET = "kg-target"
 UNDO = "kg-undo"
 REDO = "kg-redo"
 STATUS = "kg-status"
+OVERRIDE = "kg-override"  # checklist: ["on"] lets the next edits go against constraints
 
 # -- alert -----------------------------------------------------------------------------
 ALERT = "kg-alert"
@@ -105,3 +141,110 @@ MENU_REVERSE = "kg-menu-reverse"
 MENU_REMOVE = "kg-menu-remove"
 MENU_DETAILS = "kg-menu-details"
 MENU_CONNECT_FROM = "kg-menu-connect-from"
+
+# -- versions page (``/versions``) and the editor's save/export toolbar ---------------------
+VERSIONS_PATH = "/versions"
+V_SESSION = "kg-v-session"  # dcc.Store: {"session_id": str}
+V_REVISION = "kg-v-revision"  # dcc.Store: int, bumped after a save/branch (refreshes lists)
+V_LOCATION = "kg-v-location"  # dcc.Location: navigation after restore/open
+V_ALERT = "kg-v-alert"
+V_ALERT_TEXT = "kg-v-alert-text"
+V_HISTORY = "kg-v-history"  # the versions table
+V_BRANCH_GRAPH = "kg-v-branch-graph"  # plotly figure of versions by branch
+V_METRIC_HISTORY = "kg-v-metric-history"  # plotly figure of key metrics by version
+V_SAVE_AUTHOR = "kg-v-save-author"
+V_SAVE_MESSAGE = "kg-v-save-message"
+V_SAVE_BRANCH = "kg-v-save-branch"
+V_SAVE = "kg-v-save"
+V_SAVE_STATUS = "kg-v-save-status"
+V_BRANCH_NAME = "kg-v-branch-name"
+V_OPEN = "kg-v-open"  # pattern: {"type": V_OPEN, "index": version id}
+V_RESTORE = "kg-v-restore"  # pattern
+V_BRANCH = "kg-v-branch"  # pattern
+V_COMPARE_A = "kg-v-compare-a"
+V_COMPARE_B = "kg-v-compare-b"
+V_CANVAS = "kg-v-canvas"
+V_DIFF_SUMMARY = "kg-v-diff-summary"
+V_DIFF_EDGES = "kg-v-diff-edges"
+V_METRICS = "kg-v-metrics"
+V_CHART = "kg-v-chart"
+V_EXPORT_WHAT = "kg-v-export-what"
+V_EXPORT = "kg-v-export"  # pattern: {"type": V_EXPORT, "index": format name}
+V_IMAGE = "kg-v-image"  # pattern: {"type": V_IMAGE, "index": "png" | "svg"}
+V_DOWNLOAD = "kg-v-download"
+# in the editor's top bar
+E_SAVE_MESSAGE = "kg-e-save-message"
+E_SAVE = "kg-e-save"
+E_SAVE_STATUS = "kg-e-save-status"
+E_URL = "kg-e-url"  # dcc.Location (reads ?branch=)
+E_IMAGE = "kg-e-image"  # pattern: {"type": E_IMAGE, "index": "png" | "svg"}
+
+# -- teaching mode (kg_editor/ui/teaching_view.py, teaching_callbacks.py) ----------------
+__all__ += [
+    "TEACH_ADJ_SETS",
+    "TEACH_CANVAS",
+    "TEACH_CAUSE",
+    "TEACH_CAUSE_STATE",
+    "TEACH_CLEAR",
+    "TEACH_DOWNLOAD",
+    "TEACH_DSEP",
+    "TEACH_EVIDENCE",
+    "TEACH_FINDINGS",
+    "TEACH_FINDING_REMOVE",
+    "TEACH_LEGEND",
+    "TEACH_MESSAGE",
+    "TEACH_MODE",
+    "TEACH_ON",
+    "TEACH_OUTCOME",
+    "TEACH_PANEL",
+    "TEACH_PATHS",
+    "TEACH_PATH_A",
+    "TEACH_PATH_B",
+    "TEACH_P_FINDINGS",
+    "TEACH_SCN_EXPORT",
+    "TEACH_SCN_EXPORT_ALL",
+    "TEACH_SCN_LIST",
+    "TEACH_SCN_NAME",
+    "TEACH_SCN_QUESTION",
+    "TEACH_SCN_REPLAY",
+    "TEACH_SCN_SAVE",
+    "TEACH_SD",
+    "TEACH_SD_TABLE",
+    "TEACH_SET",
+    "TEACH_SET_NODE",
+    "TEACH_SET_STATE",
+    "TEACH_TABLE",
+]
+TEACH_MODE = "kg-teach-mode"  # toolbar toggle button
+TEACH_ON = "kg-teach-on"  # dcc.Store: {"on": bool}
+TEACH_EVIDENCE = "kg-teach-evidence"  # dcc.Store: {node: state} (the findings)
+TEACH_CANVAS = "kg-teach-canvas"  # dcc.Store: decorations painted by 04_kg_teaching.js
+TEACH_DOWNLOAD = "kg-teach-download"
+TEACH_PANEL = "kg-teach-panel"
+TEACH_MESSAGE = "kg-teach-message"
+TEACH_LEGEND = "kg-teach-legend"
+TEACH_FINDINGS = "kg-teach-findings"
+TEACH_FINDING_REMOVE = "kg-teach-finding-remove"  # pattern: {"type", "index": node}
+TEACH_CLEAR = "kg-teach-clear"
+TEACH_SET_NODE = "kg-teach-set-node"
+TEACH_SET_STATE = "kg-teach-set-state"
+TEACH_SET = "kg-teach-set"
+TEACH_TABLE = "kg-teach-table"
+TEACH_P_FINDINGS = "kg-teach-p-findings"
+TEACH_CAUSE = "kg-teach-cause"
+TEACH_CAUSE_STATE = "kg-teach-cause-state"
+TEACH_OUTCOME = "kg-teach-outcome"
+TEACH_SD = "kg-teach-sd"
+TEACH_SD_TABLE = "kg-teach-sd-table"
+TEACH_PATH_A = "kg-teach-path-a"
+TEACH_PATH_B = "kg-teach-path-b"
+TEACH_PATHS = "kg-teach-paths"
+TEACH_DSEP = "kg-teach-dsep"
+TEACH_ADJ_SETS = "kg-teach-adj-sets"
+TEACH_SCN_NAME = "kg-teach-scn-name"
+TEACH_SCN_QUESTION = "kg-teach-scn-question"
+TEACH_SCN_SAVE = "kg-teach-scn-save"
+TEACH_SCN_EXPORT_ALL = "kg-teach-scn-export-all"
+TEACH_SCN_LIST = "kg-teach-scn-list"
+TEACH_SCN_REPLAY = "kg-teach-scn-replay"  # pattern: {"type", "index": scenario id}
+TEACH_SCN_EXPORT = "kg-teach-scn-export"  # pattern: {"type", "index": scenario id}

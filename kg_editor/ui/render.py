@@ -225,6 +225,8 @@ def history_list(session: Any, limit: int = 30) -> Any:
             text = f"{h.kind}: {e.kind} {g.label(e.source)} → {g.label(e.target)}"
             if e.rationale:
                 text += f" — “{e.rationale}”"
+            if e.override and h.kind in ("edit", "accept"):
+                text += " (constraint overridden)"
         items.append(
             html.Li(
                 [

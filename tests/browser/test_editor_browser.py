@@ -21,26 +21,36 @@ def ref(editor_server):
     """The Python API doing the same edits as the browser."""
     from kg_editor.session import EditSession
 
-    return EditSession(editor_server.cohort, editor_server.graph, bootstrap=50)
+    return EditSession(
+        editor_server.cohort,
+        editor_server.graph,
+        constraints=editor_server.registry.constraints(),
+        bootstrap=50,
+    )
 
 
-def _free_pair(graph, avoid=()):
-    """Two nodes with no edge between them whose edge a -> b closes no cycle."""
+def _free_pair(graph, avoid=(), constraints=None):
+    """Two nodes with no edge between them whose edge a -> b closes no cycle and
+    honours the constraints."""
     g = graph.nx
     nodes = sorted(graph.nodes, key=lambda n: -(g.in_degree(n) + g.out_degree(n)))
     for a in nodes:
         for b in nodes:
             if a == b or {a, b} & set(avoid) or g.has_edge(a, b) or g.has_edge(b, a):
                 continue
+            if constraints is not None and constraints.violation(a, b) is not None:
+                continue
             if not nx.has_path(g, b, a):
                 return a, b
     raise AssertionError("no free pair")
 
 
-def _reversible(graph, avoid=()):
+def _reversible(graph, avoid=(), constraints=None):
     g = graph.nx
     for u, v in sorted(g.edges):
         if {u, v} & set(avoid):
+            continue
+        if constraints is not None and constraints.violation(v, u) is not None:
             continue
         h = nx.DiGraph(g)
         h.remove_edge(u, v)
@@ -87,7 +97,7 @@ def test_page_loads_with_every_node(editor, editor_server):
 
 def test_add_edge_by_clicking(editor, ref):
     target = ref.targets[0]
-    a, b = _free_pair(ref.graph, avoid=[target])
+    a, b = _free_pair(ref.graph, avoid=[target], constraints=ref.constraints)
     editor.page.click("#kg-connect-mode")
     editor.page.mouse.click(*editor.node_xy(a))
     editor.page.mouse.click(*editor.node_xy(b))
@@ -100,7 +110,7 @@ def test_add_edge_by_clicking(editor, ref):
 
 def test_add_edge_by_dragging(editor, ref):
     target = ref.targets[0]
-    a, b = _free_pair(ref.graph, avoid=[target])
+    a, b = _free_pair(ref.graph, avoid=[target], constraints=ref.constraints)
     hx, hy = editor.node_xy(a)
     tx, ty = editor.node_xy(b)
     positions = editor.js("return cy.nodes().map(n => [n.id(), n.position('x'), n.position('y')]);")
@@ -125,7 +135,7 @@ def test_add_edge_by_dragging(editor, ref):
 
 def test_add_edge_from_the_form(editor, ref):
     target = ref.targets[0]
-    a, b = _free_pair(ref.graph, avoid=[target])
+    a, b = _free_pair(ref.graph, avoid=[target], constraints=ref.constraints)
     for dd, node in (("#kg-form-source", a), ("#kg-form-target", b)):
         pick(editor, dd, ref.graph.label(node))
     editor.page.fill("#kg-rationale", "seen in clinic")
@@ -142,7 +152,7 @@ def test_add_edge_from_the_form(editor, ref):
 
 
 def test_reverse_with_the_keyboard(editor, ref):
-    u, v = _reversible(ref.graph)
+    u, v = _reversible(ref.graph, constraints=ref.constraints)
     editor.select_edge(u, v)
     editor.page.locator("body").press("r")
     editor.wait_edge(v, u)
@@ -162,7 +172,14 @@ def test_remove_from_the_edge_card(editor, ref):
 
 def test_cycle_is_refused_and_shown(editor, ref):
     g = ref.graph.nx
-    x, _y, z = next((a, b, c) for a, b in g.edges for c in g.successors(b) if not g.has_edge(c, a))
+    # a path x -> y -> z whose closing edge z -> x is allowed by the tiers (the cycle,
+    # not a constraint, is what refuses it)
+    x, _y, z = next(
+        (a, b, c)
+        for a, b in sorted(g.edges)
+        for c in sorted(g.successors(b))
+        if not g.has_edge(c, a) and not g.has_edge(a, c) and ref.constraints.violation(c, a) is None
+    )
     n_edges = len(ref.graph.edges)
     editor.page.click("#kg-connect-mode")
     editor.page.mouse.click(*editor.node_xy(z))
@@ -254,7 +271,7 @@ def test_context_menu_reverses_an_edge(editor, ref):
     for a, b in sorted(g.edges):
         h = nx.DiGraph(g)
         h.remove_edge(a, b)
-        if not nx.has_path(h, a, b):
+        if not nx.has_path(h, a, b) and ref.constraints.violation(b, a) is None:
             candidates.append([a, b])
     # right-click an edge whose midpoint is clear of every node
     editor.page.evaluate("() => window.scrollTo(0, 0)")
@@ -329,6 +346,64 @@ def test_target_selector_switches_the_report(editor, ref):
         pick(editor, "#kg-target", ref.graph.label(code))
         ref.set_targets([code])
         _check_report(editor, ref, code)
+
+
+def test_constraint_is_refused_then_overridden_and_recorded(editor, ref, editor_server):
+    g = ref.graph.nx
+    cons = ref.constraints
+    # an edge against the tier order that would close no cycle
+    a, b = next(
+        (a, b)
+        for a in sorted(ref.graph.nodes)
+        for b in sorted(ref.graph.nodes)
+        if a != b
+        and not g.has_edge(a, b)
+        and not g.has_edge(b, a)
+        and cons.violation(a, b) is not None
+        and not nx.has_path(g, b, a)
+    )
+    n_edges = len(ref.graph.edges)
+    for dd, node in (("#kg-form-source", a), ("#kg-form-target", b)):
+        pick(editor, dd, ref.graph.label(node))
+    editor.page.click("#kg-form-add")
+    editor.page.wait_for_selector("#kg-alert.constraint:not([hidden])", timeout=15000)
+    text = editor.page.inner_text("#kg-alert-text")
+    assert "goes against the constraint" in text and "Override constraints" in text
+    assert ref.graph.label(a) in text and ref.graph.label(b) in text
+    assert not editor.has_edge(a, b)
+    assert editor.metric_after("edges") == n_edges
+    editor.page.click("#kg-alert-close")
+    # overriding without a name is refused too: the override must say who
+    editor.page.fill("#kg-author", "")
+    editor.page.locator("#kg-author").press("Enter")
+    editor.page.click("#kg-override input")
+    editor.page.click("#kg-form-add")
+    editor.page.wait_for_function(
+        "() => (document.getElementById('kg-alert-text') || {}).textContent.includes('your name')",
+        timeout=15000,
+    )
+    assert not editor.has_edge(a, b)
+    editor.page.click("#kg-alert-close")
+    # with a name and a rationale the override goes through and is recorded
+    editor.page.fill("#kg-author", "Dr Override")
+    editor.page.locator("#kg-author").press("Enter")
+    editor.page.fill("#kg-rationale", "known reverse-causation case")
+    editor.page.click("#kg-form-add")
+    editor.wait_edge(a, b)
+    editor.page.wait_for_selector("#kg-history >> text=(constraint overridden)")
+    editor.page.click("#kg-override input")  # untick: the next edits honour constraints again
+    editor.page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    ref.add(a, b, author="Dr Override", rationale="known reverse-causation case", override=True)
+    _check_report(editor, ref, ref.targets[0])
+    sid = editor.page.evaluate("() => new URL(location.href).searchParams.get('session')")
+    reg = editor_server.registry
+    last = [e for e in reg.store.audit(reg.project_id, session_id=sid) if e.action == "edit"][-1]
+    assert last.edit["override"] is True
+    assert last.author == "Dr Override"
+    assert last.rationale == "known reverse-causation case"
+    assert (last.edit["source"], last.edit["target"]) == (a, b)
+    state = reg.store.load_session_state(sid)
+    assert state["history"][-1]["edit"]["override"] is True
 
 
 def test_unexpected_error_shows_a_generic_alert_and_is_logged(editor, monkeypatch, caplog):
