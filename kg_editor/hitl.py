@@ -443,7 +443,10 @@ def plot_experiment(
     refs = result.references
     for ax, m in zip(axes.flat, metrics, strict=False):
         for arm, grp in rec.groupby("arm", sort=False):
-            mean = grp.groupby("step")[m].mean()
+            # a seed that ran out of edits keeps its last value, so the mean does not
+            # jump when fewer seeds remain
+            wide = grp.pivot_table(index="step", columns="seed", values=m, aggfunc="last")
+            mean = wide.ffill().mean(axis=1)
             ax.plot(mean.index, mean.to_numpy(), marker="o", ms=3, label=arm)
         for ref, style in (("distilled", ":"), ("true graph", "--")):
             vals = refs.loc[refs["reference"] == ref, m]

@@ -55,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         res.records.to_csv(out / "records.csv", index=False)
         res.accepted.to_csv(out / "accepted.csv", index=False)
+        res.references.to_csv(out / "references.csv", index=False)
         table.to_csv(out / "summary.csv", index=False)
         plot_experiment(res).savefig(out / "plot.png", dpi=110)
-        print(f"wrote {out}/records.csv, accepted.csv, summary.csv, plot.png", file=sys.stderr)
+        print(
+            f"wrote {out}/records.csv, accepted.csv, references.csv, summary.csv, plot.png",
+            file=sys.stderr,
+        )
     if args.json:
         print_json(table.to_dict(orient="records"))
     else:
