@@ -60,7 +60,7 @@ logger = logging.getLogger(__name__)
 ARMS = ("oracle", "proactive", "noisy")
 
 #: A diagnosis node used as the target of each network.
-DEFAULT_TARGETS = {"alarm": "LVFAILURE", "child": "Disease", "asia": "lung", "cancer": "Cancer"}
+DEFAULT_TARGETS = {"alarm": "HYPOVOLEMIA", "child": "Disease", "asia": "lung", "cancer": "Cancer"}
 
 #: Metrics recorded after every accepted edit: (column, how to read it from a report dict).
 METRIC_COLUMNS: dict[str, Callable[[dict[str, Any], str], Any]] = {
