@@ -575,7 +575,7 @@ def merge_graphs(
                     key, "edge", sb, so, st, msg, (*_EDGE_OPTIONS, f"{u} -> {v}", f"{v} -> {u}")
                 )
             )
-            merged[key] = sb  # placeholder while unresolved
+            merged[key] = sb  # the base state stands until the user resolves it
     if conflicts:
         return MergeResult(None, conflicts, decisions)
 

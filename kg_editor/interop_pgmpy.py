@@ -55,7 +55,7 @@ def _states(graph: CausalGraph, node: str) -> list[str]:
 
 def uniform_cpds(graph: CausalGraph) -> list[Any]:
     """Uniform CPDs over each node's ``states`` (``absent``/``present`` by default):
-    a placeholder so that a structure can travel in formats that require tables."""
+    a stand-in so that a structure can travel in formats that require tables."""
     from pgmpy.factors.discrete import TabularCPD
 
     cpds = []
@@ -85,7 +85,7 @@ def to_pgmpy_model(graph: CausalGraph, cpds: Any = None) -> Any:
     Parameters
     ----------
     cpds : list of TabularCPD, pgmpy model, ``"uniform"`` or None
-        With a model, its CPDs are used. ``"uniform"`` builds placeholder tables. ``None``
+        With a model, its CPDs are used. ``"uniform"`` builds uniform stand-in tables. ``None``
         leaves the model without CPDs.
 
     Raises
@@ -178,7 +178,7 @@ def write_bif(graph: CausalGraph, cpds: Any = None) -> str:
     if cpds is None:
         raise FormatError(
             "BIF holds probability tables: fit the model first (or export with uniform "
-            "placeholder tables). For the structure alone, use DAGitty, GraphML or JSON."
+            "uniform stand-in tables). For the structure alone, use DAGitty, GraphML or JSON."
         )
     renames: dict[str, str] = {}
     used: set[str] = set()
@@ -278,7 +278,7 @@ def write_xmlbif(graph: CausalGraph, cpds: Any = None) -> str:
     if cpds is None:
         raise FormatError(
             "XMLBIF holds probability tables: fit the model first (or export with uniform "
-            "placeholder tables). For the structure alone, use DAGitty, GraphML or JSON."
+            "uniform stand-in tables). For the structure alone, use DAGitty, GraphML or JSON."
         )
     model = to_pgmpy_model(graph, cpds)
     # pgmpy's XMLBIF writer keeps a single property per variable: the label.
