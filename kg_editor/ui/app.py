@@ -25,6 +25,7 @@ from .cards import node_details
 from .layout import FOCUS_THRESHOLD, editor_layout
 from .render import render_view, visible_nodes
 from .state import SessionRegistry, valid_session_id
+from .teaching_callbacks import register_teaching_callbacks
 
 __all__ = ["assets_folder", "create_app"]
 
@@ -175,6 +176,7 @@ def create_app(
 
     app.layout = layout
     register_callbacks(app, reg)
+    register_teaching_callbacks(app, reg)
     # exposed for tests: node details of the current session
     app.node_details = node_details  # type: ignore[attr-defined]
     return app

@@ -15,6 +15,7 @@ from dash import dcc, html
 from . import ids
 from .elements import DOMAIN_COLOURS, PROVENANCE_STYLES, layout_options, stylesheet
 from .render import RenderedView
+from .teaching_view import teaching_panel, teaching_stores, teaching_stylesheet, teaching_toggle
 
 __all__ = ["FOCUS_THRESHOLD", "context_menu", "editor_layout", "legend"]
 
@@ -228,6 +229,7 @@ def editor_layout(
                 clearable=False,
                 className="hops",
             ),
+            teaching_toggle(),
             html.Span(f"{n_nodes} variables", className="muted count", id=ids.STATUS),
         ],
         className="toolbar",
@@ -235,7 +237,7 @@ def editor_layout(
     canvas = cyto.Cytoscape(
         id=ids.CANVAS,
         elements=view.elements,
-        stylesheet=stylesheet(),
+        stylesheet=stylesheet() + teaching_stylesheet(),
         layout=layout_options("dagre"),
         autoRefreshLayout=False,
         contextMenu=context_menu(),
@@ -381,13 +383,20 @@ def editor_layout(
             dcc.Store(id=ids.SELECTED_EDGE, data=None),
             dcc.Store(id=ids.CLIENT_ACTION, data=None),
             dcc.Store(id="kg-dummy", data=None),
+            *teaching_stores(),
             header,
             alert,
             html.Main(
                 [
                     html.Div([canvas_card, charts, history], className="col-main"),
                     html.Div(
-                        [report_card, selection_card, form_card, suggestions_card],
+                        [
+                            teaching_panel(options),
+                            report_card,
+                            selection_card,
+                            form_card,
+                            suggestions_card,
+                        ],
                         className="col-side",
                     ),
                 ],
