@@ -26,6 +26,11 @@ from .layout import FOCUS_THRESHOLD, editor_layout
 from .render import render_view, visible_nodes
 from .state import SessionRegistry, valid_session_id
 from .teaching_callbacks import register_teaching_callbacks
+from .versions_callbacks import (
+    is_versions_request,
+    register_versions_callbacks,
+    versions_page,
+)
 
 __all__ = ["assets_folder", "create_app"]
 
@@ -131,6 +136,8 @@ def create_app(
             sid = _requested_session()
             if sid is None or not reg.exists(sid):
                 sid = reg.create()
+            if is_versions_request():
+                return versions_page(reg, sid)
             with reg.reading(sid) as session:
                 big = len(session.graph) > FOCUS_THRESHOLD
                 nodes = visible_nodes(session, big, None, 2)
@@ -176,6 +183,7 @@ def create_app(
 
     app.layout = layout
     register_callbacks(app, reg)
+    register_versions_callbacks(app, reg)
     register_teaching_callbacks(app, reg)
     # exposed for tests: node details of the current session
     app.node_details = node_details  # type: ignore[attr-defined]

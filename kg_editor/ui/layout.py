@@ -16,6 +16,7 @@ from . import ids
 from .elements import DOMAIN_COLOURS, PROVENANCE_STYLES, layout_options, stylesheet
 from .render import RenderedView
 from .teaching_view import teaching_panel, teaching_stores, teaching_stylesheet, teaching_toggle
+from .versions_view import versions_toolbar
 
 __all__ = ["FOCUS_THRESHOLD", "context_menu", "editor_layout", "legend"]
 
@@ -161,12 +162,14 @@ def editor_layout(
                 ],
                 className="field grow",
             ),
-            dcc.Checklist(
-                id=ids.OVERRIDE,
-                options=[{"label": " Override constraints", "value": "on"}],
-                value=[],
+            html.Div(
+                dcc.Checklist(
+                    id=ids.OVERRIDE,
+                    options=[{"label": " Override constraints", "value": "on"}],
+                    value=[],
+                    inline=True,
+                ),
                 className="override-toggle",
-                inline=True,
                 title="Let the next edits go against the expert constraints (domain tiers, "
                 "forbidden edges); each override is recorded with your name and rationale",
             ),
@@ -182,6 +185,7 @@ def editor_layout(
                 ],
                 className="btn-group",
             ),
+            versions_toolbar(),
         ],
         className="topbar",
     )
