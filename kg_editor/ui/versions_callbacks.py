@@ -27,6 +27,7 @@ from .versions_view import (
     comparison_table,
     diff_elements,
     diff_summary,
+    edge_change_card,
     metric_history_figure,
     version_label,
     versions_layout,
@@ -333,14 +334,13 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
         return f"{ids.VERSIONS_PATH}?session={sid}&branch={_branch_of(search)}"
 
     app.clientside_callback(
-        """function(n, search) {
+        """function(n) {
             var t = window.dash_clientside.callback_context.triggered_id;
             if (!t || !n || !n.some(function(x){ return x; })) { return window.dash_clientside.no_update; }
             return {type: t.index, action: 'download', filename: 'kg-editor-graph'};
         }""",
         Output(ids.CANVAS, "generateImage"),
         Input({"type": ids.E_IMAGE, "index": ALL}, "n_clicks"),
-        State(ids.E_URL, "search"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
@@ -462,6 +462,43 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
             body["table"],
             body["chart"] or no_update,
         )
+
+    @app.callback(
+        Output("kg-v-edge", "children"),
+        Input(ids.V_CANVAS, "tapEdgeData"),
+        State(ids.V_COMPARE_A, "value"),
+        State(ids.V_COMPARE_B, "value"),
+        prevent_initial_call=True,
+    )
+    def edge_evidence(data: Any, a_id: Any, b_id: Any) -> Any:
+        if not data or not a_id or not b_id:
+            raise PreventUpdate
+        try:
+            cmp = registry.store.compare(a_id, b_id)
+        except KGEditorError as exc:
+            return html.Div(str(exc), className="error")
+        u, v, status = str(data.get("source")), str(data.get("target")), str(data.get("status"))
+        diff = cmp.diff
+        change = next(
+            (
+                c
+                for c in (*diff.added, *diff.removed, *diff.reversed, *diff.changed)
+                if (c.source, c.target) == (u, v)
+            ),
+            None,
+        )
+        if change is None and cmp.b.graph.has_edge(u, v):
+            from ..diff import EdgeChange
+
+            attrs = dict(cmp.b.graph.nx.edges[u, v])
+            change = EdgeChange(u, v, "unchanged", attrs, attrs)
+        gb = cmp.b.graph
+        ga = cmp.a.graph
+
+        def label(code: str) -> str:
+            return gb.label(code) if code in gb.nx else ga.label(code)
+
+        return edge_change_card(u, v, status, change, label)
 
     @app.callback(
         Output(ids.V_DOWNLOAD, "data"),

@@ -40,6 +40,7 @@ __all__ = [
     "diff_legend",
     "diff_stylesheet",
     "diff_summary",
+    "edge_change_card",
     "key_values",
     "metric_history_figure",
     "version_label",
@@ -373,17 +374,20 @@ def diff_stylesheet() -> list[dict[str, Any]]:
 def diff_legend() -> html.Div:
     """Legend of the compare canvas."""
     return html.Div(
-        [
-            html.B("Edges "),
-            *[
-                html.Span(
-                    [html.I(className=f"sw line {style}", style={"borderTopColor": col}), text],
-                    className="lg",
-                )
-                for _s, (col, style, text) in DIFF_STYLES.items()
+        html.Div(
+            [
+                html.B("Edges "),
+                *[
+                    html.Span(
+                        [html.I(className=f"sw line {style}", style={"borderTopColor": col}), text],
+                        className="lg",
+                    )
+                    for _s, (col, style, text) in DIFF_STYLES.items()
+                ],
             ],
-        ],
-        className="legend lg-row",
+            className="lg-row",
+        ),
+        className="legend",
         id="kg-v-legend",
     )
 
@@ -422,6 +426,47 @@ def diff_summary(diff: Any, label: Any = str) -> html.Div:
             if items
             else html.Div("No structural change between these versions.", className="muted"),
         ]
+    )
+
+
+def _flat_numbers(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out += _flat_numbers(v, key + ".")
+        elif isinstance(v, bool | str) or _num(v) is not None:
+            out.append((key, v))
+    return out
+
+
+def edge_change_card(
+    source: str, target: str, status: str, change: Any, label: Any = str
+) -> html.Div:
+    """What a tapped edge of the compare canvas is: its status, provenance in A and B,
+    and its evidence (``change`` is the :class:`kg_editor.diff.EdgeChange`, ``None``
+    for an unchanged edge)."""
+    col = DIFF_STYLES.get(status, DIFF_STYLES["unchanged"])[0]
+    rows = []
+    if change is not None:
+        for side, attrs in (("A", change.before), ("B", change.after)):
+            prov = (attrs or {}).get("provenance") if attrs else "absent"
+            end = " · endorsed" if attrs and attrs.get("endorsed") else ""
+            rows.append(html.Tr([html.Td(f"In {side}"), html.Td(f"{prov}{end}")]))
+        for key, value in _flat_numbers(change.evidence)[:16]:
+            num = _num(value)
+            shown = f"{num:.4g}" if num is not None and not isinstance(value, bool) else str(value)
+            rows.append(html.Tr([html.Td(key), html.Td(shown, className="num")]))
+        if not change.evidence:
+            rows.append(html.Tr([html.Td("Evidence"), html.Td("none recorded for this edge")]))
+    return html.Div(
+        [
+            html.Span(status, className="diff-tag", style={"background": col}),
+            html.B(f" {label(source)} → {label(target)}"),
+            html.Table(html.Tbody(rows), className="edge-evidence") if rows else None,
+        ],
+        className="v-edge-card",
+        **{"data-status": status},
     )
 
 
@@ -729,6 +774,11 @@ def versions_layout(
                 className="form-row",
             ),
             html.Div(body.get("summary"), id="kg-v-diff"),
+            html.Div(
+                "Click an edge of the canvas to see its evidence in A and B.",
+                id="kg-v-edge",
+                className="muted",
+            ),
             html.Div(canvas, className="canvas-wrap v-canvas"),
             diff_legend(),
             html.Div(

@@ -193,6 +193,11 @@ def test_compare_draws_the_diff_with_the_right_counts(vpage, editor_server, plan
     assert styles["r"][0] == "dashed" and styles["v"][0] == "dotted"
     assert len({tuple(x) for x in styles.values()}) == 3
     assert page.is_visible("#kg-v-legend")
+    # tapping the added edge shows its status and evidence in A and B
+    _vcy(vpage, "cy.edges('.diff-added')[0].emit('tap'); return null;")
+    page.wait_for_selector(".v-edge-card[data-status='added']", timeout=20000)
+    card = page.inner_text("#kg-v-edge")
+    assert "In A" in card and "absent" in card
     # metric table: before/after/delta from the two saved reports
     row = page.locator("#kg-v-metric-accuracy-loglik_per_patient")
     a = float(row.get_attribute("data-a"))
