@@ -199,6 +199,7 @@ def _inputs() -> dict[str, Any]:
         "selected_edge": State(ids.SELECTED_EDGE, "data"),
         "view": State(ids.VIEW, "data"),
         "override": State(ids.OVERRIDE, "value"),
+        "teaching": State(ids.TEACH_ON, "data"),
     }
 
 
@@ -226,6 +227,8 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
         focus_on = "on" in (kw.get("focus_mode") or [])
         centre = kw.get("search")
         hops = int(kw.get("focus_hops") or 2)
+        if action.kind == "select_node" and (kw.get("teaching") or {}).get("on"):
+            raise PreventUpdate  # in teaching mode a click on a node sets a finding instead
         try:
             if action.kind == "select_node":
                 with registry.reading(sid) as session:
