@@ -320,6 +320,8 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
         session_data: Any,
     ) -> tuple[Any, ...]:
         if not (on or {}).get("on"):
+            if ctx.triggered_id != ids.TEACH_ON:
+                raise PreventUpdate  # editing: nothing to paint
             return (no_update, no_update, no_update, no_update, canvas_payload(None, on=False))
         sid = _sid(session_data)
         ev = _clean_evidence(evidence)
