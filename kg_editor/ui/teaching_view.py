@@ -548,7 +548,7 @@ def scenario_list(rows: Sequence[Mapping[str, Any]], current_key: str | None = N
 def teaching_toggle() -> html.Button:
     """The toolbar button that switches the canvas into teaching mode and back."""
     return html.Button(
-        "🎓 Teaching mode",
+        "Teaching mode",
         id=ids.TEACH_MODE,
         className="btn toggle",
         n_clicks=0,

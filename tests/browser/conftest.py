@@ -74,8 +74,7 @@ def editor_server(demo_cohort, tmp_path_factory) -> Iterator[Served]:
         "demo",
         cohort=demo_cohort,
         graph=graph,
-        store_url=f"sqlite:///{store}",
-        session_options={"bootstrap": 50},
+        store_url=f"sqlite:///{store}",  # the product's session defaults (200 resamples)
     )
     bodies: list[str] = []
 
