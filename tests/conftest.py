@@ -26,6 +26,19 @@ def demo_cohort(demo_source):
 
 
 @pytest.fixture(scope="session")
+def demo_distiller(demo_cohort):
+    """The demo distilled once with the default settings (read-only: don't refit it)."""
+    from kg_editor.distill import Distiller
+
+    return Distiller().fit(demo_cohort)
+
+
+@pytest.fixture(scope="session")
+def demo_graph(demo_distiller):
+    return demo_distiller.graph_
+
+
+@pytest.fixture(scope="session")
 def asia_synthetic():
     from kg_editor.sources.synthetic import network_events
 

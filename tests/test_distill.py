@@ -201,8 +201,8 @@ GI_CAUSES = [
 
 
 @pytest.fixture(scope="module")
-def demo_distilled(demo_cohort):
-    return Distiller().fit(demo_cohort)
+def demo_distilled(demo_distiller):
+    return demo_distiller
 
 
 def test_demo_links_gi_conditions_and_no_injury(demo_cohort, demo_distilled):

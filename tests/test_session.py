@@ -497,11 +497,8 @@ def test_graph_with_unknown_variables_is_refused():
 # demo acceptance (Eunomia GiBleed, target GI haemorrhage)
 # --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo_session(demo_cohort):
-    from kg_editor.distill import Distiller
-
-    graph = Distiller().fit(demo_cohort).graph_
-    return EditSession(demo_cohort, graph, bootstrap=200, seed=1)
+def demo_session(demo_cohort, demo_graph):
+    return EditSession(demo_cohort, demo_graph, bootstrap=200, seed=1)
 
 
 def _code(cohort, label):

@@ -12,13 +12,6 @@ pytest.importorskip("dash")
 
 
 @pytest.fixture(scope="module")
-def demo_graph(demo_cohort):
-    from kg_editor.distill import Distiller
-
-    return Distiller().fit(demo_cohort).graph_
-
-
-@pytest.fixture(scope="module")
 def app(demo_cohort, demo_graph, tmp_path_factory):
     from kg_editor.ui import create_app
 

@@ -63,12 +63,11 @@ def serve_app(app: Any) -> Served:
 
 
 @pytest.fixture(scope="module")
-def editor_server(demo_cohort, tmp_path_factory) -> Iterator[Served]:
+def editor_server(demo_cohort, demo_graph, tmp_path_factory) -> Iterator[Served]:
     _need_browser()
-    from kg_editor.distill import Distiller
     from kg_editor.ui import create_app
 
-    graph = Distiller().fit(demo_cohort).graph_
+    graph = demo_graph
     store = tmp_path_factory.mktemp("store") / "kg.db"
     app = create_app(
         "demo",
