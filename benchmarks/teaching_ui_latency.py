@@ -18,24 +18,12 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import warnings
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 TIMED_CLICK = """(a) => new Promise((resolve) => {
   const cy = document.getElementById('kg-canvas')._cyreg.cy;
@@ -57,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
-    from werkzeug.serving import make_server
 
     from kg_editor.cohort import build_cohort
     from kg_editor.distill import Distiller
@@ -65,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from kg_editor.reasoning import belief_update
     from kg_editor.sources import load_source
     from kg_editor.ui import create_app
+    from kg_editor.ui.local_browser import launch_chromium, serve_in_thread
     from kg_editor.ui.teaching_callbacks import compute_teaching
 
     cohort = build_cohort(load_source("demo"), target="Gastrointestinal hemorrhage")
@@ -77,16 +65,15 @@ def main(argv: list[str] | None = None) -> int:
         store_url=f"sqlite:///{tmp}/kg.db",
         session_options={"bootstrap": 0},
     )
-    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{srv.server_port}/"
+    base, srv = serve_in_thread(app)
+    url = base + "/"
     g = graph.nx
     hubs = sorted(graph.nodes, key=lambda n: -g.degree(n))
     target = cohort.target
     clickable = [n for n in hubs[2:] if n not in (target, "sex")][: args.clicks]
     try:
         with sync_playwright() as p:
-            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            b = launch_chromium(p)
             page = b.new_context(viewport={"width": 1600, "height": 1000}).new_page()
             page.goto(url)
             page.wait_for_function(

@@ -17,24 +17,12 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import warnings
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 TIMED_CLICK = """(buttonId) => new Promise((resolve) => {
   const panel = document.querySelector('.report-card');
@@ -56,13 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
-    from werkzeug.serving import make_server
 
     from kg_editor.cohort import build_cohort
     from kg_editor.distill import Distiller
     from kg_editor.session import EditSession
     from kg_editor.sources import load_source
     from kg_editor.ui import create_app
+    from kg_editor.ui.local_browser import launch_chromium, serve_in_thread
     from kg_editor.ui.render import elements_for, render_report
 
     cohort = build_cohort(
@@ -74,15 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     store = tempfile.mkdtemp()
     app = create_app("demo", cohort=cohort, graph=graph, store_url=f"sqlite:///{store}/kg.db")
-    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{srv.server_port}/"
+    base, srv = serve_in_thread(app)
+    url = base + "/"
 
     import networkx as nx
+
+    constraints = app.registry.constraints()  # the sessions honour the domain tiers
 
     def reversible(g):
         out = []
         for u, v in sorted(g.edges):
+            if constraints.violation(v, u) or constraints.is_required(u, v):
+                continue
             h = nx.DiGraph(g.nx)
             h.remove_edge(u, v)
             if not nx.has_path(h, u, v):
@@ -92,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     edges = reversible(graph)[: max(1, args.edits // 2)]
     ui_ms: list[float] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(url)
         page.wait_for_function(
@@ -117,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     srv.shutdown()
 
     # the same edits through the Python API (edit + render of the report and elements)
-    session = EditSession(cohort, graph)
+    session = EditSession(cohort, graph, constraints=constraints)
     core_ms: list[float] = []
     for u, v in edges:
         for op in ("reverse", "undo"):

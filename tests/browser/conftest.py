@@ -9,25 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+from kg_editor.ui.local_browser import CHROMIUM, launch_chromium, serve_in_thread
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -55,11 +43,8 @@ class Served:
 
 
 def serve_app(app: Any) -> Served:
-    from werkzeug.serving import make_server
-
-    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return Served(app, f"http://127.0.0.1:{srv.server_port}", srv)
+    url, srv = serve_in_thread(app)
+    return Served(app, url, srv)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +82,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 
