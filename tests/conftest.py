@@ -39,6 +39,25 @@ def demo_graph(demo_distiller):
 
 
 @pytest.fixture(scope="session")
+def make_demo_app(demo_cohort, demo_graph, tmp_path_factory):
+    """Build the editor app on the distilled demo with its own SQLite store."""
+
+    def make(**session_options):
+        from kg_editor.ui import create_app
+
+        url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'kg.db'}"
+        return create_app(
+            "demo",
+            cohort=demo_cohort,
+            graph=demo_graph,
+            store_url=url,
+            session_options=session_options,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def asia_synthetic():
     from kg_editor.sources.synthetic import network_events
 

@@ -10,17 +10,8 @@ pytest.importorskip("dash")
 
 
 @pytest.fixture(scope="module")
-def app(demo_cohort, demo_graph, tmp_path_factory):
-    from kg_editor.ui import create_app
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'kg.db'}"
-    return create_app(
-        "demo",
-        cohort=demo_cohort,
-        graph=demo_graph,
-        store_url=url,
-        session_options={"bootstrap": 20},
-    )
+def app(make_demo_app):
+    return make_demo_app(bootstrap=20)
 
 
 def _arrays(obj):
