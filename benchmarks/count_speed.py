@@ -2,9 +2,9 @@
 
 Compares, side by side in one run, with equal counts checked:
   * ours: the compiled (numba) pair-counting loop over integer-coded events
-    (kg_editor.stats.cooccurrence_events), events sorted by patient as extracts are,
+    (kg_editor.discovery.counting.cooccurrence_events), events sorted by patient as extracts are,
     and unsorted (counting sort included);
-  * DuckDB: a self-join of the distinct (patient, code) table (kg_editor.stats.cooccurrence_duckdb);
+  * DuckDB: a self-join of the distinct (patient, code) table (kg_editor.discovery.counting.cooccurrence_duckdb);
   * scipy: X.T @ X with X the sparse patient x code indicator matrix (build included);
   * pandas: a self-merge on patient_id then a groupby count, on all patients by default
     (~110M merged rows, about 3.7 GB here); ``--pandas-fraction 0.1`` runs it on a patient
@@ -86,7 +86,7 @@ def main() -> None:
     import numba
     import scipy.sparse as sp
 
-    from kg_editor.stats import cooccurrence_duckdb, cooccurrence_events
+    from kg_editor.discovery.counting import cooccurrence_duckdb, cooccurrence_events
 
     patient, code = make_events(args.patients, args.codes, args.events)
     print(

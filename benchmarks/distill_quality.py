@@ -1,11 +1,11 @@
 """Distillation quality against a known truth: ALARM, CHILD and ASIA (bundled with pgmpy).
 
 For each network: 20,000 patients sampled and turned into EHR-like events whose first
-dates follow the true causal order with noise (kg_editor.sources.synthetic.network_events),
+dates follow the true causal order with noise (kg_editor.data.sources.synthetic.network_events),
 the cohort built as for real data (80/20 split; every node kept), then, side by side on
 the same training patients:
 
-  * ours: kg_editor.distill.Distiller() with its defaults (PC-style pruning, orientation by
+  * ours: kg_editor.discovery.distill.Distiller() with its defaults (PC-style pruning, orientation by
     temporal precedence, colliders, score), and with max_cond=3 and no positivity guard;
   * pgmpy PC (chi-square test, alpha 0.01, stable variant) on the same training table;
   * pgmpy HillClimbSearch (BIC) on the same training table.
@@ -63,9 +63,9 @@ def main() -> None:
     from pgmpy.estimators import PC as PgmpyPC
     from pgmpy.estimators import HillClimbSearch
 
-    from kg_editor.cohort import build_cohort
-    from kg_editor.distill import Distiller
-    from kg_editor.sources.synthetic import network_events
+    from kg_editor.data.cohort import build_cohort
+    from kg_editor.data.sources.synthetic import network_events
+    from kg_editor.discovery.distill import Distiller
 
     print(
         f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)"

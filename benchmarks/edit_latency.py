@@ -39,9 +39,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from kg_editor.errors import KGEditorError
-    from kg_editor.fit import bundled_network, pgmpy_fit, sampled_cohort
-    from kg_editor.graph import AddEdge, CausalGraph, RemoveEdge, ReverseEdge
-    from kg_editor.session import EditSession
+    from kg_editor.model.fit import bundled_network, pgmpy_fit, sampled_cohort
+    from kg_editor.model.graph import AddEdge, CausalGraph, RemoveEdge, ReverseEdge
+    from kg_editor.model.session import EditSession
 
     t0 = time.perf_counter()
     cohort = sampled_cohort("hepar2", args.patients, target=args.target, seed=args.seed)

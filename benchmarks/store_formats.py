@@ -6,7 +6,7 @@ Prints, for networks bundled with pgmpy:
   lost on a crash) against synchronous=NORMAL (faster, may lose the last commits on power
   loss), and load (get_version + graph parse);
 - diff_graphs and merge_graphs on a graph with 10 edits on each of two branches;
-- BIF writing/reading through kg_editor.formats against pgmpy's BIFWriter/BIFReader
+- BIF writing/reading through kg_editor.formats.registry against pgmpy's BIFWriter/BIFReader
   called directly (the adapter's overhead), and the other formats' write+read times.
 """
 
@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from kg_editor.diff import diff_graphs, merge_graphs
-from kg_editor.fit import bundled_network
-from kg_editor.formats import read_graph, read_graph_with_model, write_graph
-from kg_editor.graph import AddEdge, RemoveEdge, ReverseEdge, apply_edit
-from kg_editor.interop_pgmpy import from_pgmpy_model
-from kg_editor.store import Store
+from kg_editor.adapters.pgmpy import from_pgmpy_model
+from kg_editor.formats.registry import read_graph, read_graph_with_model, write_graph
+from kg_editor.model.fit import bundled_network
+from kg_editor.model.graph import AddEdge, RemoveEdge, ReverseEdge, apply_edit
+from kg_editor.versions.diff import diff_graphs, merge_graphs
+from kg_editor.versions.store import Store
 
 
 def timeit(fn, repeat: int = 7) -> float:

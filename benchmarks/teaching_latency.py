@@ -31,8 +31,8 @@ warnings.filterwarnings("ignore")
 import networkx as nx  # noqa: E402
 from pgmpy.inference import CausalInference, VariableElimination  # noqa: E402
 
-from kg_editor.inference import TeachingModel  # noqa: E402
-from kg_editor.reasoning import adjustment_sets, belief_update, path_report  # noqa: E402
+from kg_editor.teaching.beliefs import TeachingModel  # noqa: E402
+from kg_editor.teaching.reasoning import adjustment_sets, belief_update, path_report  # noqa: E402
 
 CAP = 10.0  # seconds allowed for one pgmpy adjustment-set call
 REPS = 9
@@ -71,7 +71,7 @@ def _capped_pgmpy_backdoor(name: str, x: str, y: str, cap: float) -> float | Non
 
 
 def bench(name: str, rnd: random.Random) -> list[str]:
-    from kg_editor.fit import bundled_network, sample_network
+    from kg_editor.model.fit import bundled_network, sample_network
 
     model = bundled_network(name)
     t = time.perf_counter()

@@ -45,13 +45,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from kg_editor.cohort import build_cohort
-    from kg_editor.distill import Distiller
-    from kg_editor.session import EditSession
-    from kg_editor.sources import load_source
+    from kg_editor.data.cohort import build_cohort
+    from kg_editor.data.sources import load_source
+    from kg_editor.discovery.distill import Distiller
+    from kg_editor.model.session import EditSession
     from kg_editor.ui import create_app
+    from kg_editor.ui.editor.render import elements_for, render_report
     from kg_editor.ui.local_browser import launch_chromium, serve_in_thread
-    from kg_editor.ui.render import elements_for, render_report
 
     cohort = build_cohort(
         load_source("demo"), target="Gastrointestinal hemorrhage", max_variables=70

@@ -5,8 +5,9 @@ Importing this package never imports Dash.
 
 from __future__ import annotations
 
-from .cohort import Cohort, Variable, build_cohort
-from .errors import (
+from kg_editor.data.cohort import Cohort, Variable, build_cohort
+from kg_editor.data.sources import EHRSource, load_source
+from kg_editor.errors import (
     ConstraintError,
     CycleError,
     DataSourceError,
@@ -18,8 +19,15 @@ from .errors import (
     StoreError,
     UnknownVariableError,
 )
-from .graph import AddEdge, CausalGraph, Constraints, Edit, RemoveEdge, ReverseEdge, apply_edit
-from .sources import EHRSource, load_source
+from kg_editor.model.graph import (
+    AddEdge,
+    CausalGraph,
+    Constraints,
+    Edit,
+    RemoveEdge,
+    ReverseEdge,
+    apply_edit,
+)
 
 __version__ = "0.1.0"
 

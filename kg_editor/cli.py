@@ -14,8 +14,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import KGEditorError
+from kg_editor import __version__
+from kg_editor.errors import KGEditorError
 
 __all__ = ["build_parser", "main"]
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output on stderr"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import commands
+    from kg_editor import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):

@@ -13,14 +13,14 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="pgmpy")
 
 @pytest.fixture(scope="session")
 def demo_source():
-    from kg_editor.sources import load_source
+    from kg_editor.data.sources import load_source
 
     return load_source("demo")
 
 
 @pytest.fixture(scope="session")
 def demo_cohort(demo_source):
-    from kg_editor.cohort import build_cohort
+    from kg_editor.data.cohort import build_cohort
 
     return build_cohort(demo_source, target="Gastrointestinal hemorrhage")
 
@@ -28,7 +28,7 @@ def demo_cohort(demo_source):
 @pytest.fixture(scope="session")
 def demo_distiller(demo_cohort):
     """The demo distilled once with the default settings (read-only: don't refit it)."""
-    from kg_editor.distill import Distiller
+    from kg_editor.discovery.distill import Distiller
 
     return Distiller().fit(demo_cohort)
 
@@ -59,6 +59,6 @@ def make_demo_app(demo_cohort, demo_graph, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def asia_synthetic():
-    from kg_editor.sources.synthetic import network_events
+    from kg_editor.data.sources.synthetic import network_events
 
     return network_events("asia", 3000, seed=3)

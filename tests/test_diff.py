@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kg_editor.diff import MergeConflictError, diff_graphs, merge_graphs, metric_table, pair_key
-from kg_editor.graph import AddEdge, CausalGraph, RemoveEdge, ReverseEdge, apply_edit
+from kg_editor.model.graph import AddEdge, CausalGraph, RemoveEdge, ReverseEdge, apply_edit
+from kg_editor.versions.diff import (
+    MergeConflictError,
+    diff_graphs,
+    merge_graphs,
+    metric_table,
+    pair_key,
+)
 
 NODES = ["a", "b", "c", "d", "e"]
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kg_editor.cohort import Cohort, Variable
-from kg_editor.distill import Distiller
+from kg_editor.data.cohort import Cohort, Variable
+from kg_editor.discovery.distill import Distiller
 from kg_editor.errors import NotFittedError, SchemaError
-from kg_editor.graph import CausalGraph, Constraints
+from kg_editor.model.graph import CausalGraph, Constraints
 
 
 def _cohort(frame: pd.DataFrame, dates: pd.DataFrame | None = None) -> Cohort:
@@ -103,7 +103,7 @@ def test_output_is_a_dag_with_required_edges_and_no_forbidden_ones(case):
 
 
 def test_tiers_are_respected_and_explain_orientation(asia_synthetic):
-    from kg_editor.cohort import build_cohort
+    from kg_editor.data.cohort import build_cohort
 
     cohort = build_cohort(asia_synthetic.source, min_patients=5)
     # put the findings first: every edge between tiers must follow the (odd) order
@@ -123,7 +123,7 @@ def test_tiers_are_respected_and_explain_orientation(asia_synthetic):
 
 
 def test_asia_recovers_true_edges_with_evidence(asia_synthetic):
-    from kg_editor.cohort import build_cohort
+    from kg_editor.data.cohort import build_cohort
 
     cohort = build_cohort(asia_synthetic.source, min_patients=5)
     d = Distiller().fit(cohort)
@@ -174,7 +174,7 @@ def test_not_fitted_and_bad_settings():
 
 
 def test_constraints_file_with_labels(tmp_path, asia_synthetic):
-    from kg_editor.cohort import build_cohort
+    from kg_editor.data.cohort import build_cohort
 
     cohort = build_cohort(asia_synthetic.source, min_patients=5)
     f = tmp_path / "c.yaml"
@@ -226,7 +226,7 @@ def test_demo_links_gi_conditions_and_no_injury(demo_cohort, demo_distilled):
 def test_demo_evidence_counts_match_a_direct_duckdb_query(demo_cohort, demo_distilled):
     import duckdb
 
-    from kg_editor.sources.demo import demo_database_path
+    from kg_editor.data.sources.demo import demo_database_path
 
     g = demo_distilled.graph_
     t = demo_cohort.target
@@ -266,7 +266,7 @@ def test_demo_evidence_counts_match_a_direct_duckdb_query(demo_cohort, demo_dist
 
 def test_demo_graph_json_never_holds_small_counts(demo_distilled):
     data = json.loads(demo_distilled.graph_.to_json())
-    from kg_editor.privacy import COUNT_KEYS
+    from kg_editor.data.privacy import COUNT_KEYS
 
     def walk(obj):
         if isinstance(obj, dict):
@@ -296,7 +296,7 @@ def test_cli_distill_demo(tmp_path, capsys):
 
 
 def test_pair_evidence_for_a_clinician_added_edge(demo_cohort, demo_distilled):
-    from kg_editor.stats import pair_evidence
+    from kg_editor.discovery.counting import pair_evidence
 
     sprain = demo_cohort.resolve("Sprain of ankle")
     ev = pair_evidence(demo_distilled.stats_, sprain, demo_cohort.target)

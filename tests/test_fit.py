@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kg_editor.errors import KGEditorError
-from kg_editor.fit import (
+from kg_editor.model.fit import (
     CodeTable,
     families_to_pgmpy,
     family_counts,

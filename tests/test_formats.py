@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kg_editor.adapters.pgmpy import from_pgmpy_model, to_pgmpy_model
 from kg_editor.errors import FormatError
-from kg_editor.fit import bundled_network
-from kg_editor.formats import (
+from kg_editor.formats.registry import (
     GraphFormat,
     check_against_cohort,
     format_for_path,
@@ -24,8 +24,8 @@ from kg_editor.formats import (
     register_format,
     write_graph,
 )
-from kg_editor.graph import CausalGraph
-from kg_editor.interop_pgmpy import from_pgmpy_model, to_pgmpy_model
+from kg_editor.model.fit import bundled_network
+from kg_editor.model.graph import CausalGraph
 
 ODD = "cond:asia visit"  # a code with a colon and a space: not a BIF identifier
 
@@ -55,7 +55,7 @@ def rich(asia) -> CausalGraph:
 
 
 def _relabelled_model(asia):
-    from kg_editor.interop_pgmpy import _relabel
+    from kg_editor.adapters.pgmpy import _relabel
 
     return _relabel(asia, {"asia": ODD})
 
@@ -194,7 +194,7 @@ def test_registry_accepts_new_formats_and_refuses_duplicates():
         with pytest.raises(FormatError, match="not read"):
             read_graph("x", "upper-csv")
     finally:
-        from kg_editor import formats
+        from kg_editor.formats import registry as formats
 
         formats._REGISTRY.pop("upper-csv")
     with pytest.raises(FormatError, match="Unknown graph format"):
@@ -230,7 +230,7 @@ def test_check_against_cohort_lists_every_missing_variable():
 
 
 def test_align_to_cohort_maps_labels_to_codes():
-    from kg_editor.cohort import Variable
+    from kg_editor.data.cohort import Variable
 
     variables = {
         "c1": Variable("c1", "Smoking", "condition", ("absent", "present"), 10, 0.1),
@@ -270,7 +270,7 @@ def test_export_and_import_cli(tmp_path, asia, capsys):
 
 def test_import_cli_checks_a_real_cohort(tmp_path, capsys):
     from kg_editor.cli import main
-    from kg_editor.sources.synthetic import network_events
+    from kg_editor.data.sources.synthetic import network_events
 
     syn = network_events("asia", 400, seed=3)
     events = tmp_path / "events.csv"

@@ -16,7 +16,7 @@ from kg_editor.errors import (
     FormatError,
     UnknownVariableError,
 )
-from kg_editor.graph import (
+from kg_editor.model.graph import (
     AddEdge,
     CausalGraph,
     Constraints,

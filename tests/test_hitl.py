@@ -8,8 +8,14 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from kg_editor.graph import AddEdge, CausalGraph, RemoveEdge, ReverseEdge
-from kg_editor.hitl import HITLConfig, edit_is_consistent, run_experiment, shd, summary_table
+from kg_editor.experiments.hitl import (
+    HITLConfig,
+    edit_is_consistent,
+    run_experiment,
+    shd,
+    summary_table,
+)
+from kg_editor.model.graph import AddEdge, CausalGraph, RemoveEdge, ReverseEdge
 
 ROOT = Path(__file__).resolve().parents[1]
 

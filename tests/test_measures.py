@@ -11,7 +11,7 @@ from sklearn.metrics import mutual_info_score
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.multitest import multipletests
 
-from kg_editor import measures as M
+from kg_editor.discovery import measures as M
 
 TABLES = [(30, 70, 20, 880), (5, 0, 12, 40), (0, 10, 7, 3), (120, 340, 95, 2001), (1, 1, 1, 1)]
 

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
-from kg_editor.fit import CodeTable, fit_families, pgmpy_fit, sampled_cohort
-from kg_editor.graph import CausalGraph
-from kg_editor.metrics import (
+from kg_editor.model.fit import CodeTable, fit_families, pgmpy_fit, sampled_cohort
+from kg_editor.model.graph import CausalGraph
+from kg_editor.model.metrics import (
     auroc,
     bdeu_term,
     bic_term,
@@ -133,7 +133,7 @@ def test_scores_equal_pgmpy_structure_scores():
 def test_markov_blanket_posterior_equals_variable_elimination(target):
     """The vectorised posterior equals pgmpy VariableElimination on a sample of rows
     (CHILD: multi-state target with several children and spouses)."""
-    from kg_editor.fit import bundled_network
+    from kg_editor.model.fit import bundled_network
 
     c = sampled_cohort("child", 1500, target=target, seed=6)
     edges = list(bundled_network("child").edges())
@@ -144,7 +144,7 @@ def test_markov_blanket_posterior_equals_variable_elimination(target):
     factors = [markov_blanket_factor(fams[target], target, test)]
     factors += [markov_blanket_factor(fams[ch], target, test) for ch in g.children(target)]
     post = posterior_from_factors(factors)
-    from kg_editor.fit import families_to_pgmpy
+    from kg_editor.model.fit import families_to_pgmpy
 
     model = families_to_pgmpy(fams, c.states)
     rows = c.labelled(c.test).iloc[:25]

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from kg_editor.store import Store
+from kg_editor.versions.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 

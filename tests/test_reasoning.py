@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from pgmpy.inference import CausalInference, VariableElimination
 
 from kg_editor.errors import FormatError, SchemaError, UnknownVariableError
-from kg_editor.graph import CausalGraph
-from kg_editor.inference import ImpossibleFindingsError, TeachingModel, as_teaching_model
-from kg_editor.reasoning import (
+from kg_editor.model.graph import CausalGraph
+from kg_editor.teaching.beliefs import ImpossibleFindingsError, TeachingModel, as_teaching_model
+from kg_editor.teaching.reasoning import (
     Scenario,
     active_trails,
     adjustment_report,
@@ -621,7 +621,7 @@ def test_replay_on_a_graph_that_lost_a_variable(asia):
 # The edit session hands its fitted model to teaching mode
 # ---------------------------------------------------------------------------------
 def test_teaching_model_from_an_edit_session_follows_edits():
-    from kg_editor.session import EditSession, demo_cohort_for_doctest
+    from kg_editor.model.session import EditSession, demo_cohort_for_doctest
 
     cohort, graph = demo_cohort_for_doctest()
     session = EditSession(cohort, graph, bootstrap=0)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
-from kg_editor.cohort import build_cohort
+from kg_editor.data.cohort import build_cohort
 from kg_editor.errors import (
     ConstraintError,
     CycleError,
@@ -21,18 +21,18 @@ from kg_editor.errors import (
     KGEditorError,
     UnknownVariableError,
 )
-from kg_editor.fit import pgmpy_fit
-from kg_editor.graph import AddEdge, CausalGraph, Constraints
-from kg_editor.metrics import calibration, pgmpy_heldout_loglik, pgmpy_structure_score
-from kg_editor.report import METRICS, Report, ReportDelta
-from kg_editor.session import EditSession, HistoryEntry
+from kg_editor.model.fit import pgmpy_fit
+from kg_editor.model.graph import AddEdge, CausalGraph, Constraints
+from kg_editor.model.metrics import calibration, pgmpy_heldout_loglik, pgmpy_structure_score
+from kg_editor.model.report import METRICS, Report, ReportDelta
+from kg_editor.model.session import EditSession, HistoryEntry
 
 TARGETS = ["lung", "bronc"]
 
 
 @functools.lru_cache(maxsize=1)
 def asia():
-    from kg_editor.sources.synthetic import network_events
+    from kg_editor.data.sources.synthetic import network_events
 
     syn = network_events("asia", 1500, seed=3)
     cohort = build_cohort(syn.source, target="lung", min_patients=5)
@@ -564,7 +564,7 @@ def test_demo_adding_a_sprain_is_within_noise(demo_session):
 # --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def asia_files(tmp_path_factory):
-    from kg_editor.sources import load_source
+    from kg_editor.data.sources import load_source
 
     _, _, syn = asia()
     d = tmp_path_factory.mktemp("asia")

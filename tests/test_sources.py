@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from kg_editor.cli import main
-from kg_editor.cohort import build_cohort
+from kg_editor.data.cohort import build_cohort
+from kg_editor.data.sources import load_source
+from kg_editor.data.sources.demo import demo_database_path
 from kg_editor.errors import DataSourceError, SchemaError, UnknownVariableError
-from kg_editor.sources import load_source
-from kg_editor.sources.demo import demo_database_path
 
 
 def _events_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from kg_editor.stats import (
+from kg_editor.discovery.counting import (
     ci_test,
     compute_pair_statistics,
     cooccurrence_duckdb,
@@ -87,7 +87,7 @@ def test_event_counts_equal_brute_force_and_duckdb(events):
 
 
 def test_duckdb_pair_counts_from_a_parquet_file_equal_the_cohort_counts(tmp_path, asia_synthetic):
-    from kg_editor.cohort import build_cohort
+    from kg_editor.data.cohort import build_cohort
 
     cohort = build_cohort(asia_synthetic.source, min_patients=5)
     ev = asia_synthetic.source.events

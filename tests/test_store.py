@@ -17,10 +17,24 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kg_editor.diff import MergeConflictError
 from kg_editor.errors import StoreError
-from kg_editor.graph import AddEdge, CausalGraph, RemoveEdge, ReverseEdge, apply_edit, edit_to_dict
-from kg_editor.store import SCHEMA_HEAD, Store, data_home, default_store_url, metadata, new_id
+from kg_editor.model.graph import (
+    AddEdge,
+    CausalGraph,
+    RemoveEdge,
+    ReverseEdge,
+    apply_edit,
+    edit_to_dict,
+)
+from kg_editor.versions.diff import MergeConflictError
+from kg_editor.versions.store import (
+    SCHEMA_HEAD,
+    Store,
+    data_home,
+    default_store_url,
+    metadata,
+    new_id,
+)
 
 NODES = ["asia", "tub", "smoke", "lung", "bronc", "either", "xray", "dysp"]
 REPORT = {
@@ -284,8 +298,8 @@ def test_two_stores_on_one_file_see_each_other(tmp_path, base_graph):
 WRITER = textwrap.dedent(
     """
     import sys
-    from kg_editor.graph import CausalGraph
-    from kg_editor.store import Store
+    from kg_editor.model.graph import AddEdge, CausalGraph
+    from kg_editor.versions.store import Store
 
     store = Store(sys.argv[1])
     project = store.ensure_project("kill", "fp")
@@ -359,7 +373,7 @@ def test_writer_killed_mid_save_loses_nothing_committed(tmp_path, kill_after):
 
 def test_versions_cli_list_diff_branch_merge_export(tmp_path, capsys, base_graph):
     from kg_editor.cli import main
-    from kg_editor.formats import read_graph, write_graph
+    from kg_editor.formats.registry import read_graph, write_graph
 
     db = str(tmp_path / "cli.sqlite")
     f1 = tmp_path / "g1.dagitty"
@@ -402,15 +416,15 @@ def test_versions_cli_list_diff_branch_merge_export(tmp_path, capsys, base_graph
 CONCURRENT_WRITER = textwrap.dedent(
     """
     import sys
-    from kg_editor.graph import CausalGraph
-    from kg_editor.store import Store
+    from kg_editor.model.graph import AddEdge, CausalGraph
+    from kg_editor.versions.store import Store
 
     store = Store(sys.argv[1])
     project = store.ensure_project("race", "fp")
     g = CausalGraph.from_edges([("a", "b")], nodes=["c"])
     for i in range(15):
         store.save_version(project.id, g, author=sys.argv[2], message=f"{sys.argv[2]} {i}")
-        store.log_edit(project.id, sys.argv[2], __import__("kg_editor.graph").graph.AddEdge("a", "c"))
+        store.log_edit(project.id, sys.argv[2], AddEdge("a", "c"))
     """
 )
 
@@ -445,7 +459,7 @@ def test_an_old_schema_is_migrated_on_open_and_keeps_its_data(tmp_path):
     from alembic import command
     from alembic.config import Config
 
-    from kg_editor import store as store_mod
+    from kg_editor.versions import store as store_mod
 
     path = tmp_path / "old.sqlite"
     engine = sa.create_engine(f"sqlite:///{path}")
@@ -478,8 +492,8 @@ SELF_KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from sqlalchemy import event
-    from kg_editor.graph import CausalGraph
-    from kg_editor.store import Store
+    from kg_editor.model.graph import AddEdge, CausalGraph
+    from kg_editor.versions.store import Store
 
     store = Store(sys.argv[1])
     project = store.ensure_project("atomic", "fp")

@@ -6,11 +6,11 @@ import networkx as nx
 import pytest
 
 from kg_editor.errors import KGEditorError
-from kg_editor.fit import bundled_network, pgmpy_fit, sampled_cohort
-from kg_editor.graph import CausalGraph, Constraints, apply_edit
-from kg_editor.metrics import pgmpy_structure_score
-from kg_editor.session import EditSession
-from kg_editor.suggest import pairwise_mutual_information
+from kg_editor.model.fit import bundled_network, pgmpy_fit, sampled_cohort
+from kg_editor.model.graph import CausalGraph, Constraints, apply_edit
+from kg_editor.model.metrics import pgmpy_structure_score
+from kg_editor.model.session import EditSession
+from kg_editor.model.suggest import pairwise_mutual_information
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_accept_and_reject_are_recorded(cohort):
 def test_pairwise_mutual_information_equals_sklearn(cohort):
     from sklearn.metrics import mutual_info_score
 
-    from kg_editor.fit import CodeTable
+    from kg_editor.model.fit import CodeTable
 
     nodes, mi = pairwise_mutual_information(
         CodeTable.from_frame(cohort.train, cohort.cardinalities)

@@ -9,16 +9,16 @@ import pytest
 
 pytest.importorskip("dash")
 
-from kg_editor.graph import AddEdge, CausalGraph, apply_edit
-from kg_editor.ui.cards import edge_card
-from kg_editor.ui.elements import (
+from kg_editor.model.graph import AddEdge, CausalGraph, apply_edit
+from kg_editor.ui.editor.cards import edge_card
+from kg_editor.ui.editor.elements import (
     edge_id,
     graph_elements,
     neighbourhood,
     node_size,
     stylesheet,
 )
-from kg_editor.ui.report_view import metric_rows
+from kg_editor.ui.editor.report_view import metric_rows
 
 
 def _graph():

@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("dash")
 
 from kg_editor.errors import SchemaError, StoreError
-from kg_editor.inference import TeachingModel
-from kg_editor.reasoning import (
+from kg_editor.teaching.beliefs import TeachingModel
+from kg_editor.teaching.reasoning import (
     Scenario,
     belief_update,
     path_report,
@@ -19,9 +19,9 @@ from kg_editor.reasoning import (
     replay,
     seeing_vs_doing,
 )
-from kg_editor.ui.elements import edge_id
-from kg_editor.ui.teaching_callbacks import compute_teaching, scenario_from_inputs
-from kg_editor.ui.teaching_view import (
+from kg_editor.ui.editor.elements import edge_id
+from kg_editor.ui.teaching.callbacks import compute_teaching, scenario_from_inputs
+from kg_editor.ui.teaching.view import (
     TeachingCache,
     canvas_payload,
     cycle_state,
@@ -105,7 +105,7 @@ def test_result_views_expose_their_numbers(asia):
         if (getattr(c, "className", "") or "").split()[-1:] == ["do"]
     ]
     assert doing == list(sd["doing"].values())
-    from kg_editor.reasoning import adjustment_report
+    from kg_editor.teaching.reasoning import adjustment_report
 
     rep = path_report(asia, "smoke", "dysp")
     view = paths_view(rep, adjustment_report(asia, "smoke", "dysp"))
@@ -129,7 +129,7 @@ def test_compute_sets_findings_on_cause_and_outcome_aside_like_replay(asia):
 
 
 def test_cache_reuses_the_model_until_the_graph_changes():
-    from kg_editor.session import EditSession, demo_cohort_for_doctest
+    from kg_editor.model.session import EditSession, demo_cohort_for_doctest
 
     cohort, graph = demo_cohort_for_doctest()
     session = EditSession(cohort, graph, bootstrap=0)
@@ -148,7 +148,7 @@ def test_cache_reuses_the_model_until_the_graph_changes():
 
 
 def test_scenarios_in_the_store(tmp_path, asia):
-    from kg_editor.store import Store
+    from kg_editor.versions.store import Store
 
     with Store(tmp_path / "s.sqlite") as store:
         p = store.ensure_project("demo", "fp")

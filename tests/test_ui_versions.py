@@ -32,7 +32,7 @@ def _allowed_add(session):
 
 
 def test_effective_edits_follow_undo_and_redo(app):
-    from kg_editor.ui.versions_callbacks import effective_edits
+    from kg_editor.ui.versions.callbacks import effective_edits
 
     reg = app.registry
     sid = reg.create()
@@ -51,7 +51,7 @@ def test_effective_edits_follow_undo_and_redo(app):
 
 
 def test_save_keeps_the_edits_since_the_last_save(app):
-    from kg_editor.ui.versions_callbacks import save_session_version
+    from kg_editor.ui.versions.callbacks import save_session_version
 
     reg = app.registry
     sid = reg.create()
@@ -78,7 +78,7 @@ def test_save_keeps_the_edits_since_the_last_save(app):
 
 
 def test_open_session_on_a_version_is_rebuilt_from_the_store(app):
-    from kg_editor.ui.versions_callbacks import open_session_on, save_session_version
+    from kg_editor.ui.versions.callbacks import open_session_on, save_session_version
 
     reg = app.registry
     sid = reg.create()
@@ -98,8 +98,8 @@ def test_open_session_on_a_version_is_rebuilt_from_the_store(app):
     "fmt", ["json", "bif", "xmlbif", "dagitty", "graphml", "gml", "dot", "csv"]
 )
 def test_export_of_the_session_and_of_a_version_round_trips(app, fmt, tmp_path):
-    from kg_editor.formats import get_format, read_graph, read_graph_with_model
-    from kg_editor.ui.versions_callbacks import export_file, save_session_version
+    from kg_editor.formats.registry import get_format, read_graph, read_graph_with_model
+    from kg_editor.ui.versions.callbacks import export_file, save_session_version
 
     reg = app.registry
     sid = reg.create()
@@ -132,9 +132,9 @@ def test_export_of_the_session_and_of_a_version_round_trips(app, fmt, tmp_path):
 
 
 def test_diff_elements_style_every_edge_of_both_graphs():
-    from kg_editor.diff import diff_graphs
-    from kg_editor.graph import CausalGraph
-    from kg_editor.ui.versions_view import diff_elements, diff_stylesheet
+    from kg_editor.model.graph import CausalGraph
+    from kg_editor.ui.versions.view import diff_elements, diff_stylesheet
+    from kg_editor.versions.diff import diff_graphs
 
     a = CausalGraph.from_edges(
         [("x", "y"), ("y", "z"), ("z", "w")], nodes=["x", "y", "z", "w", "q"]
@@ -161,8 +161,8 @@ def test_diff_elements_style_every_edge_of_both_graphs():
 
 
 def test_comparison_table_and_chart_come_from_the_reports():
-    from kg_editor.diff import metric_table
-    from kg_editor.ui.versions_view import comparison_chart, comparison_table, key_values
+    from kg_editor.ui.versions.view import comparison_chart, comparison_table, key_values
+    from kg_editor.versions.diff import metric_table
 
     ra = {
         "accuracy": {"loglik_per_patient": -4.0, "bic": -100.0},
@@ -187,7 +187,7 @@ def test_comparison_table_and_chart_come_from_the_reports():
 
 
 def test_versions_page_json(app):
-    from kg_editor.ui.versions_callbacks import save_session_version
+    from kg_editor.ui.versions.callbacks import save_session_version
 
     reg = app.registry
     client = app.server.test_client()

@@ -25,7 +25,7 @@ def add_cohort_arguments(p: argparse.ArgumentParser, *, target_required: bool = 
 
 
 def add_cohort_options(p: argparse.ArgumentParser) -> None:
-    """The options of :func:`kg_editor.cohort.build_cohort` (all but SOURCE and --target)."""
+    """The options of :func:`kg_editor.data.cohort.build_cohort` (all but SOURCE and --target)."""
     p.add_argument(
         "--wide", action="store_true", help="SOURCE is a wide table: one row per patient"
     )
@@ -50,8 +50,8 @@ def add_cohort_options(p: argparse.ArgumentParser) -> None:
 
 def cohort_from_args(args: argparse.Namespace) -> Any:
     """Load the source and build the cohort named by ``args``, with progress on stderr."""
-    from ..cohort import build_cohort
-    from ..sources import load_source
+    from kg_editor.data.cohort import build_cohort
+    from kg_editor.data.sources import load_source
 
     opts: dict[str, Any] = {}
     if getattr(args, "persons", None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_cohort_arguments, cohort_from_args, print_json
+from kg_editor.commands._common import add_cohort_arguments, cohort_from_args, print_json
 
 __all__ = ["register"]
 

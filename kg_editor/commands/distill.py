@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_cohort_arguments, cohort_from_args, print_json, progress
+from kg_editor.commands._common import add_cohort_arguments, cohort_from_args, print_json, progress
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..distill import METHODS
+    from kg_editor.discovery.distill import METHODS
 
     p = sub.add_parser(
         "distill",
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..distill import DOMAIN_TIERS, Distiller
+    from kg_editor.discovery.distill import DOMAIN_TIERS, Distiller
 
     cohort = cohort_from_args(args)
     d = Distiller(

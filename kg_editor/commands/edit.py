@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from ._common import add_cohort_arguments, print_json
-from .evaluate import add_model_arguments, session_from_args
+from kg_editor.commands._common import add_cohort_arguments, print_json
+from kg_editor.commands.evaluate import add_model_arguments, session_from_args
 
 __all__ = ["register"]
 
@@ -64,7 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..graph import AddEdge, CausalGraph, Constraints, RemoveEdge, ReverseEdge, apply_edit
+    from kg_editor.model.graph import (
+        AddEdge,
+        CausalGraph,
+        Constraints,
+        RemoveEdge,
+        ReverseEdge,
+        apply_edit,
+    )
 
     kinds = {"add": AddEdge, "remove": RemoveEdge, "reverse": ReverseEdge}
     graph = CausalGraph.from_json(args.graph)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import add_cohort_arguments, cohort_from_args, print_json, progress
+from kg_editor.commands._common import add_cohort_arguments, cohort_from_args, print_json, progress
 
 __all__ = ["add_model_arguments", "register", "session_from_args"]
 
@@ -26,8 +26,8 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def session_from_args(args: argparse.Namespace, graph: Any, cohort: Any | None = None) -> Any:
-    from ..graph import CausalGraph, Constraints
-    from ..session import EditSession
+    from kg_editor.model.graph import CausalGraph, Constraints
+    from kg_editor.model.session import EditSession
 
     cohort = cohort if cohort is not None else cohort_from_args(args)
     cons = (
@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..graph import CausalGraph
+    from kg_editor.model.graph import CausalGraph
 
     graph = CausalGraph.from_json(args.graph)
     session = session_from_args(args, graph)

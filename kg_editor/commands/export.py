@@ -7,13 +7,13 @@ import argparse
 import sys
 from typing import Any, cast
 
-from ._common import add_cohort_arguments, cohort_from_args, print_json
+from kg_editor.commands._common import add_cohort_arguments, cohort_from_args, print_json
 
 __all__ = ["register"]
 
 
 def _format_names() -> str:
-    from ..formats import list_formats
+    from kg_editor.formats.registry import list_formats
 
     return ", ".join(f.name for f in list_formats())
 
@@ -68,8 +68,13 @@ class _OptionalSource:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..errors import FormatError
-    from ..formats import format_for_path, get_format, read_graph_with_model, write_graph
+    from kg_editor.errors import FormatError
+    from kg_editor.formats.registry import (
+        format_for_path,
+        get_format,
+        read_graph_with_model,
+        write_graph,
+    )
 
     graph, model = read_graph_with_model(args.graph, args.in_format)
     if args.format:
@@ -93,7 +98,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from ..formats import read_graph
+    from kg_editor.formats.registry import read_graph
 
     cohort = cohort_from_args(args) if args.source else None
     graph = read_graph(args.graph, args.in_format, cohort=cohort)
@@ -105,7 +110,7 @@ def run_import(args: argparse.Namespace) -> int:
         "checked_against_cohort": cohort is not None,
     }
     if args.store:
-        from ..store import Store
+        from kg_editor.versions.store import Store
 
         with Store(args.store) as store:
             if cohort is not None:

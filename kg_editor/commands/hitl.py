@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import print_json
+from kg_editor.commands._common import print_json
 
 __all__ = ["register"]
 
@@ -37,7 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..hitl import HITLConfig, plot_experiment, run_experiment, summary_table
+    from kg_editor.experiments.hitl import (
+        HITLConfig,
+        plot_experiment,
+        run_experiment,
+        summary_table,
+    )
 
     cfg = HITLConfig.full(args.network) if args.full else HITLConfig(network=args.network)
     cfg.target = args.target

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ._common import add_cohort_options, cohort_from_args, progress
+from kg_editor.commands._common import add_cohort_options, cohort_from_args, progress
 
 __all__ = ["register", "run"]
 
@@ -32,16 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ["DASH_DISABLE_VERSION_CHECK"] = "true"
-    from ..ui.app import create_app
+    from kg_editor.ui.app import create_app
 
     target = args.target
     if target is None and args.source.strip().lower() == "demo":
-        from ..sources.demo import DEMO_TARGET
+        from kg_editor.data.sources.demo import DEMO_TARGET
 
         target = DEMO_TARGET
     graph = None
     if args.graph:
-        from ..graph import CausalGraph
+        from kg_editor.model.graph import CausalGraph
 
         graph = CausalGraph.from_json(args.graph)
     args.target = target

@@ -9,13 +9,13 @@ import json
 import sys
 from typing import Any
 
-from ._common import print_json
+from kg_editor.commands._common import print_json
 
 __all__ = ["register"]
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ..store import Store
+    from kg_editor.versions.store import Store
 
     return Store(args.store)
 
@@ -26,7 +26,7 @@ def _project_id(store: Any, args: argparse.Namespace) -> str:
     projects = store.list_projects()
     if len(projects) == 1:
         return str(projects[0].id)
-    from ..errors import StoreError
+    from kg_editor.errors import StoreError
 
     names = ", ".join(p.name for p in projects) or "none yet"
     raise StoreError(f"Say which project with --project (projects: {names}).")
@@ -215,7 +215,7 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..formats import format_for_path, write_graph
+    from kg_editor.formats.registry import format_for_path, write_graph
 
     with _store(args) as store:
         v = store.get_version(args.version)
@@ -229,7 +229,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from ..formats import read_graph
+    from kg_editor.formats.registry import read_graph
 
     graph = read_graph(args.graph, args.in_format)
     report = None
@@ -272,8 +272,8 @@ def run_restore(args: argparse.Namespace) -> int:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from ..diff import MergeConflictError
-    from ..errors import StoreError
+    from kg_editor.errors import StoreError
+    from kg_editor.versions.diff import MergeConflictError
 
     resolutions: dict[str, str] = {}
     for item in args.resolve:

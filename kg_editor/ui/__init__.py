@@ -12,6 +12,6 @@ __all__ = ["create_app"]
 
 def create_app(*args: Any, **kwargs: Any) -> Any:
     """Build the editor app; see :func:`kg_editor.ui.app.create_app`."""
-    from .app import create_app as _create
+    from kg_editor.ui.app import create_app as _create
 
     return _create(*args, **kwargs)

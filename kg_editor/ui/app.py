@@ -19,14 +19,14 @@ import dash_cytoscape as cyto
 import flask
 from dash import html
 
-from ..errors import KGEditorError
-from .callbacks import register_callbacks
-from .cards import node_details
-from .layout import FOCUS_THRESHOLD, editor_layout
-from .render import render_view, visible_nodes
-from .state import SessionRegistry, valid_session_id
-from .teaching_callbacks import register_teaching_callbacks
-from .versions_callbacks import (
+from kg_editor.errors import KGEditorError
+from kg_editor.ui.editor.callbacks import register_callbacks
+from kg_editor.ui.editor.cards import node_details
+from kg_editor.ui.editor.layout import FOCUS_THRESHOLD, editor_layout
+from kg_editor.ui.editor.render import render_view, visible_nodes
+from kg_editor.ui.state import SessionRegistry, valid_session_id
+from kg_editor.ui.teaching.callbacks import register_teaching_callbacks
+from kg_editor.ui.versions.callbacks import (
     is_versions_request,
     register_versions_callbacks,
     versions_page,
@@ -105,7 +105,7 @@ def create_app(
         ``app.server`` is the Flask app; ``app.registry`` the session registry.
     """
     if target is None and source.strip().lower() == "demo":
-        from ..sources.demo import DEMO_TARGET
+        from kg_editor.data.sources.demo import DEMO_TARGET
 
         target = DEMO_TARGET
     reg = registry or SessionRegistry(

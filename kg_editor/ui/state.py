@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from ..errors import KGEditorError, StoreError
+from kg_editor.errors import KGEditorError, StoreError
 
 __all__ = ["SessionRegistry", "UnknownSessionError", "valid_session_id"]
 
@@ -58,9 +58,9 @@ class SessionRegistry:
     cohort : Cohort, optional
         Use this cohort instead of building one from ``source``.
     cohort_options : dict, optional
-        Extra keyword arguments of :func:`kg_editor.cohort.build_cohort`.
+        Extra keyword arguments of :func:`kg_editor.data.cohort.build_cohort`.
     session_options : dict, optional
-        Extra keyword arguments of :class:`kg_editor.session.EditSession`.
+        Extra keyword arguments of :class:`kg_editor.model.session.EditSession`.
     max_cached : int
         Live sessions kept in memory (least recently used are dropped; the store keeps
         them all).
@@ -101,7 +101,7 @@ class SessionRegistry:
     def store(self) -> Any:
         with self._lock:
             if self._store is None:
-                from ..store import Store
+                from kg_editor.versions.store import Store
 
                 self._store = Store(self.store_url)
             return self._store
@@ -110,8 +110,8 @@ class SessionRegistry:
         """The cohort (built once per registry)."""
         with self._lock:
             if self._cohort is None:
-                from ..cohort import build_cohort
-                from ..sources import load_source
+                from kg_editor.data.cohort import build_cohort
+                from kg_editor.data.sources import load_source
 
                 with _step(progress, f"Reading {self.source}"):
                     src = load_source(self.source)
@@ -124,7 +124,7 @@ class SessionRegistry:
         with self._lock:
             if self._graph is None:
                 cohort = self.cohort(progress)
-                from ..distill import Distiller
+                from kg_editor.discovery.distill import Distiller
 
                 with _step(progress, "Distilling the causal graph"):
                     distiller = Distiller().fit(cohort)
@@ -137,7 +137,7 @@ class SessionRegistry:
         default tiers of OMOP domains), or, for a given graph, the domain tiers alone."""
         with self._lock:
             if self._constraints is None:
-                from ..distill import resolve_constraints
+                from kg_editor.discovery.distill import resolve_constraints
 
                 self._constraints = resolve_constraints(None, self.cohort())
             return self._constraints
@@ -147,11 +147,11 @@ class SessionRegistry:
         edge a clinician added that the distiller did not propose."""
         with self._lock:
             if self._stats is None:
-                from ..distill import Distiller
+                from kg_editor.discovery.distill import Distiller
 
                 self._stats = Distiller().fit(self.cohort()).stats_
             stats = self._stats
-        from ..stats import pair_evidence
+        from kg_editor.discovery.counting import pair_evidence
 
         return pair_evidence(stats, source, target)
 
@@ -180,7 +180,7 @@ class SessionRegistry:
     # -- sessions ------------------------------------------------------------------------
     def create(self, author: str = "anonymous") -> str:
         """Open a new editing session on the base graph; returns its id."""
-        from ..session import EditSession
+        from kg_editor.model.session import EditSession
 
         cohort = self.cohort()
         graph = self.base_graph()
@@ -225,7 +225,7 @@ class SessionRegistry:
             raise UnknownSessionError(
                 "This editing session is not in the store any more; reload the page to start a new one."
             )
-        from ..session import EditSession
+        from kg_editor.model.session import EditSession
 
         session = EditSession.from_dict(state, self.cohort())
         self._remember(sid, session)

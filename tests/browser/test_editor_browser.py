@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def ref(editor_server):
     """The Python API doing the same edits as the browser."""
-    from kg_editor.session import EditSession
+    from kg_editor.model.session import EditSession
 
     return EditSession(
         editor_server.cohort,
@@ -319,7 +319,7 @@ def test_rejecting_a_suggestion_records_it(editor, ref):
 
 
 def test_neighbourhood_view_and_search(editor, ref):
-    from kg_editor.ui.elements import neighbourhood
+    from kg_editor.ui.editor.elements import neighbourhood
 
     target = ref.targets[0]
     editor.page.click("#kg-focus-mode input")
@@ -407,14 +407,14 @@ def test_constraint_is_refused_then_overridden_and_recorded(editor, ref, editor_
 
 
 def test_unexpected_error_shows_a_generic_alert_and_is_logged(editor, monkeypatch, caplog):
-    from kg_editor.ui import callbacks
+    from kg_editor.ui.editor import callbacks
 
     def boom(session, action, state):
         raise RuntimeError("simulated failure")
 
     monkeypatch.setitem(callbacks.ACTIONS, "redo", boom)
     n_edges = editor.js("return cy.edges().length;")
-    with caplog.at_level("ERROR", logger="kg_editor.ui.callbacks"):
+    with caplog.at_level("ERROR", logger="kg_editor.ui.editor.callbacks"):
         editor.page.locator("body").press("Control+Shift+z")
         editor.page.wait_for_selector("#kg-alert:not([hidden])", timeout=15000)
     assert "Something went wrong" in editor.page.inner_text("#kg-alert-text")

@@ -1,6 +1,6 @@
 """Versions in a real browser: save from the editor, the versions page (history, branch
 graph), compare (diff drawn on the canvas with the right counts), exports that round-trip
-through kg_editor.formats, PNG/SVG of the canvas, branch, restore; offline and clean.
+through kg_editor.formats.registry, PNG/SVG of the canvas, branch, restore; offline and clean.
 
 One server and one headless Chromium serve the module; the tests run in order.
 """
@@ -229,7 +229,7 @@ def _download(vpage, selector: str, tmp_path):
 
 
 def test_exports_round_trip_through_formats(vpage, editor, editor_server, tmp_path):
-    from kg_editor.formats import read_graph, read_graph_with_model
+    from kg_editor.formats.registry import read_graph, read_graph_with_model
 
     reg = editor_server.registry
     with reg.reading(vpage.sid) as s:

@@ -1,0 +1,1 @@
+"""Adapters to outside libraries; :mod:`kg_editor.adapters.pgmpy` alone imports pgmpy."""

@@ -1,0 +1,1 @@
+"""Discovery: counts, association measures, independence tests and the distiller."""

@@ -1,0 +1,813 @@
+"""Distil a causal knowledge graph from a cohort's co-occurrence statistics.
+
+The :class:`Distiller` follows the settings-then-fit contract: settings in ``__init__``,
+``fit(cohort)`` returns ``self`` with the learned ``graph_``, ``stats_`` and ``report_``.
+
+Steps
+-----
+1. Pair statistics over the training patients (:func:`kg_editor.discovery.counting.compute_pair_statistics`).
+2. Candidate skeleton: pairs whose association is significant after Benjamini-Hochberg
+   (``q < alpha``), non-trivial (Cramér's V / |phi| >= ``min_effect``) and seen together in
+   at least ``min_count`` patients. Required edges are always candidates; pairs forbidden
+   both ways never are.
+3. Structure (a registry of methods, :data:`METHODS`): ``pc`` prunes indirect
+   associations with conditional-independence tests on small conditioning sets drawn
+   from the candidates (stable PC); ``hc`` runs a BIC hill climb restricted to the
+   candidates; ``assoc`` keeps every candidate.
+4. Orientation, in this order: expert constraints (required, forbidden, tiers; OMOP
+   domains give default tiers demographic -> drug -> condition -> procedure /
+   observation / measurement), significant temporal precedence, then v-structures and
+   Meek's rules (``pc``), then the BIC score.
+5. Cycles are broken deterministically at the weakest edge (smallest test statistic),
+   each break reported in ``report_["cycle_breaks"]``.
+
+Examples
+--------
+>>> from kg_editor.data.sources.synthetic import network_events
+>>> from kg_editor.data.cohort import build_cohort
+>>> cohort = build_cohort(network_events("asia", 3000, seed=1).source, min_patients=5)
+>>> d = Distiller(alpha=0.01).fit(cohort)
+>>> d.graph_.has_edge("tub", "either") or d.graph_.has_edge("either", "tub")
+True
+>>> sorted(d.graph_.edge_attrs(*d.graph_.edges[0])["evidence"])[:3]
+['counts', 'measures', 'orientation']
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from kg_editor.data.cohort import Cohort
+from kg_editor.data.privacy import DEFAULT_MIN_CELL, suppress
+from kg_editor.discovery.counting import (
+    PairStatistics,
+    ci_test,
+    compute_pair_statistics,
+    local_bic,
+    pair_evidence,
+    positivity_violation,
+)
+from kg_editor.errors import ConstraintError, NotFittedError, SchemaError
+from kg_editor.model.graph import CausalGraph, Constraints
+
+__all__ = [
+    "DOMAIN_TIERS",
+    "METHODS",
+    "Distiller",
+    "register_method",
+    "resolve_constraints",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Default tier of each OMOP domain: causes come from earlier tiers.
+DOMAIN_TIERS: dict[str, int] = {
+    "demographic": 0,
+    "drug": 1,
+    "condition": 2,
+    "procedure": 3,
+    "observation": 3,
+    "measurement": 3,
+}
+
+
+@dataclass
+class _Work:
+    """Mutable state shared by the fitting steps (private)."""
+
+    cohort: Cohort
+    stats: PairStatistics
+    cons: Constraints
+    codes: np.ndarray  # training state codes (n, p) int64
+    cards: np.ndarray
+    index: dict[str, int]
+    labels: dict[str, str]
+    strength: dict[frozenset[str], float]
+    skeleton: set[frozenset[str]] = field(default_factory=set)
+    sepsets: dict[frozenset[str], tuple[str, ...]] = field(default_factory=dict)
+    pruned: list[dict[str, Any]] = field(default_factory=list)
+    directed: dict[frozenset[str], tuple[str, str, str, str]] = field(default_factory=dict)
+    score_cache: dict[tuple[str, frozenset[str]], float] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def bic(self, child: str, parents: Sequence[str] | set[str] | frozenset[str]) -> float:
+        key = (child, frozenset(parents))
+        if key not in self.score_cache:
+            self.score_cache[key] = local_bic(
+                self.codes, self.cards, self.index[child], sorted(self.index[p] for p in parents)
+            )
+        return self.score_cache[key]
+
+
+Method = Callable[["Distiller", _Work], None]
+#: Structure methods by name; the built-ins use :func:`register_method` too.
+METHODS: dict[str, Method] = {}
+
+
+def register_method(name: str) -> Callable[[Method], Method]:
+    """Register a structure method ``fn(distiller, work)`` that fills ``work.skeleton``
+    (and optionally ``work.sepsets`` / ``work.directed``)."""
+
+    def deco(fn: Method) -> Method:
+        METHODS[name] = fn
+        return fn
+
+    return deco
+
+
+def resolve_constraints(
+    constraints: Constraints | str | Path | Mapping[str, Any] | None,
+    cohort: Cohort,
+    domain_tiers: Mapping[str, int] | None = DOMAIN_TIERS,
+) -> Constraints:
+    """Constraints over cohort codes: labels resolved to codes, unknown names refused,
+    domain default tiers filled in for variables the user did not place."""
+    if constraints is None:
+        base = Constraints()
+    elif isinstance(constraints, Constraints):
+        base = constraints
+    elif isinstance(constraints, Mapping):
+        base = Constraints.from_dict(constraints, domains=cohort.domains)
+    else:
+        base = Constraints.from_file(constraints, domains=cohort.domains)
+
+    def code(name: str) -> str:
+        return cohort.resolve(name)
+
+    req = frozenset((code(u), code(v)) for u, v in base.required)
+    forb = frozenset((code(u), code(v)) for u, v in base.forbidden)
+    tiers: dict[str, int] = {}
+    if base.tiers:
+        # the user's tiers replace the domain defaults (use "domain:NAME" entries in the
+        # file to place whole domains)
+        tiers = {code(n): int(t) for n, t in base.tiers.items()}
+    elif domain_tiers:
+        tiers = {
+            c: int(domain_tiers[v.domain])
+            for c, v in cohort.variables.items()
+            if v.domain in domain_tiers
+        }
+    for u, v in req:
+        if u == v:
+            raise ConstraintError(f"Constraints: the required edge {u} -> {v} is a self-loop.")
+    return Constraints(
+        required=req, forbidden=forb, tiers=tiers, forbid_within_tier=base.forbid_within_tier
+    )
+
+
+class Distiller:
+    """Distil a causal graph with evidence on every edge from a :class:`~kg_editor.data.cohort.Cohort`.
+
+    Parameters
+    ----------
+    alpha : float
+        Significance level: pairs need ``q < alpha`` (Benjamini-Hochberg) to be candidates;
+        conditional-independence tests remove an edge when ``p > ci_alpha`` (default
+        ``alpha``); precedence orients when its ``q < alpha``.
+    min_count : int
+        Patients who must have both variables (any non-reference state) for a candidate.
+    min_effect : float
+        Smallest Cramér's V (|phi| for binary pairs) of a candidate.
+    method : {"pc", "hc", "assoc"}
+        Structure method (see :data:`METHODS`).
+    constraints : Constraints, path, mapping or None
+        Expert constraints (see ``docs/constraints.md``); labels or codes.
+    domain_tiers : mapping or None
+        Default tier per domain (:data:`DOMAIN_TIERS`); ``None`` for no default tiers.
+    test : {"g", "chi2"}
+        Statistic of the marginal and conditional independence tests.
+    max_cond : int
+        Largest conditioning set of the PC pruning.
+    max_neighbors : int
+        Conditioning sets are drawn from the strongest ``max_neighbors`` candidates of
+        each end.
+    precedence_share : float
+        Smallest share of patients with one variable first for precedence to orient.
+    ci_alpha : float, optional
+        Level of the pruning tests (default ``alpha``).
+    positivity_min_expected : float or None
+        A conditioning set is not used to separate two variables when one of them never
+        occurs in a stratum where at least this many occurrences were expected (a
+        structural zero: the variable is nested in the conditioning set, which violates
+        the positivity that conditional-independence tests rely on). ``None`` disables
+        the check.
+    min_cell : int
+        Small-cell suppression threshold for exported counts.
+
+    Attributes
+    ----------
+    graph_ : CausalGraph
+        The distilled graph; every edge carries its evidence.
+    stats_ : PairStatistics
+        Pairwise statistics over the training patients.
+    report_ : dict
+        Candidates, pruned pairs with their separating sets, orientation rules, cycle
+        breaks, timings.
+    constraints_ : Constraints
+        The constraints the graph honours (the user's, with the domains' default tiers);
+        hand them to :class:`kg_editor.model.session.EditSession` so edits honour them too.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.01,
+        min_count: int = 11,
+        min_effect: float = 0.03,
+        method: str = "pc",
+        constraints: Constraints | str | Path | Mapping[str, Any] | None = None,
+        domain_tiers: Mapping[str, int] | None = DOMAIN_TIERS,
+        test: str = "g",
+        max_cond: int = 1,
+        max_neighbors: int = 8,
+        precedence_share: float = 0.6,
+        ci_alpha: float | None = None,
+        positivity_min_expected: float | None = 10.0,
+        min_cell: int = DEFAULT_MIN_CELL,
+    ):
+        self.alpha = alpha
+        self.min_count = min_count
+        self.min_effect = min_effect
+        self.method = method
+        self.constraints = constraints
+        self.domain_tiers = domain_tiers
+        self.test = test
+        self.max_cond = max_cond
+        self.max_neighbors = max_neighbors
+        self.precedence_share = precedence_share
+        self.ci_alpha = ci_alpha
+        self.positivity_min_expected = positivity_min_expected
+        self.min_cell = min_cell
+
+    def get_params(self) -> dict[str, Any]:
+        """Settings as a dict (constraints shown by kind only)."""
+        out = {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        c = out.get("constraints")
+        out["constraints"] = (
+            None if c is None else (str(c) if isinstance(c, str | Path) else type(c).__name__)
+        )
+        out["domain_tiers"] = dict(self.domain_tiers) if self.domain_tiers else None
+        return out
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"Distiller({args})"
+
+    # ---------------------------------------------------------------------------
+    def fit(self, cohort: Cohort) -> Distiller:
+        """Learn the graph from ``cohort``'s training patients; returns ``self``."""
+        if self.method not in METHODS:
+            raise SchemaError(
+                f"Unknown distil method {self.method!r}; choose one of {', '.join(METHODS)}."
+            )
+        if not 0.0 < self.alpha < 1.0:
+            raise SchemaError(f"alpha must be between 0 and 1, got {self.alpha}.")
+        for attr in ("graph_", "stats_", "report_", "constraints_"):
+            self.__dict__.pop(attr, None)
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        cons = resolve_constraints(self.constraints, cohort, self.domain_tiers)
+        self.constraints_ = cons
+        train = cohort.train
+        dates = None
+        if cohort.first_dates is not None:
+            dates = cohort.first_dates.reindex(index=train.index)
+        stats = compute_pair_statistics(
+            train, cohort.states, dates, labels=cohort.labels, test=self.test
+        )
+        timings["statistics_s"] = time.perf_counter() - t0
+        codes_list = list(train.columns)
+        work = _Work(
+            cohort=cohort,
+            stats=stats,
+            cons=cons,
+            codes=train.to_numpy().astype(np.int64),
+            cards=np.array([len(cohort.variables[c].states) for c in codes_list], dtype=np.int64),
+            index={c: i for i, c in enumerate(codes_list)},
+            labels=cohort.labels,
+            strength={},
+        )
+        tb = stats.table
+        stat = tb["statistic"].to_numpy(dtype=np.float64)
+        # Fisher-tested pairs have no statistic: rank them by -log p instead.
+        stat = np.where(
+            np.isnan(stat), -np.log(np.clip(tb["p"].to_numpy(dtype=np.float64), 1e-300, 1.0)), stat
+        )
+        for a, b, s in zip(tb["a"], tb["b"], stat, strict=True):
+            work.strength[frozenset((a, b))] = float(s)
+        cand = (
+            (tb["q"].to_numpy() < self.alpha)
+            & (tb["n11"].to_numpy() >= self.min_count)
+            & (tb["cramers_v"].to_numpy() >= self.min_effect)
+        )
+        skeleton = {frozenset((a, b)) for a, b in zip(tb["a"][cand], tb["b"][cand], strict=True)}
+        blocked = set()
+        for e in list(skeleton):
+            u, v = sorted(e)
+            if cons.violation(u, v) and cons.violation(v, u):
+                blocked.add(e)
+        skeleton -= blocked
+        for u, v in cons.required:
+            skeleton.add(frozenset((u, v)))
+        work.skeleton = skeleton
+        n_candidates = len(skeleton)
+        t1 = time.perf_counter()
+        METHODS[self.method](self, work)
+        timings["structure_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        self._orient(work)
+        breaks = self._break_cycles(work)
+        timings["orientation_s"] = time.perf_counter() - t2
+        self.stats_ = stats
+        self.graph_ = self._build_graph(work, cohort)
+        rules: dict[str, int] = {}
+        for _u, _v, rule, _w in work.directed.values():
+            rules[rule] = rules.get(rule, 0) + 1
+        timings["total_s"] = time.perf_counter() - t0
+        self.report_ = {
+            "method": self.method,
+            "patients_train": int(train.shape[0]),
+            "variables": len(codes_list),
+            "pairs_tested": len(tb),
+            "candidates": n_candidates,
+            "blocked_by_constraints": len(blocked),
+            "pruned": work.pruned,
+            "edges": len(self.graph_.edges),
+            "orientation_rules": dict(sorted(rules.items())),
+            "cycle_breaks": breaks,
+            **work.notes,
+            "timings": {k: round(v, 4) for k, v in timings.items()},
+        }
+        logger.info(
+            "distilled %d edges from %d candidates (%s) in %.2f s",
+            len(self.graph_.edges),
+            n_candidates,
+            self.method,
+            timings["total_s"],
+        )
+        return self
+
+    # ---------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "graph_"):
+            raise NotFittedError(
+                "This Distiller is not fitted yet. Call 'fit' with a cohort first."
+            )
+
+    def summary(self) -> dict[str, Any]:
+        """Short JSON-ready description of the fit (for the CLI)."""
+        self._check_fitted()
+        rep = dict(self.report_)
+        rep["pruned"] = len(rep["pruned"])
+        return rep
+
+    def _precedence(self, work: _Work, a: str, b: str) -> tuple[str, str, float, float] | None:
+        """(earlier, later, share, q) when precedence is significant and large enough."""
+        if not work.stats.has_dates:
+            return None
+        row, flipped = work.stats.row(a, b)
+        share, q = float(row["precedence_share"]), float(row["precedence_q"])
+        if not (math.isfinite(share) and math.isfinite(q)) or q >= self.alpha:
+            return None
+        first, second = (b, a) if flipped else (a, b)
+        if share >= self.precedence_share:
+            return first, second, share, q
+        if share <= 1.0 - self.precedence_share:
+            return second, first, 1.0 - share, q
+        return None
+
+    def _constraint_direction(
+        self, work: _Work, a: str, b: str
+    ) -> tuple[str, str, str, str] | None:
+        cons, lab = work.cons, work.labels
+        if cons.is_required(a, b):
+            return a, b, "required", "Required by an expert constraint."
+        if cons.is_required(b, a):
+            return b, a, "required", "Required by an expert constraint."
+        va, vb = cons.violation(a, b), cons.violation(b, a)
+        if va and not vb:
+            u, v, why = b, a, va
+        elif vb and not va:
+            u, v, why = a, b, vb
+        else:
+            return None
+        if why.startswith("tier"):
+            text = (
+                f"{lab.get(u, u)} (tier {cons.tiers.get(u)}, {work.cohort.variables[u].domain}) comes before "
+                f"{lab.get(v, v)} (tier {cons.tiers.get(v)}, {work.cohort.variables[v].domain}) in the tier order."
+            )
+            return u, v, "tier", text
+        return (
+            u,
+            v,
+            "forbidden",
+            f"The reverse direction is forbidden by an expert constraint ({why}).",
+        )
+
+    def _orient(self, work: _Work) -> None:
+        lab = work.labels
+        decided = work.directed  # edges a method already oriented (e.g. hc)
+        for e in sorted(work.skeleton, key=sorted):
+            if e in decided and decided[e][2] in ("required", "tier", "forbidden"):
+                continue
+            a, b = sorted(e)
+            c = self._constraint_direction(work, a, b)
+            if c is not None:
+                decided[e] = c
+                continue
+            if e in decided:
+                continue
+            pr = self._precedence(work, a, b)
+            if pr is not None:
+                u, v, share, q = pr
+                decided[e] = (
+                    u,
+                    v,
+                    "precedence",
+                    f"{lab.get(u, u)} was recorded before {lab.get(v, v)} in {share:.0%} of the patients with "
+                    f"both (binomial test q = {q:.2g}).",
+                )
+        if self.method == "pc":
+            self._orient_colliders(work)
+            self._meek(work)
+        # the rest by BIC, strongest first, given the parents decided so far
+        rest = [e for e in work.skeleton if e not in decided]
+        rest.sort(key=lambda e: (-work.strength.get(e, 0.0), sorted(e)))
+        for e in rest:
+            a, b = sorted(e)
+            pa = {u for (u, v, _r, _w) in decided.values() if v == a}
+            pb = {u for (u, v, _r, _w) in decided.values() if v == b}
+            gain_ab = work.bic(b, pb | {a}) - work.bic(b, pb)
+            gain_ba = work.bic(a, pa | {b}) - work.bic(a, pa)
+            if gain_ab >= gain_ba:
+                u, v, d = a, b, gain_ab - gain_ba
+            else:
+                u, v, d = b, a, gain_ba - gain_ab
+            why = (
+                f"The data fit better with {lab.get(u, u)} as a cause of {lab.get(v, v)} than the reverse "
+                f"(BIC difference {d:.1f}, given the parents already oriented)."
+                if d > 1e-9
+                else "No constraint, precedence or collider decides it; both directions fit equally, the first in code order was kept."
+            )
+            decided[e] = (u, v, "score", why)
+
+    def _orient_colliders(self, work: _Work) -> None:
+        lab = work.labels
+        adj: dict[str, set[str]] = {}
+        for e in work.skeleton:
+            a, b = tuple(e)
+            adj.setdefault(a, set()).add(b)
+            adj.setdefault(b, set()).add(a)
+        for c in sorted(adj):
+            for a, b in itertools.combinations(sorted(adj[c]), 2):
+                if b in adj.get(a, set()):
+                    continue
+                sep = work.sepsets.get(frozenset((a, b)))
+                if sep is None or c in sep:
+                    continue
+                ea, eb = frozenset((a, c)), frozenset((b, c))
+                if ea in work.directed or eb in work.directed:
+                    continue
+                sep_txt = ", ".join(lab.get(s, s) for s in sep) if sep else "nothing"
+                for x, other, ex in ((a, b, ea), (b, a, eb)):
+                    work.directed[ex] = (
+                        x,
+                        c,
+                        "v-structure",
+                        f"{lab.get(x, x)} and {lab.get(other, other)} are independent given {sep_txt} but both "
+                        f"are associated with {lab.get(c, c)}: {lab.get(c, c)} is a common effect (collider).",
+                    )
+
+    def _meek(self, work: _Work) -> None:
+        directed = work.directed
+        lab = work.labels
+        changed = True
+        while changed:
+            changed = False
+            und = sorted(sorted(e) for e in work.skeleton if e not in directed)
+            parents: dict[str, set[str]] = {}
+            children: dict[str, set[str]] = {}
+            for u, v, _r, _w in directed.values():
+                parents.setdefault(v, set()).add(u)
+                children.setdefault(u, set()).add(v)
+            for a, b in und:
+                for x, y in ((a, b), (b, a)):
+                    # rule 1: z -> x - y, z and y not adjacent => x -> y
+                    z1 = [
+                        z
+                        for z in sorted(parents.get(x, ()))
+                        if frozenset((z, y)) not in work.skeleton
+                    ]
+                    # rule 2: x -> z -> y and x - y => x -> y
+                    z2 = sorted(children.get(x, set()) & parents.get(y, set()))
+                    if z1 or z2:
+                        why = (
+                            f"{lab.get(z1[0], z1[0])} -> {lab.get(x, x)} is oriented and {lab.get(z1[0], z1[0])} is not "
+                            f"linked to {lab.get(y, y)}: the other direction would create a collider the tests do not support."
+                            if z1
+                            else f"{lab.get(x, x)} -> {lab.get(z2[0], z2[0])} -> {lab.get(y, y)}: the other direction would create a cycle."
+                        )
+                        directed[frozenset((x, y))] = (x, y, "meek", why)
+                        changed = True
+                        break
+                if changed:
+                    break
+
+    def _break_cycles(self, work: _Work) -> list[dict[str, Any]]:
+        lab = work.labels
+        breaks: list[dict[str, Any]] = []
+        while True:
+            g = nx.DiGraph()
+            g.add_nodes_from(sorted(work.index))
+            g.add_edges_from(sorted((u, v) for (u, v, _r, _w) in work.directed.values()))
+            try:
+                cyc = nx.find_cycle(g)
+            except nx.NetworkXNoCycle:
+                return breaks
+            edges = [(u, v) for u, v in cyc]
+            path = [edges[0][0], *[v for _u, v in edges]]
+            cands = [e for e in edges if work.directed[frozenset(e)][2] != "required"] or edges
+            weakest = min(cands, key=lambda e: (work.strength.get(frozenset(e), 0.0), e))
+            u, v = weakest
+            g.remove_edge(u, v)
+            action = "removed"
+            if (
+                not work.cons.violation(v, u)
+                and not nx.has_path(g, u, v)
+                and work.directed[frozenset(weakest)][2] != "required"
+            ):
+                action = "reversed"
+                work.directed[frozenset(weakest)] = (
+                    v,
+                    u,
+                    "cycle-break",
+                    f"Reversed to break the cycle {' -> '.join(lab.get(n, n) for n in path)} at its weakest edge.",
+                )
+            else:
+                del work.directed[frozenset(weakest)]
+                work.skeleton.discard(frozenset(weakest))
+            breaks.append(
+                {
+                    "cycle": path,
+                    "cycle_labels": [lab.get(n, n) for n in path],
+                    "edge": [u, v],
+                    "action": action,
+                    "strength": work.strength.get(frozenset(weakest), 0.0),
+                }
+            )
+            logger.info("cycle %s broken: %s %s -> %s", path, action, u, v)
+
+    def _build_graph(self, work: _Work, cohort: Cohort) -> CausalGraph:
+        g = nx.DiGraph()
+        cons = work.cons
+        for c, var in cohort.variables.items():
+            g.add_node(
+                c,
+                label=var.label,
+                code=c,
+                domain=var.domain,
+                tier=cons.tiers.get(c),
+                prevalence=float(var.prevalence),
+                patients=suppress(var.n_patients, self.min_cell),
+                states=tuple(var.states),
+            )
+        for e in sorted(work.directed, key=sorted):
+            u, v, rule, why = work.directed[e]
+            ev = pair_evidence(work.stats, u, v, k=self.min_cell)
+            ev["orientation"] = {"rule": rule, "why": why}
+            ev["pruning"] = {
+                "conditioning_sets_tested_up_to": self.max_cond if self.method == "pc" else 0
+            }
+            g.add_edge(
+                u,
+                v,
+                provenance="required" if rule == "required" else "distilled",
+                endorsed=False,
+                evidence=ev,
+                orientation=why,
+                history=[],
+                weight=float(work.strength.get(e, 0.0)),
+            )
+        metadata = {
+            "created": datetime.now(UTC).isoformat(),
+            "source": cohort.source_name,
+            "target": cohort.target,
+            "cohort_fingerprint": cohort.fingerprint(),
+            "cohort_settings": dict(cohort.settings),
+            "distiller": self.get_params(),
+            "constraints": cons.to_dict(),
+            "patients_train": int((~cohort.is_test).sum()),
+            "min_cell": self.min_cell,
+        }
+        return CausalGraph(g, metadata=metadata)
+
+
+# ---------------------------------------------------------------------------------
+# Structure methods
+# ---------------------------------------------------------------------------------
+@register_method("assoc")
+def _assoc(distiller: Distiller, work: _Work) -> None:
+    """Keep every candidate association (no pruning)."""
+
+
+@register_method("pc")
+def _pc(distiller: Distiller, work: _Work) -> None:
+    """Stable PC pruning on conditioning sets of size 1..max_cond drawn from candidates."""
+    ci_alpha = distiller.ci_alpha if distiller.ci_alpha is not None else distiller.alpha
+    lab = work.labels
+    pos_cache: dict[tuple[str, frozenset[str]], bool] = {}
+    skipped = 0
+
+    def nested(v: str, s: tuple[str, ...]) -> bool:
+        if distiller.positivity_min_expected is None:
+            return False
+        key = (v, frozenset(s))
+        if key not in pos_cache:
+            pos_cache[key] = positivity_violation(
+                work.codes,
+                work.cards,
+                work.index[v],
+                [work.index[z] for z in s],
+                distiller.positivity_min_expected,
+            )
+        return pos_cache[key]
+
+    for level in range(1, distiller.max_cond + 1):
+        adj: dict[str, set[str]] = {c: set() for c in work.index}
+        for e in work.skeleton:
+            a, b = tuple(e)
+            adj[a].add(b)
+            adj[b].add(a)
+        removals: list[tuple[frozenset[str], tuple[str, ...], float]] = []
+        for e in sorted(work.skeleton, key=lambda e: (work.strength.get(e, 0.0), sorted(e))):
+            a, b = sorted(e)
+            if work.cons.is_required(a, b) or work.cons.is_required(b, a):
+                continue
+            done = False
+            seen: set[frozenset[str]] = set()
+            for x, y in ((a, b), (b, a)):
+                strength_of = {z: work.strength.get(frozenset((x, z)), 0.0) for z in adj[x] - {y}}
+                nbrs = sorted(strength_of, key=lambda z: (-strength_of[z], z))
+                nbrs = nbrs[: distiller.max_neighbors]
+                for s in itertools.combinations(nbrs, level):
+                    key = frozenset(s)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    if nested(a, s) or nested(b, s):
+                        skipped += 1
+                        continue
+                    r = ci_test(
+                        work.codes,
+                        work.cards,
+                        work.index[a],
+                        work.index[b],
+                        [work.index[z] for z in s],
+                        method=distiller.test,
+                    )
+                    if math.isfinite(r.p) and r.p > ci_alpha:
+                        removals.append((e, tuple(sorted(s)), r.p))
+                        done = True
+                        break
+                if done:
+                    break
+        for e, s, p in removals:
+            work.skeleton.discard(e)
+            work.sepsets[e] = s
+            a, b = sorted(e)
+            work.pruned.append(
+                {
+                    "pair": [a, b],
+                    "labels": [lab.get(a, a), lab.get(b, b)],
+                    "given": list(s),
+                    "given_labels": [lab.get(z, z) for z in s],
+                    "p": p,
+                    "why": f"{lab.get(a, a)} and {lab.get(b, b)} are independent given "
+                    f"{', '.join(lab.get(z, z) for z in s)} (p = {p:.2g}): an indirect association.",
+                }
+            )
+    work.notes["tests_skipped_for_positivity"] = skipped
+    # pairs never candidates are separated by the empty set (for colliders)
+    tb = work.stats.table
+    for a, b in zip(tb["a"], tb["b"], strict=True):
+        e = frozenset((a, b))
+        if e not in work.skeleton and e not in work.sepsets:
+            work.sepsets[e] = ()
+
+
+@register_method("hc")
+def _hc(distiller: Distiller, work: _Work) -> None:
+    """Greedy BIC hill climb (add / remove / reverse) over the candidate pairs only.
+
+    Expert constraints and significant temporal precedence forbid directions; the search
+    starts from the required edges.
+    """
+    cons = work.cons
+    allowed: set[tuple[str, str]] = set()
+    for e in work.skeleton:
+        a, b = sorted(e)
+        pr = distiller._precedence(work, a, b)
+        for u, v in ((a, b), (b, a)):
+            if cons.violation(u, v):
+                continue
+            if pr is not None and (u, v) != (pr[0], pr[1]) and not cons.is_required(u, v):
+                continue
+            allowed.add((u, v))
+    g = nx.DiGraph()
+    g.add_nodes_from(work.index)
+    g.add_edges_from(cons.required)
+    parents = {n: set(g.predecessors(n)) for n in g.nodes}
+
+    def delta_add(u: str, v: str) -> float:
+        return work.bic(v, parents[v] | {u}) - work.bic(v, parents[v])
+
+    def delta_remove(u: str, v: str) -> float:
+        return work.bic(v, parents[v] - {u}) - work.bic(v, parents[v])
+
+    for _ in range(10_000):
+        best: tuple[float, str, str, str] | None = None
+        for u, v in sorted(allowed):
+            if g.has_edge(u, v):
+                if cons.is_required(u, v):
+                    continue
+                d = delta_remove(u, v)
+                if best is None or d > best[0]:
+                    best = (d, "remove", u, v)
+                if (v, u) in allowed:
+                    d = delta_remove(u, v) + delta_add(v, u)
+                    if d > (best[0] if best else -np.inf):
+                        g.remove_edge(u, v)
+                        ok = not nx.has_path(g, u, v)
+                        g.add_edge(u, v)
+                        if ok:
+                            best = (d, "reverse", u, v)
+            elif not g.has_edge(v, u):
+                d = delta_add(u, v)
+                if (best is None or d > best[0]) and not nx.has_path(g, v, u):
+                    best = (d, "add", u, v)
+        if best is None or best[0] <= 1e-9:
+            break
+        _d, op, u, v = best
+        if op == "add":
+            g.add_edge(u, v)
+            parents[v].add(u)
+        elif op == "remove":
+            g.remove_edge(u, v)
+            parents[v].discard(u)
+        else:
+            g.remove_edge(u, v)
+            parents[v].discard(u)
+            g.add_edge(v, u)
+            parents[u].add(v)
+    lab = work.labels
+    kept = {frozenset(e) for e in g.edges}
+    for e in sorted(work.skeleton - kept, key=sorted):
+        a, b = sorted(e)
+        work.pruned.append(
+            {
+                "pair": [a, b],
+                "labels": [lab.get(a, a), lab.get(b, b)],
+                "given": [],
+                "given_labels": [],
+                "p": None,
+                "why": f"The BIC score is better without an edge between {lab.get(a, a)} and {lab.get(b, b)}.",
+            }
+        )
+    work.skeleton = kept
+    for u, v in g.edges:
+        e = frozenset((u, v))
+        c = distiller._constraint_direction(work, u, v)
+        if c is not None and (c[0], c[1]) == (u, v):
+            work.directed[e] = c
+            continue
+        pr = distiller._precedence(work, u, v)
+        if pr is not None and (pr[0], pr[1]) == (u, v):
+            work.directed[e] = (
+                u,
+                v,
+                "precedence",
+                f"{lab.get(u, u)} was recorded before {lab.get(v, v)} in {pr[2]:.0%} of the patients with both "
+                f"(binomial test q = {pr[3]:.2g}).",
+            )
+            continue
+        work.directed[e] = (
+            u,
+            v,
+            "score",
+            f"The BIC hill climb over candidate edges chose {lab.get(u, u)} -> {lab.get(v, v)}.",
+        )
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:  # pragma: no cover - helper for notebooks
+    return pd.DataFrame(rows)

@@ -1,0 +1,1 @@
+"""Experiments run on the product: the simulated human-in-the-loop study."""

@@ -1,0 +1,1 @@
+"""Teaching: beliefs, seeing vs doing, active trails, adjustment sets and scenarios."""

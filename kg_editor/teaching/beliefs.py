@@ -1,0 +1,445 @@
+"""The pgmpy inference adapter behind teaching mode: exact beliefs and interventions.
+
+:class:`TeachingModel` wraps a fitted pgmpy ``DiscreteBayesianNetwork`` (and, when one
+is given, the :class:`~kg_editor.model.graph.CausalGraph` it was fitted on, for the labels a
+clinician reads). Every probability it returns comes from pgmpy's exact
+``VariableElimination``:
+
+* observational beliefs ``P(node | findings)``;
+* interventional beliefs ``P(node | do(X = x), findings)`` by graph surgery: the edges
+  into ``X`` are cut, ``X`` is given a parent-free distribution and then observed, and the
+  query runs on that mutilated network (Pearl's truncated factorisation).
+
+This module and :mod:`kg_editor.model.fit` are the only places that import pgmpy; the pure
+teaching API in :mod:`kg_editor.teaching.reasoning` calls this one.
+
+Examples
+--------
+>>> tm = TeachingModel.from_bundled("cancer")
+>>> round(tm.prior()["Cancer"]["True"], 4)
+0.0116
+>>> round(tm.marginal("Cancer", {"Xray": "positive"})["True"], 4)
+0.0503
+>>> round(tm.interventional("Cancer", {"Xray": "positive"})["True"], 4)  # an x-ray causes nothing
+0.0116
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from kg_editor.errors import KGEditorError, SchemaError
+from kg_editor.model.graph import CausalGraph
+
+__all__ = ["ImpossibleFindingsError", "TeachingModel", "as_teaching_model"]
+
+logger = logging.getLogger(__name__)
+
+Beliefs = dict[str, dict[str, float]]
+
+
+class ImpossibleFindingsError(KGEditorError, ValueError):
+    """The findings cannot occur together under the model (their probability is zero)."""
+
+
+class TeachingModel:
+    """A fitted discrete Bayesian network ready for teaching queries.
+
+    Build one with :meth:`from_pgmpy` (a fitted pgmpy model, e.g. the edit session's),
+    :meth:`from_graph_and_cpds` or :meth:`from_bundled`. The instance caches the prior
+    and the mutilated networks of interventions, so repeated calls are cheap. Do not
+    change the wrapped pgmpy model after wrapping it.
+
+    Parameters
+    ----------
+    model : pgmpy.models.DiscreteBayesianNetwork
+        A model with a CPD for every node (``check_model`` must pass).
+    graph : CausalGraph, optional
+        The graph the model was fitted on; supplies labels. Its edges must be the
+        model's edges. When omitted a graph is built from the model (labels = ids).
+
+    Examples
+    --------
+    >>> tm = TeachingModel.from_bundled("asia")
+    >>> tm.states("smoke")
+    ('yes', 'no')
+    >>> len(tm.nodes), tm.label("smoke")
+    (8, 'smoke')
+    """
+
+    def __init__(self, model: Any, graph: CausalGraph | None = None):
+        from pgmpy.inference import VariableElimination
+        from pgmpy.models import DiscreteBayesianNetwork
+
+        if not isinstance(model, DiscreteBayesianNetwork):
+            raise SchemaError(
+                f"Teaching mode needs a fitted discrete Bayesian network, got {type(model).__name__}."
+            )
+        missing = [n for n in model.nodes() if model.get_cpds(n) is None]
+        if missing:
+            raise SchemaError(
+                "The model has no probability table for "
+                + ", ".join(sorted(map(str, missing)))
+                + "; fit the model before opening teaching mode."
+            )
+        try:
+            model.check_model()
+        except ValueError as exc:
+            raise SchemaError(f"The model's probability tables are inconsistent: {exc}") from exc
+        if graph is None:
+            graph = CausalGraph.from_edges(model.edges(), nodes=model.nodes())
+        else:
+            if set(graph.nodes) != set(model.nodes()) or set(graph.edges) != set(model.edges()):
+                extra = sorted(set(graph.edges) ^ set(model.edges()))[:3]
+                raise SchemaError(
+                    "The graph and the fitted model differ"
+                    + (
+                        f" (e.g. edge {extra[0][0]} -> {extra[0][1]})"
+                        if extra
+                        else " in their nodes"
+                    )
+                    + "; refit the model on this graph version first."
+                )
+        self._model = model
+        self._graph = graph
+        self._ve = VariableElimination(model)
+        self._states: dict[str, tuple[Any, ...]] = {
+            str(n): tuple(model.get_cpds(n).state_names[n]) for n in model.nodes()
+        }
+        self._order = [str(n) for n in nx.topological_sort(model)]
+        self._prior: Beliefs | None = None
+        self._mutilated: dict[frozenset[str], tuple[Any, Any]] = {}
+        self._p_findings: dict[frozenset[tuple[str, str]], float] = {}
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def from_pgmpy(cls, model: Any, graph: CausalGraph | None = None) -> TeachingModel:
+        """Wrap a fitted pgmpy ``DiscreteBayesianNetwork`` (labels from ``graph``)."""
+        return cls(model, graph)
+
+    @classmethod
+    def from_session(cls, session: Any) -> TeachingModel:
+        """The current model of an :class:`~kg_editor.model.session.EditSession` (labels from its graph).
+
+        Build a new one after each edit (wrapping costs a few milliseconds); cache it by
+        graph version in the web app.
+
+        Examples
+        --------
+        >>> from kg_editor.model.session import EditSession, demo_cohort_for_doctest
+        >>> cohort, graph = demo_cohort_for_doctest()
+        >>> tm = TeachingModel.from_session(EditSession(cohort, graph, bootstrap=0))
+        >>> sorted(tm.marginal("lung", {"xray": "present"})) == sorted(tm.states("lung"))
+        True
+        """
+        return cls(session.to_pgmpy(), session.graph)
+
+    @classmethod
+    def from_bundled(cls, name: str) -> TeachingModel:
+        """A network bundled with pgmpy (``asia``, ``cancer``, ``alarm`` ...), read offline."""
+        from kg_editor.model.fit import bundled_network
+
+        return cls(bundled_network(name))
+
+    @classmethod
+    def from_graph_and_cpds(
+        cls, graph: CausalGraph, cpds: Mapping[str, Any] | Iterable[Any]
+    ) -> TeachingModel:
+        """Build the pgmpy network of ``graph`` from its probability tables.
+
+        Parameters
+        ----------
+        graph : CausalGraph
+        cpds : mapping node -> table, or an iterable of pgmpy ``TabularCPD``
+            A table is a pgmpy ``TabularCPD``, or an array of shape
+            ``(n_states, product of the parents' state counts)``: column ``j`` is
+            ``P(node | parents in configuration j)``, parents in ``graph.parents(node)``
+            order (sorted ids), the last parent varying fastest (pgmpy's convention).
+            States come from the node's ``states`` attribute (default ``("0", "1")``).
+
+        Examples
+        --------
+        >>> g = CausalGraph.from_edges([("smoking", "cough")], labels={"smoking": "Smoking"})
+        >>> tm = TeachingModel.from_graph_and_cpds(
+        ...     g, {"smoking": [[0.7], [0.3]], "cough": [[0.9, 0.6], [0.1, 0.4]]}
+        ... )
+        >>> round(tm.prior()["cough"]["1"], 3), tm.label("smoking")
+        (0.19, 'Smoking')
+        """
+        from pgmpy.factors.discrete import TabularCPD
+        from pgmpy.models import DiscreteBayesianNetwork
+
+        model = DiscreteBayesianNetwork()
+        model.add_nodes_from(graph.nodes)
+        model.add_edges_from(graph.edges)
+        items = list(cpds.items()) if isinstance(cpds, Mapping) else [(None, c) for c in cpds]
+
+        def states_of(node: str) -> list[str]:
+            st = graph.node_attrs(node).get("states")
+            return [str(s) for s in st] if st else ["0", "1"]
+
+        built = []
+        for node, table in items:
+            if isinstance(table, TabularCPD):
+                built.append(table)
+                continue
+            graph._check_node(str(node))
+            parents = list(graph.parents(str(node)))
+            values = np.asarray(table, dtype=float)
+            st = states_of(str(node))
+            if values.ndim == 1:
+                values = values.reshape(-1, 1)
+            expected = (
+                len(st),
+                int(np.prod([len(states_of(p)) for p in parents])) if parents else 1,
+            )
+            if values.shape != expected:
+                raise SchemaError(
+                    f"The table of {graph.label(str(node))} has shape {values.shape}; expected {expected} "
+                    f"({len(st)} states x one column per configuration of {', '.join(parents) or 'no parents'})."
+                )
+            built.append(
+                TabularCPD(
+                    str(node),
+                    len(st),
+                    values,
+                    evidence=parents or None,
+                    evidence_card=[len(states_of(p)) for p in parents] or None,
+                    state_names={str(node): st, **{p: states_of(p) for p in parents}},
+                )
+            )
+        model.add_cpds(*built)
+        return cls(model, graph)
+
+    # -- read access --------------------------------------------------------------
+    @property
+    def pgmpy(self) -> Any:
+        """The wrapped pgmpy ``DiscreteBayesianNetwork`` (do not modify it)."""
+        return self._model
+
+    @property
+    def graph(self) -> CausalGraph:
+        return self._graph
+
+    @property
+    def nodes(self) -> list[str]:
+        """Node ids in a topological order (causes before effects)."""
+        return list(self._order)
+
+    def states(self, node: str) -> tuple[str, ...]:
+        """The node's states as strings, in the model's order."""
+        return tuple(str(s) for s in self._states[self.resolve(node)])
+
+    def label(self, node: str) -> str:
+        return self._graph.label(node)
+
+    def state_space(self) -> dict[str, dict[str, Any]]:
+        """``{node: {"label": ..., "states": [...]}}`` in topological order, for evidence menus.
+
+        Examples
+        --------
+        >>> TeachingModel.from_bundled("cancer").state_space()["Smoker"]
+        {'label': 'Smoker', 'states': ['True', 'False']}
+        """
+        return {n: {"label": self.label(n), "states": list(self.states(n))} for n in self._order}
+
+    def resolve(self, name: str) -> str:
+        """Node id for an id or a label; raises :class:`UnknownVariableError` with suggestions."""
+        if name in self._states:
+            return name
+        return self._graph.resolve(str(name))
+
+    def resolve_findings(self, findings: Mapping[str, Any] | None) -> dict[str, str]:
+        """Check findings ``{node: state}`` (ids or labels; states compared as text).
+
+        Raises
+        ------
+        UnknownVariableError
+            A node is not in the model (closest names suggested).
+        SchemaError
+            A state is not one of the node's states.
+        """
+        out: dict[str, str] = {}
+        for name, state in (findings or {}).items():
+            node = self.resolve(str(name))
+            sts = self.states(node)
+            if str(state) not in sts:
+                raise SchemaError(
+                    f"{self.label(node)} has no state {state!r}; choose one of {', '.join(sts)}.",
+                    column=node,
+                )
+            out[node] = str(state)
+        return out
+
+    def _native(self, findings: Mapping[str, str]) -> dict[str, Any]:
+        """Findings with the model's own state objects (pgmpy compares them by equality)."""
+        out = {}
+        for node, s in findings.items():
+            native = self._states[node]
+            out[node] = native[[str(x) for x in native].index(s)]
+        return out
+
+    # -- queries --------------------------------------------------------------------
+    def _dist(self, factor: Any, node: str) -> dict[str, float]:
+        vals = np.asarray(factor.values, dtype=float)
+        names = factor.state_names[node]
+        if not np.all(np.isfinite(vals)):
+            raise ImpossibleFindingsError(
+                "These findings cannot occur together under the model (their probability is "
+                "zero); remove one of them."
+            )
+        return {str(s): float(v) for s, v in zip(names, vals, strict=True)}
+
+    def prior(self) -> Beliefs:
+        """``P(node)`` for every node, with no findings (cached)."""
+        if self._prior is None:
+            self._prior = self._all_marginals(self._ve, {}, ())
+        return {n: dict(d) for n, d in self._prior.items()}
+
+    def _all_marginals(self, ve: Any, native: Mapping[str, Any], skip: Iterable[str]) -> Beliefs:
+        skip = set(skip)
+        out: Beliefs = {}
+        for node in self._order:
+            if node in native or node in skip:
+                continue
+            f = ve.query([node], evidence=dict(native) or None, show_progress=False)
+            out[node] = self._dist(f, node)
+        return out
+
+    def marginals(self, findings: Mapping[str, Any] | None = None) -> Beliefs:
+        """``P(node | findings)`` for every node; an observed node gets probability 1 on its state.
+
+        Examples
+        --------
+        >>> tm = TeachingModel.from_bundled("asia")
+        >>> post = tm.marginals({"dysp": "yes"})
+        >>> post["dysp"], round(post["bronc"]["yes"], 4)
+        ({'yes': 1.0, 'no': 0.0}, 0.834)
+        """
+        fnd = self.resolve_findings(findings)
+        if not fnd:
+            return self.prior()
+        self.probability_of_findings(fnd)  # raises on impossible findings
+        out = self._all_marginals(self._ve, self._native(fnd), ())
+        for node, s in fnd.items():
+            out[node] = {st: float(st == s) for st in self.states(node)}
+        return {n: out[n] for n in self._order}
+
+    def marginal(self, node: str, findings: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """``P(node | findings)`` for one node."""
+        node = self.resolve(node)
+        fnd = self.resolve_findings(findings)
+        if node in fnd:
+            return {st: float(st == fnd[node]) for st in self.states(node)}
+        f = self._ve.query([node], evidence=self._native(fnd) or None, show_progress=False)
+        return self._dist(f, node)
+
+    def probability_of_findings(self, findings: Mapping[str, Any] | None = None) -> float:
+        """``P(findings)`` by the chain rule over exact marginals (1.0 for no findings).
+
+        Raises :class:`ImpossibleFindingsError` when it is zero.
+
+        Examples
+        --------
+        >>> tm = TeachingModel.from_bundled("cancer")
+        >>> round(tm.probability_of_findings({"Smoker": "True", "Cancer": "True"}), 6)
+        0.0096
+        """
+        fnd = self.resolve_findings(findings)
+        key = frozenset(fnd.items())
+        if key in self._p_findings:
+            return self._p_findings[key]
+        p = 1.0
+        seen: dict[str, str] = {}
+        for node in sorted(fnd, key=self._order.index):
+            if seen:
+                f = self._ve.query([node], evidence=self._native(seen), show_progress=False)
+                vals = np.asarray(f.values, dtype=float)
+                if not np.all(np.isfinite(vals)):
+                    p = 0.0
+                    break
+                dist = {str(s): float(v) for s, v in zip(f.state_names[node], vals, strict=True)}
+            else:
+                dist = self.prior()[node]
+            p *= dist[fnd[node]]
+            seen[node] = fnd[node]
+            if p == 0.0:
+                break
+        if p <= 0.0 or math.isnan(p):
+            names = ", ".join(f"{self.label(n)} = {s}" for n, s in fnd.items())
+            raise ImpossibleFindingsError(
+                f"The findings {names} cannot occur together under the model (probability zero); "
+                "remove one of them."
+            )
+        if len(self._p_findings) > 256:
+            self._p_findings.clear()
+        self._p_findings[key] = p
+        return p
+
+    def _mutilated_ve(self, targets: frozenset[str]) -> Any:
+        """VariableElimination on the network with every edge into ``targets`` cut."""
+        hit = self._mutilated.get(targets)
+        if hit is None:
+            from pgmpy.factors.discrete import TabularCPD
+            from pgmpy.inference import VariableElimination
+
+            mut = self._model.do(sorted(targets), inplace=False)
+            for x in targets:
+                native = list(self._states[x])
+                k = len(native)
+                mut.remove_cpds(mut.get_cpds(x))
+                mut.add_cpds(TabularCPD(x, k, np.full((k, 1), 1.0 / k), state_names={x: native}))
+            hit = (mut, VariableElimination(mut))
+            if len(self._mutilated) >= 64:  # one copy of the network per cached intervention
+                self._mutilated.clear()
+            self._mutilated[targets] = hit
+        return hit[1]
+
+    def interventional(
+        self,
+        node: str,
+        do: Mapping[str, Any],
+        findings: Mapping[str, Any] | None = None,
+    ) -> dict[str, float]:
+        """``P(node | do(X = x, ...), findings)`` by graph surgery and exact elimination.
+
+        The findings are conditioned on in the mutilated network (Pearl's definition), so
+        findings downstream of ``X`` are handled correctly too.
+
+        Examples
+        --------
+        >>> tm = TeachingModel.from_bundled("asia")
+        >>> round(tm.interventional("dysp", {"smoke": "yes"})["yes"], 4)
+        0.5528
+        """
+        node = self.resolve(node)
+        dos = self.resolve_findings(do)
+        fnd = self.resolve_findings(findings)
+        for x, s in dos.items():
+            if x in fnd and fnd[x] != s:
+                raise SchemaError(
+                    f"{self.label(x)} is both set to {s} and observed as {fnd[x]}; drop one of them.",
+                    column=x,
+                )
+            fnd.pop(x, None)
+        if node in dos:
+            return {st: float(st == dos[node]) for st in self.states(node)}
+        if node in fnd:
+            return {st: float(st == fnd[node]) for st in self.states(node)}
+        ve = self._mutilated_ve(frozenset(dos))
+        evidence = self._native({**fnd, **dos})
+        f = ve.query([node], evidence=evidence or None, show_progress=False)
+        return self._dist(f, node)
+
+
+def as_teaching_model(model: Any, graph: CausalGraph | None = None) -> TeachingModel:
+    """Return ``model`` if it is a :class:`TeachingModel`, else wrap a pgmpy network."""
+    if isinstance(model, TeachingModel):
+        return model
+    return TeachingModel(model, graph)

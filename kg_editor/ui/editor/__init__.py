@@ -1,0 +1,1 @@
+"""The web editor's editor page: its layout and callbacks."""

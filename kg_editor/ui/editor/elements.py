@@ -1,0 +1,427 @@
+"""Cytoscape elements, stylesheet and legend for a :class:`~kg_editor.model.graph.CausalGraph`.
+
+Pure functions of the graph (no Dash callbacks here), so they are unit-tested without a
+browser. Node ids are the variable codes; labels are plain text (Cytoscape draws them on a
+canvas, so markup in a concept name is shown, never interpreted).
+
+Examples
+--------
+>>> from kg_editor.model.graph import CausalGraph
+>>> g = CausalGraph.from_edges([("a", "b")], labels={"a": "Aspirin", "b": "Bleeding"})
+>>> els = graph_elements(g, target="b")
+>>> [e["data"]["id"] for e in els]
+['a', 'b', 'e-a-b']
+>>> "target" in els[1]["classes"]
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+
+from kg_editor.model.graph import CausalGraph
+
+__all__ = [
+    "DOMAIN_COLOURS",
+    "PROVENANCE_STYLES",
+    "edge_id",
+    "edge_strength",
+    "graph_elements",
+    "layout_options",
+    "neighbourhood",
+    "node_size",
+    "stylesheet",
+]
+
+#: Node colour by OMOP domain (colour-blind safe, Okabe-Ito based).
+DOMAIN_COLOURS: dict[str, str] = {
+    "condition": "#0072B2",
+    "drug": "#009E73",
+    "procedure": "#CC79A7",
+    "observation": "#E69F00",
+    "measurement": "#D55E00",
+    "demographic": "#7F7F7F",
+    "other": "#56B4E9",
+}
+
+#: Edge appearance by provenance: (line colour, line style, legend text).
+PROVENANCE_STYLES: dict[str, tuple[str, str, str]] = {
+    "distilled": ("#8a9bb0", "solid", "distilled from the data"),
+    "clinician": ("#1b5e8c", "solid", "added or re-oriented by a clinician"),
+    "required": ("#5b4b8a", "solid", "required by an expert constraint"),
+    "imported": ("#8a9bb0", "solid", "imported from a file"),
+    "suggested": ("#d9822b", "dashed", "suggested (ghost, not in the model)"),
+}
+
+CONTRADICTS_COLOUR = "#c2410c"
+CYCLE_COLOUR = "#d7263d"
+SELECT_COLOUR = "#f2a900"
+
+_SAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def _safe(code: str) -> str:
+    return _SAFE.sub(lambda m: f"x{ord(m.group()):x}", str(code))
+
+
+def edge_id(source: str, target: str) -> str:
+    """A stable element id for the edge ``source -> target`` (selector-safe characters).
+
+    Examples
+    --------
+    >>> edge_id("a", "b"), edge_id("a b", "c>d")
+    ('e-a-b', 'e-ax20b-cx3ed')
+    """
+    return f"e-{_safe(source)}-{_safe(target)}"
+
+
+def node_size(prevalence: float | None) -> float:
+    """Node diameter in pixels: area grows with prevalence (18 px to 60 px).
+
+    Examples
+    --------
+    >>> node_size(0.0), node_size(1.0), node_size(None)
+    (18.0, 60.0, 24.0)
+    """
+    if prevalence is None or not math.isfinite(float(prevalence)):
+        return 24.0
+    return round(18.0 + 42.0 * math.sqrt(min(max(float(prevalence), 0.0), 1.0)), 1)
+
+
+def _lookup(evidence: Mapping[str, Any] | None, *names: str) -> Any:
+    """First value found under any of ``names``, searching nested dicts breadth-first."""
+    if not evidence:
+        return None
+    queue: list[Mapping[str, Any]] = [evidence]
+    while queue:
+        cur = queue.pop(0)
+        for n in names:
+            if n in cur and cur[n] is not None and not isinstance(cur[n], Mapping):
+                return cur[n]
+            if n in cur and isinstance(cur[n], Mapping):
+                inner = cur[n]
+                for key in ("value", "estimate", "point"):
+                    if inner.get(key) is not None:
+                        return inner[key]
+        queue.extend(v for v in cur.values() if isinstance(v, Mapping))
+    return None
+
+
+def edge_strength(evidence: Mapping[str, Any] | None) -> float | None:
+    """Strength of an edge's association: ``|log odds ratio|`` from its evidence.
+
+    Examples
+    --------
+    >>> round(edge_strength({"odds_ratio": 4.0}), 3)
+    1.386
+    >>> edge_strength({}) is None
+    True
+    """
+    orr = _lookup(evidence, "odds_ratio", "or")
+    try:
+        value = float(orr)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return abs(math.log(value))
+
+
+def _edge_width(strength: float | None) -> float:
+    if strength is None:
+        return 2.0
+    return round(1.5 + 5.0 * min(strength, 2.5) / 2.5, 2)
+
+
+def neighbourhood(graph: CausalGraph, centre: str, hops: int) -> set[str]:
+    """Nodes within ``hops`` links of ``centre``, ignoring edge direction.
+
+    Examples
+    --------
+    >>> g = CausalGraph.from_edges([("a", "b"), ("b", "c"), ("c", "d")])
+    >>> sorted(neighbourhood(g, "b", 1))
+    ['a', 'b', 'c']
+    """
+    graph._check_node(centre)
+    ego = nx.ego_graph(graph.nx.to_undirected(as_view=True), centre, radius=max(int(hops), 0))
+    return set(ego.nodes)
+
+
+def graph_elements(
+    graph: CausalGraph,
+    *,
+    target: str | None = None,
+    contradicting: Iterable[Collection[str]] = (),
+    cycle: Iterable[str] = (),
+    nodes: Collection[str] | None = None,
+    selected_edge: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Cytoscape elements (nodes, then edges) for ``graph``.
+
+    Parameters
+    ----------
+    graph : CausalGraph
+    target : str, optional
+        The target diagnosis (drawn with a heavy outline).
+    contradicting : iterable of (source, target)
+        Edges that contradict temporal precedence (marked distinctly).
+    cycle : iterable of str
+        A refused cycle as a node path (``[a, b, c, a]``); its nodes and edges are
+        highlighted, the closing edge that was refused is drawn as a ghost.
+    nodes : collection of str, optional
+        Only these nodes (and the edges between them): the focused neighbourhood view.
+    selected_edge : (source, target), optional
+        Kept selected across re-renders.
+    """
+    keep = set(graph.nodes) if nodes is None else set(nodes) & set(graph.nodes)
+    contra = {(str(e[0]), str(e[1])) for e in contradicting}
+    cyc = [str(n) for n in cycle]
+    cyc_nodes = set(cyc)
+    cyc_edges = set(itertools.pairwise(cyc))
+    g = graph.nx
+    out: list[dict[str, Any]] = []
+    for n in graph.nodes:
+        if n not in keep:
+            continue
+        a = g.nodes[n]
+        domain = str(a.get("domain") or "other")
+        prevalence = a.get("prevalence")
+        classes = [f"dom-{domain if domain in DOMAIN_COLOURS else 'other'}"]
+        if n == target:
+            classes.append("target")
+        if n in cyc_nodes:
+            classes.append("cycle")
+        label = str(a.get("label") or n)
+        out.append(
+            {
+                "data": {
+                    "id": str(n),
+                    "label": label if len(label) <= 34 else label[:32] + "…",
+                    "full_label": label,
+                    "domain": domain,
+                    "tier": a.get("tier"),
+                    "prevalence": None if prevalence is None else round(float(prevalence), 4),
+                    "size": node_size(prevalence),
+                },
+                "classes": " ".join(classes),
+            }
+        )
+    for u, v in graph.edges:
+        if u not in keep or v not in keep:
+            continue
+        a = g.edges[u, v]
+        prov = str(a.get("provenance") or "distilled")
+        strength = edge_strength(a.get("evidence"))
+        classes = [f"prov-{prov if prov in PROVENANCE_STYLES else 'distilled'}"]
+        if (u, v) in contra:
+            classes.append("contradicts")
+        if (u, v) in cyc_edges:
+            classes.append("cycle")
+        el: dict[str, Any] = {
+            "data": {
+                "id": edge_id(u, v),
+                "source": str(u),
+                "target": str(v),
+                "provenance": prov,
+                "width": _edge_width(strength),
+                "strength": None if strength is None else round(strength, 3),
+            },
+            "classes": " ".join(classes),
+        }
+        if selected_edge == (u, v):
+            el["selected"] = True
+        out.append(el)
+    # The refused closing edge of a cycle is not in the graph: draw it as a ghost.
+    for u, v in cyc_edges:
+        if not graph.has_edge(u, v) and u in keep and v in keep:
+            out.append(
+                {
+                    "data": {
+                        "id": "refused-" + edge_id(u, v),
+                        "source": u,
+                        "target": v,
+                        "width": 3,
+                    },
+                    "classes": "cycle refused",
+                    "selectable": False,
+                }
+            )
+    return out
+
+
+def layout_options(name: str = "dagre", nonce: int = 0) -> dict[str, Any]:
+    """The hierarchical layout (computed once in the browser, then kept as is).
+
+    ``nonce`` makes a re-layout request a new value so Dash sends it again.
+    """
+    if name == "preset":
+        return {"name": "preset", "fit": False}
+    return {
+        "name": name,
+        "rankDir": "TB",
+        "nodeSep": 18,
+        "rankSep": 70,
+        "edgeSep": 8,
+        "ranker": "network-simplex",
+        "animate": False,
+        "fit": True,
+        "padding": 24,
+        "nonce": nonce,
+    }
+
+
+def stylesheet() -> list[dict[str, Any]]:
+    """The Cytoscape stylesheet: colour by domain, size by prevalence, width by strength,
+    line style by provenance, a distinct mark for precedence contradictions."""
+    css: list[dict[str, Any]] = [
+        {
+            "selector": "node",
+            "style": {
+                "width": "data(size)",
+                "height": "data(size)",
+                "label": "data(label)",
+                "font-family": "Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
+                "font-size": 10,
+                "color": "#1f2933",
+                "text-valign": "bottom",
+                "text-margin-y": 3,
+                "text-wrap": "wrap",
+                "text-max-width": 120,
+                "text-background-color": "#ffffff",
+                "text-background-opacity": 0.75,
+                "text-background-padding": 1,
+                "border-width": 1.5,
+                "border-color": "#ffffff",
+                "background-color": DOMAIN_COLOURS["other"],
+            },
+        },
+    ]
+    for dom, col in DOMAIN_COLOURS.items():
+        css.append({"selector": f"node.dom-{dom}", "style": {"background-color": col}})
+    css += [
+        {
+            "selector": "node.target",
+            "style": {
+                "border-width": 4,
+                "border-color": "#7a1f2b",
+                "font-weight": "bold",
+                "font-size": 12,
+            },
+        },
+        {
+            "selector": "edge",
+            "style": {
+                "width": "data(width)",
+                "curve-style": "bezier",
+                "target-arrow-shape": "triangle",
+                "arrow-scale": 1.1,
+                "line-color": PROVENANCE_STYLES["distilled"][0],
+                "target-arrow-color": PROVENANCE_STYLES["distilled"][0],
+                "opacity": 0.9,
+            },
+        },
+    ]
+    for prov, (col, style, _) in PROVENANCE_STYLES.items():
+        rule: dict[str, Any] = {
+            "line-color": col,
+            "target-arrow-color": col,
+            "line-style": style,
+        }
+        if prov == "suggested":
+            rule["opacity"] = 0.65
+        css.append({"selector": f"edge.prov-{prov}", "style": rule})
+    css += [
+        {
+            "selector": "edge.contradicts",
+            "style": {
+                "mid-target-arrow-shape": "diamond",
+                "mid-target-arrow-color": CONTRADICTS_COLOUR,
+                "mid-target-arrow-fill": "filled",
+                "arrow-scale": 1.4,
+                "line-color": CONTRADICTS_COLOUR,
+                "target-arrow-color": CONTRADICTS_COLOUR,
+            },
+        },
+        {
+            "selector": "edge.ghost",
+            "style": {
+                "line-style": "dashed",
+                "line-color": PROVENANCE_STYLES["suggested"][0],
+                "target-arrow-color": PROVENANCE_STYLES["suggested"][0],
+                "opacity": 0.85,
+                "width": 3,
+                "z-index": 50,
+            },
+        },
+        {
+            "selector": "edge.ghost-remove",
+            "style": {"line-color": "#9b1c1c", "target-arrow-color": "#9b1c1c", "opacity": 0.35},
+        },
+        {
+            "selector": ".cycle",
+            "style": {
+                "line-color": CYCLE_COLOUR,
+                "target-arrow-color": CYCLE_COLOUR,
+                "border-color": CYCLE_COLOUR,
+                "border-width": 4,
+                "z-index": 40,
+            },
+        },
+        {"selector": "edge.refused", "style": {"line-style": "dashed", "width": 3}},
+        {
+            "selector": "node:selected",
+            "style": {"border-width": 4, "border-color": SELECT_COLOUR},
+        },
+        {
+            "selector": "edge:selected",
+            "style": {
+                "line-color": SELECT_COLOUR,
+                "target-arrow-color": SELECT_COLOUR,
+                "z-index": 60,
+                "width": "mapData(width, 1, 7, 4, 9)",
+            },
+        },
+        {
+            "selector": "node.pending-source",
+            "style": {"border-width": 5, "border-style": "double", "border-color": "#1b5e8c"},
+        },
+        {
+            "selector": "node.search-hit",
+            "style": {"overlay-color": SELECT_COLOUR, "overlay-opacity": 0.25},
+        },
+        # cytoscape-edgehandles (drag to connect)
+        {
+            "selector": ".eh-handle",
+            "style": {
+                "background-color": "#1b5e8c",
+                "width": 12,
+                "height": 12,
+                "shape": "ellipse",
+                "overlay-opacity": 0,
+                "border-width": 10,
+                "border-opacity": 0,
+                "label": "",
+            },
+        },
+        {"selector": ".eh-hover", "style": {"background-color": "#1b5e8c"}},
+        {"selector": ".eh-source", "style": {"border-width": 3, "border-color": "#1b5e8c"}},
+        {"selector": ".eh-target", "style": {"border-width": 3, "border-color": "#1b5e8c"}},
+        {
+            "selector": ".eh-preview, .eh-ghost-edge",
+            "style": {
+                "background-color": "#1b5e8c",
+                "line-color": "#1b5e8c",
+                "target-arrow-color": "#1b5e8c",
+                "source-arrow-color": "#1b5e8c",
+                "line-style": "dashed",
+            },
+        },
+        {"selector": ".eh-ghost-edge.eh-preview-active", "style": {"opacity": 0}},
+    ]
+    return css

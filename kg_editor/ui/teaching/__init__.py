@@ -1,0 +1,1 @@
+"""The web editor's teaching page: its layout and callbacks."""

@@ -1,0 +1,1 @@
+"""The web editor's versions page: its layout and callbacks."""

@@ -1,0 +1,1 @@
+"""Versions: the store (projects, versions, branches, audit), diffs and merges."""
