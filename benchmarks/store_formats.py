@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from kg_editor.adapters.pgmpy import from_pgmpy_model
-from kg_editor.formats.registry import read_graph, read_graph_with_model, write_graph
+from kg_editor.formats import read_graph, read_graph_with_model, write_graph
 from kg_editor.model.fit import bundled_network
 from kg_editor.model.graph import AddEdge, RemoveEdge, ReverseEdge, apply_edit
 from kg_editor.versions.diff import diff_graphs, merge_graphs

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from kg_editor.adapters.pgmpy import from_pgmpy_model, to_pgmpy_model
 from kg_editor.errors import FormatError
-from kg_editor.formats.registry import (
+from kg_editor.formats import (
     GraphFormat,
     check_against_cohort,
     format_for_path,

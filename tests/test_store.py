@@ -373,7 +373,7 @@ def test_writer_killed_mid_save_loses_nothing_committed(tmp_path, kill_after):
 
 def test_versions_cli_list_diff_branch_merge_export(tmp_path, capsys, base_graph):
     from kg_editor.cli import main
-    from kg_editor.formats.registry import read_graph, write_graph
+    from kg_editor.formats import read_graph, write_graph
 
     db = str(tmp_path / "cli.sqlite")
     f1 = tmp_path / "g1.dagitty"

@@ -98,7 +98,7 @@ def test_open_session_on_a_version_is_rebuilt_from_the_store(app):
     "fmt", ["json", "bif", "xmlbif", "dagitty", "graphml", "gml", "dot", "csv"]
 )
 def test_export_of_the_session_and_of_a_version_round_trips(app, fmt, tmp_path):
-    from kg_editor.formats.registry import get_format, read_graph, read_graph_with_model
+    from kg_editor.formats import get_format, read_graph, read_graph_with_model
     from kg_editor.ui.versions.callbacks import export_file, save_session_version
 
     reg = app.registry

@@ -13,7 +13,7 @@ __all__ = ["register"]
 
 
 def _format_names() -> str:
-    from kg_editor.formats.registry import list_formats
+    from kg_editor.formats import list_formats
 
     return ", ".join(f.name for f in list_formats())
 
@@ -69,7 +69,7 @@ class _OptionalSource:
 
 def run_export(args: argparse.Namespace) -> int:
     from kg_editor.errors import FormatError
-    from kg_editor.formats.registry import (
+    from kg_editor.formats import (
         format_for_path,
         get_format,
         read_graph_with_model,
@@ -98,7 +98,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from kg_editor.formats.registry import read_graph
+    from kg_editor.formats import read_graph
 
     cohort = cohort_from_args(args) if args.source else None
     graph = read_graph(args.graph, args.in_format, cohort=cohort)

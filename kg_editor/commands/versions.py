@@ -215,7 +215,7 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from kg_editor.formats.registry import format_for_path, write_graph
+    from kg_editor.formats import format_for_path, write_graph
 
     with _store(args) as store:
         v = store.get_version(args.version)
@@ -229,7 +229,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from kg_editor.formats.registry import read_graph
+    from kg_editor.formats import read_graph
 
     graph = read_graph(args.graph, args.in_format)
     report = None

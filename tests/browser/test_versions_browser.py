@@ -229,7 +229,7 @@ def _download(vpage, selector: str, tmp_path):
 
 
 def test_exports_round_trip_through_formats(vpage, editor, editor_server, tmp_path):
-    from kg_editor.formats.registry import read_graph, read_graph_with_model
+    from kg_editor.formats import read_graph, read_graph_with_model
 
     reg = editor_server.registry
     with reg.reading(vpage.sid) as s:

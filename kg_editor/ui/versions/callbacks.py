@@ -138,7 +138,7 @@ def export_file(
 ) -> tuple[str, str]:
     """``(file name, text)`` of the session's graph (with its fitted CPDs for BIF and
     XMLBIF) or of a saved version's graph (CPDs fitted for it) in format ``fmt``."""
-    from kg_editor.formats.registry import get_format, write_graph
+    from kg_editor.formats import get_format, write_graph
 
     f = get_format(fmt)
     ext = f.extensions[0]

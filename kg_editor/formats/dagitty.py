@@ -1,0 +1,202 @@
+"""DAGitty model code: nodes with labels and roles (exposure, outcome, adjusted, latent, selected), directed edges."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import networkx as nx
+
+from kg_editor.errors import FormatError
+from kg_editor.formats.registry import GraphFormat, register_format
+from kg_editor.model.graph import CausalGraph
+
+__all__ = [
+    "DAGITTY_ROLES",
+]
+
+#: DAGitty node roles kept in the node attribute ``role``.
+DAGITTY_ROLES = ("exposure", "outcome", "adjusted", "latent", "selected")
+_DAG_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_DAG_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<arrow><->|->|<-|--)|(?P<punct>[\[\]{},=;])"""
+    r"""|(?P<word>[^\s\[\]{},=;"<>\-]+(?:-(?![->])[^\s\[\]{},=;"<>\-]+)*))"""
+)
+
+
+def _dag_quote(s: str) -> str:
+    return s if _DAG_ID.match(s) else '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _dag_unquote(tok: str) -> str:
+    if tok.startswith('"'):
+        return re.sub(r"\\(.)", r"\1", tok[1:-1])
+    return tok
+
+
+def _node_role(graph: CausalGraph, n: str) -> str | None:
+    role = graph.node_attrs(n).get("role")
+    if role:
+        return str(role)
+    meta = graph.metadata
+    if meta.get("target") == n or meta.get("outcome") == n:
+        return "outcome"
+    if meta.get("exposure") == n:
+        return "exposure"
+    return None
+
+
+def _write_dagitty(graph: CausalGraph, _cpds: Any) -> str:
+    lines = ["dag {"]
+    for n in graph.nodes:
+        attrs = []
+        role = _node_role(graph, n)
+        if role:
+            attrs.append(role)
+        lab = graph.label(n)
+        if lab != n:
+            attrs.append(f"label={_dag_quote_always(lab)}")
+        pos = graph.node_attrs(n).get("pos")
+        if isinstance(pos, list | tuple) and len(pos) == 2:
+            attrs.append(f'pos="{float(pos[0]):g},{float(pos[1]):g}"')
+        lines.append(_dag_quote(n) + (f" [{','.join(attrs)}]" if attrs else ""))
+    for u, v in graph.edges:
+        lines.append(f"{_dag_quote(u)} -> {_dag_quote(v)}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dag_quote_always(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _tokenize_dagitty(text: str) -> list[str]:
+    text = re.sub(r"//[^\n]*", "", text)
+    toks: list[str] = []
+    pos = 0
+    while pos < len(text):
+        m = _DAG_TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            if text[pos:].strip() == "":
+                break
+            raise FormatError(f"DAGitty text cannot be read near {text[pos : pos + 30]!r}.")
+        tok = m.group("str") or m.group("arrow") or m.group("punct") or m.group("word")
+        if tok is None:
+            break
+        # keep newlines as statement separators
+        if "\n" in text[pos : m.start(m.lastgroup or 0)]:
+            toks.append(";")
+        toks.append(tok)
+        pos = m.end()
+    return toks
+
+
+def _read_dagitty(text: str) -> tuple[CausalGraph, Any]:
+    toks = _tokenize_dagitty(text)
+    i = 0
+    if i < len(toks) and toks[i] in ("dag", "pdag", "graph"):
+        if toks[i] != "dag":
+            raise FormatError(
+                f"DAGitty {toks[i]!r} graphs are not DAGs; kg-editor reads 'dag {{ ... }}' only."
+            )
+        i += 1
+    while i < len(toks) and toks[i] == ";":
+        i += 1
+    if i < len(toks) and toks[i] == "{":
+        i += 1
+        end = len(toks) - 1
+        while end > i and toks[end] == ";":
+            end -= 1
+        if toks[end] != "}":
+            raise FormatError("DAGitty text opens '{' but does not close it.")
+        toks = toks[i:end]
+    else:
+        toks = toks[i:]
+    g = nx.DiGraph()
+    j = 0
+
+    def add_node(name: str) -> None:
+        if name not in g:
+            g.add_node(name, label=name)
+
+    def parse_attrs(k: int, node: str) -> int:
+        # toks[k] == "["
+        k += 1
+        while k < len(toks) and toks[k] != "]":
+            key = toks[k]
+            if key in (",", ";"):
+                k += 1
+                continue
+            if k + 1 < len(toks) and toks[k + 1] == "=":
+                val = _dag_unquote(toks[k + 2])
+                if key == "label":
+                    g.nodes[node]["label"] = val
+                elif key == "pos":
+                    try:
+                        x, y = (float(p) for p in val.split(","))
+                        g.nodes[node]["pos"] = [x, y]
+                    except ValueError:
+                        pass
+                else:
+                    g.nodes[node][key] = val
+                k += 3
+            else:
+                if key in DAGITTY_ROLES:
+                    g.nodes[node]["role"] = key
+                else:
+                    g.nodes[node][key] = True
+                k += 1
+        return k + 1
+
+    def parse_group(k: int) -> tuple[list[str], int]:
+        names = []
+        if toks[k] == "{":
+            k += 1
+            while toks[k] != "}":
+                if toks[k] not in (",", ";"):
+                    names.append(_dag_unquote(toks[k]))
+                k += 1
+            return names, k + 1
+        return [_dag_unquote(toks[k])], k + 1
+
+    while j < len(toks):
+        if toks[j] in (";", ","):
+            j += 1
+            continue
+        left, j = parse_group(j)
+        for n in left:
+            add_node(n)
+        if j < len(toks) and toks[j] == "[" and len(left) == 1:
+            j = parse_attrs(j, left[0])
+        while j < len(toks) and toks[j] in ("->", "<-", "<->", "--"):
+            arrow = toks[j]
+            right, j = parse_group(j + 1)
+            for n in right:
+                add_node(n)
+            if arrow in ("<->", "--"):
+                kind = "bidirected (a hidden common cause)" if arrow == "<->" else "undirected"
+                raise FormatError(
+                    f"The DAGitty edge {left[0]} {arrow} {right[0]} is {kind}; kg-editor graphs hold "
+                    "directed edges only. Orient it or model the common cause as a variable."
+                )
+            for a in left:
+                for b in right:
+                    u, v = (a, b) if arrow == "->" else (b, a)
+                    g.add_edge(u, v, provenance="imported", endorsed=False, evidence={}, history=[])
+            if j < len(toks) and toks[j] == "[" and len(right) == 1:
+                j = parse_attrs(j, right[0])
+            left = right
+    meta: dict[str, Any] = {}
+    for n, a in g.nodes(data=True):
+        if a.get("role") == "outcome":
+            meta.setdefault("outcome", n)
+        if a.get("role") == "exposure":
+            meta.setdefault("exposure", n)
+    return CausalGraph(g, metadata=meta), None
+
+
+register_format(
+    GraphFormat(
+        "dagitty", (".dagitty", ".dag"), _read_dagitty, _write_dagitty, "DAGitty model code"
+    )
+)
