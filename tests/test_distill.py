@@ -296,7 +296,7 @@ def test_cli_distill_demo(tmp_path, capsys):
 
 
 def test_pair_evidence_for_a_clinician_added_edge(demo_cohort, demo_distilled):
-    from kg_editor.discovery.counting import pair_evidence
+    from kg_editor.discovery.evidence import pair_evidence
 
     sprain = demo_cohort.resolve("Sprain of ankle")
     ev = pair_evidence(demo_distilled.stats_, sprain, demo_cohort.target)

@@ -13,17 +13,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from kg_editor.discovery.counting import (
-    ci_test,
-    compute_pair_statistics,
     cooccurrence_duckdb,
     cooccurrence_events,
     count_pairs,
     count_pairs_duckdb,
-    local_bic,
-    pair_evidence,
-    positivity_violation,
     precedence_counts,
 )
+from kg_editor.discovery.evidence import compute_pair_statistics, pair_evidence
+from kg_editor.discovery.independence import ci_test, local_bic, positivity_violation
 
 
 @st.composite

@@ -5,7 +5,7 @@ The :class:`Distiller` follows the settings-then-fit contract: settings in ``__i
 
 Steps
 -----
-1. Pair statistics over the training patients (:func:`kg_editor.discovery.counting.compute_pair_statistics`).
+1. Pair statistics over the training patients (:func:`kg_editor.discovery.evidence.compute_pair_statistics`).
 2. Candidate skeleton: pairs whose association is significant after Benjamini-Hochberg
    (``q < alpha``), non-trivial (Cramér's V / |phi| >= ``min_effect``) and seen together in
    at least ``min_count`` patients. Required edges are always candidates; pairs forbidden
@@ -51,14 +51,8 @@ import pandas as pd
 
 from kg_editor.data.cohort import Cohort
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, suppress
-from kg_editor.discovery.counting import (
-    PairStatistics,
-    ci_test,
-    compute_pair_statistics,
-    local_bic,
-    pair_evidence,
-    positivity_violation,
-)
+from kg_editor.discovery.evidence import PairStatistics, compute_pair_statistics, pair_evidence
+from kg_editor.discovery.independence import ci_test, local_bic, positivity_violation
 from kg_editor.errors import ConstraintError, NotFittedError, SchemaError
 from kg_editor.model.graph import CausalGraph, Constraints
 

@@ -151,7 +151,7 @@ class SessionRegistry:
 
                 self._stats = Distiller().fit(self.cohort()).stats_
             stats = self._stats
-        from kg_editor.discovery.counting import pair_evidence
+        from kg_editor.discovery.evidence import pair_evidence
 
         return pair_evidence(stats, source, target)
 

@@ -1,0 +1,280 @@
+"""The pair statistics table: every pair's counts, association measures, test, FDR and precedence, and the evidence an edge carries."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kg_editor.data.privacy import DEFAULT_MIN_CELL, suppress_counts
+from kg_editor.discovery import measures as M
+from kg_editor.discovery.counting import PairCounts, count_pairs, precedence_counts
+
+__all__ = [
+    "PairStatistics",
+    "compute_pair_statistics",
+    "pair_evidence",
+    "pair_table",
+]
+
+
+@dataclass
+class PairStatistics:
+    """Every unordered pair's counts, measures, test and precedence, one row per pair.
+
+    Attributes
+    ----------
+    counts : PairCounts
+    table : DataFrame
+        Columns ``a``, ``b`` (codes; ``a`` before ``b`` in cohort order), ``n``, ``n_a``,
+        ``n_b``, ``n11``, ``n10``, ``n01``, ``n00`` ("any non-reference state" of each),
+        ``k_a``, ``k_b`` (number of states), one column per registered measure
+        (``lift``, ``pmi``, ``npmi``, ``odds_ratio`` + ``_low``/``_high``,
+        ``relative_risk`` + CI, ``phi``, ``mutual_information``), ``cramers_v`` and
+        ``mi_table`` (full table), ``test``, ``statistic``, ``dof``, ``p``, ``q``
+        (Benjamini-Hochberg over all pairs), and, with dates, ``n_both_dated``,
+        ``a_first``, ``b_first``, ``ties``, ``precedence_share`` (share of a-first among
+        ordered pairs), ``precedence_p``, ``precedence_q``.
+    labels : dict
+        Code -> label.
+    """
+
+    counts: PairCounts
+    table: pd.DataFrame
+    labels: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    _pos: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pos = {
+            (a, b): i for i, (a, b) in enumerate(zip(self.table["a"], self.table["b"], strict=True))
+        }
+
+    def row(self, a: str, b: str) -> tuple[pd.Series, bool]:
+        """The row of the pair and whether it is stored as ``(b, a)``."""
+        if (a, b) in self._pos:
+            return self.table.iloc[self._pos[(a, b)]], False
+        if (b, a) in self._pos:
+            return self.table.iloc[self._pos[(b, a)]], True
+        for c in (a, b):
+            self.counts.index(c)  # raises a clear error for an unknown code
+        raise KeyError((a, b))
+
+    @property
+    def has_dates(self) -> bool:
+        return "precedence_share" in self.table.columns
+
+
+def compute_pair_statistics(
+    data: pd.DataFrame,
+    states: Mapping[str, Sequence[str]] | None = None,
+    dates: pd.DataFrame | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    test: str = "chi2",
+    fisher_below: float = 5.0,
+    engine: str = "auto",
+) -> PairStatistics:
+    """Counts, every registered measure, a test per pair, BH q-values and precedence.
+
+    Parameters
+    ----------
+    data : DataFrame
+        State codes (patients x variables), e.g. ``cohort.train``.
+    states : mapping, optional
+        Code -> state names.
+    dates : DataFrame, optional
+        First-occurrence dates aligned with ``data`` (``cohort.first_dates``).
+    test : {"chi2", "g"}
+        Test of independence; 2x2 tables with an expected count below ``fisher_below``
+        use Fisher's exact test.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"a": [1] * 30 + [0] * 70, "b": [1] * 25 + [0] * 60 + [1] * 15}, dtype="int8")
+    >>> ps = compute_pair_statistics(d)
+    >>> row = ps.table.iloc[0]
+    >>> (row.a, row.b, int(row.n11), round(float(row.odds_ratio), 1), row.test)
+    ('a', 'b', 25, 18.3, 'chi2')
+    """
+    pc = count_pairs(data, states, engine=engine)
+    codes = list(pc.codes)
+    p = len(codes)
+    col = pc.collapsed()
+    ia, ib = np.triu_indices(p, k=1)
+    n = pc.n
+    n11 = col[ia, ib]
+    na, nb = np.diag(col)[ia], np.diag(col)[ib]
+    n10, n01 = na - n11, nb - n11
+    n00 = n - na - nb + n11
+    ka = np.array([len(pc.states[i]) for i in ia], dtype=np.int64)
+    kb = np.array([len(pc.states[i]) for i in ib], dtype=np.int64)
+    out: dict[str, Any] = {
+        "a": [codes[i] for i in ia],
+        "b": [codes[i] for i in ib],
+        "n": np.full(ia.size, n, np.int64),
+        "n_a": na,
+        "n_b": nb,
+        "n11": n11,
+        "n10": n10,
+        "n01": n01,
+        "n00": n00,
+        "k_a": ka,
+        "k_b": kb,
+    }
+    for name, res in M.compute_measures(n11, n10, n01, n00).items():
+        out[name] = res["estimate"]
+        if "ci_low" in res:
+            out[f"{name}_low"] = res["ci_low"]
+            out[f"{name}_high"] = res["ci_high"]
+    stat, pval, tname = M.independence_test(
+        n11, n10, n01, n00, method=test, fisher_below=fisher_below
+    )
+    dof = np.ones(ia.size, np.int64)
+    cv = np.abs(out["phi"]).astype(np.float64)
+    mi_t = np.asarray(out["mutual_information"], dtype=np.float64).copy()
+    for k in np.flatnonzero((ka > 2) | (kb > 2)):
+        t = pc.table(codes[ia[k]], codes[ib[k]])
+        s, d, pv = M.table_test(t, method=test)
+        stat[k], dof[k], pval[k], tname[k] = s, d, pv, test
+        cv[k] = M.cramers_v(t)
+        mi_t[k] = M.mutual_information_table(t)
+    out.update(
+        {
+            "cramers_v": np.nan_to_num(cv),
+            "mi_table": mi_t,
+            "test": tname,
+            "statistic": stat,
+            "dof": dof,
+            "p": pval,
+        }
+    )
+    out["q"] = M.bh_qvalues(pval)
+    if dates is not None and dates.shape[1] > 0:
+        dd = dates.reindex(index=data.index, columns=codes)
+        first, ties = precedence_counts(dd)
+        out["a_first"] = first[ia, ib]
+        out["b_first"] = first[ib, ia]
+        out["ties"] = ties[ia, ib]
+        out["n_both_dated"] = out["a_first"] + out["b_first"] + out["ties"]
+        share, pp = M.precedence_test(out["a_first"], out["b_first"])
+        out["precedence_share"] = share
+        out["precedence_p"] = pp
+        out["precedence_q"] = M.bh_qvalues(pp)
+    table = pd.DataFrame(out)
+    table["a"] = table["a"].astype(object)
+    table["b"] = table["b"].astype(object)
+    table["test"] = table["test"].astype(object)
+    return PairStatistics(
+        counts=pc,
+        table=table,
+        labels=dict(labels or {c: c for c in codes}),
+        settings={"test": test, "fisher_below": fisher_below},
+    )
+
+
+def _f(x: Any) -> float | None:
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def pair_evidence(
+    stats: PairStatistics, a: str, b: str, *, k: int = DEFAULT_MIN_CELL, suppress: bool = True
+) -> dict[str, Any]:
+    """Evidence for the pair ``a -> b`` as a JSON-ready dict, counts suppressed below ``k``.
+
+    Works for any pair, including one a clinician adds that the distiller did not
+    propose. Directional measures (relative risk, precedence) read "``b`` given ``a``" and
+    "``a`` first".
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"a": [1] * 30 + [0] * 70, "b": [1] * 25 + [0] * 60 + [1] * 15}, dtype="int8")
+    >>> ev = pair_evidence(compute_pair_statistics(d), "b", "a")
+    >>> ev["counts"]["n11"], ev["counts"]["n10"], round(ev["measures"]["odds_ratio"]["estimate"], 1)
+    (25, 15, 18.3)
+    >>> pair_evidence(compute_pair_statistics(d), "a", "b")["counts"]["n10"]
+    '<11'
+    """
+    row, flipped = stats.row(a, b)
+    n11, n10, n01, n00 = (int(row[c]) for c in ("n11", "n10", "n01", "n00"))
+    na, nb = int(row["n_a"]), int(row["n_b"])
+    if flipped:
+        n10, n01, na, nb = n01, n10, nb, na
+    meas = M.compute_measures(n11, n10, n01, n00)
+    measures = {}
+    for name, res in meas.items():
+        entry: dict[str, Any] = {"estimate": _f(np.asarray(res["estimate"]).item())}
+        if "ci_low" in res:
+            entry["ci_low"] = _f(np.asarray(res["ci_low"]).item())
+            entry["ci_high"] = _f(np.asarray(res["ci_high"]).item())
+        measures[name] = entry
+    measures["cramers_v"] = {"estimate": _f(row["cramers_v"])}
+    counts = {
+        "n": int(row["n"]),
+        "n_a": na,
+        "n_b": nb,
+        "n11": n11,
+        "n10": n10,
+        "n01": n01,
+        "n00": n00,
+    }
+    ev: dict[str, Any] = {
+        "source": a,
+        "target": b,
+        "counts": counts,
+        "measures": measures,
+        "test": {
+            "name": str(row["test"]),
+            "statistic": _f(row["statistic"]),
+            "dof": int(row["dof"]),
+            "p": _f(row["p"]),
+            "q": _f(row["q"]),
+        },
+        "states": {
+            "source": int(row["k_b"] if flipped else row["k_a"]),
+            "target": int(row["k_a"] if flipped else row["k_b"]),
+        },
+    }
+    if stats.has_dates:
+        af, bf = int(row["a_first"]), int(row["b_first"])
+        share = _f(row["precedence_share"])
+        if flipped:
+            af, bf = bf, af
+            share = None if share is None else 1.0 - share
+        ev["precedence"] = {
+            "n_both_dated": int(row["n_both_dated"]),
+            "source_first": af,
+            "target_first": bf,
+            "ties": int(row["ties"]),
+            "share_source_first": share,
+            "p": _f(row["precedence_p"]),
+            "q": _f(row["precedence_q"]),
+        }
+    return suppress_counts(ev, k) if suppress else ev
+
+
+def pair_table(
+    stats: PairStatistics, *, k: int = DEFAULT_MIN_CELL, suppress: bool = True
+) -> pd.DataFrame:
+    """The pair statistics as a display table: one row per unordered pair, with labels,
+    counts below ``k`` shown as ``"<k"``, sorted by q-value.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"a": [1] * 30 + [0] * 70, "b": [1] * 25 + [0] * 60 + [1] * 15}, dtype="int8")
+    >>> t = pair_table(compute_pair_statistics(d, labels={"a": "Asthma", "b": "Bronchitis"}))
+    >>> t[["label_a", "label_b", "n11", "n10"]].values.tolist()
+    [['Asthma', 'Bronchitis', 25, '<11']]
+    """
+    from kg_editor.data.privacy import suppress_frame
+
+    out = stats.table.copy()
+    out.insert(2, "label_a", [stats.labels.get(c, c) for c in out["a"]])
+    out.insert(3, "label_b", [stats.labels.get(c, c) for c in out["b"]])
+    out = out.sort_values(["q", "p", "a", "b"], kind="stable").reset_index(drop=True)
+    return suppress_frame(out, k) if suppress else out
