@@ -31,8 +31,8 @@ warnings.filterwarnings("ignore")
 import networkx as nx  # noqa: E402
 from pgmpy.inference import CausalInference, VariableElimination  # noqa: E402
 
+from kg_editor.teaching import adjustment_sets, belief_update, path_report  # noqa: E402
 from kg_editor.teaching.beliefs import TeachingModel  # noqa: E402
-from kg_editor.teaching.reasoning import adjustment_sets, belief_update, path_report  # noqa: E402
 
 CAP = 10.0  # seconds allowed for one pgmpy adjustment-set call
 REPS = 9

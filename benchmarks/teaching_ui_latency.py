@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     from kg_editor.data.cohort import build_cohort
     from kg_editor.data.sources import load_source
     from kg_editor.discovery.distill import Distiller
+    from kg_editor.teaching import belief_update
     from kg_editor.teaching.beliefs import TeachingModel
-    from kg_editor.teaching.reasoning import belief_update
     from kg_editor.ui import create_app
     from kg_editor.ui.local_browser import launch_chromium, serve_in_thread
     from kg_editor.ui.teaching.callbacks import compute_teaching

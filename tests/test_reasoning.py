@@ -16,8 +16,7 @@ from pgmpy.inference import CausalInference, VariableElimination
 
 from kg_editor.errors import FormatError, SchemaError, UnknownVariableError
 from kg_editor.model.graph import CausalGraph
-from kg_editor.teaching.beliefs import ImpossibleFindingsError, TeachingModel, as_teaching_model
-from kg_editor.teaching.reasoning import (
+from kg_editor.teaching import (
     Scenario,
     active_trails,
     adjustment_report,
@@ -32,6 +31,7 @@ from kg_editor.teaching.reasoning import (
     replay,
     seeing_vs_doing,
 )
+from kg_editor.teaching.beliefs import ImpossibleFindingsError, TeachingModel, as_teaching_model
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 

@@ -10,8 +10,7 @@ import pytest
 pytest.importorskip("dash")
 
 from kg_editor.errors import SchemaError, StoreError
-from kg_editor.teaching.beliefs import TeachingModel
-from kg_editor.teaching.reasoning import (
+from kg_editor.teaching import (
     Scenario,
     belief_update,
     path_report,
@@ -19,6 +18,7 @@ from kg_editor.teaching.reasoning import (
     replay,
     seeing_vs_doing,
 )
+from kg_editor.teaching.beliefs import TeachingModel
 from kg_editor.ui.editor.elements import edge_id
 from kg_editor.ui.teaching.callbacks import compute_teaching, scenario_from_inputs
 from kg_editor.ui.teaching.view import (
@@ -105,7 +105,7 @@ def test_result_views_expose_their_numbers(asia):
         if (getattr(c, "className", "") or "").split()[-1:] == ["do"]
     ]
     assert doing == list(sd["doing"].values())
-    from kg_editor.teaching.reasoning import adjustment_report
+    from kg_editor.teaching import adjustment_report
 
     rep = path_report(asia, "smoke", "dysp")
     view = paths_view(rep, adjustment_report(asia, "smoke", "dysp"))

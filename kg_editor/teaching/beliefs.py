@@ -11,7 +11,7 @@ clinician reads). Every probability it returns comes from pgmpy's exact
   query runs on that mutilated network (Pearl's truncated factorisation).
 
 This module and :mod:`kg_editor.model.fit` are the only places that import pgmpy; the pure
-teaching API in :mod:`kg_editor.teaching.reasoning` calls this one.
+teaching API in :mod:`kg_editor.teaching` calls this one.
 
 Examples
 --------

@@ -1019,7 +1019,7 @@ class Store:
         session_id: str | None = None,
         graph_key: str | None = None,
     ) -> str:
-        """Store a teaching scenario (the JSON form of :class:`kg_editor.teaching.reasoning.Scenario`)
+        """Store a teaching scenario (the JSON form of :class:`kg_editor.teaching.Scenario`)
         with the project, editing session and graph it was written for; returns its id.
 
         Examples

@@ -1,5 +1,5 @@
 """Teaching mode in a real browser: findings set by clicking nodes, posteriors on the canvas
-and in the table equal to :func:`kg_editor.teaching.reasoning.posteriors` on the same session model,
+and in the table equal to :func:`kg_editor.teaching.posteriors` on the same session model,
 seeing versus doing equal to the API, active trails highlighted edge for edge, scenarios
 saved, replayed and exported; offline, no console errors, no patient rows.
 
@@ -78,7 +78,7 @@ def _canvas(editor):
 
 
 def _check_beliefs(editor, editor_server, sid, evidence):
-    from kg_editor.teaching.reasoning import posteriors
+    from kg_editor.teaching import posteriors
 
     _wait_evidence(editor, evidence)
     ref = posteriors(_model(editor_server, sid), evidence)
@@ -137,7 +137,7 @@ def test_clicking_nodes_sets_findings(editor, editor_server, sid):
 
 
 def _confounded_pair(tm, evidence):
-    from kg_editor.teaching.reasoning import seeing_vs_doing
+    from kg_editor.teaching import seeing_vs_doing
 
     for y in tm.nodes:
         if y in evidence:
@@ -186,7 +186,7 @@ def test_seeing_versus_doing_equals_the_api(editor, editor_server, sid):
 
 
 def test_active_trails_are_highlighted(editor, editor_server, sid):
-    from kg_editor.teaching.reasoning import adjustment_report, path_report
+    from kg_editor.teaching import adjustment_report, path_report
     from kg_editor.ui.editor.elements import edge_id
 
     tm = _model(editor_server, sid)
@@ -227,7 +227,7 @@ def test_active_trails_are_highlighted(editor, editor_server, sid):
 
 
 def test_scenario_save_replay_export(editor, editor_server, sid, tmp_path):
-    from kg_editor.teaching.reasoning import Scenario, replay
+    from kg_editor.teaching import Scenario, replay
 
     evidence = _evidence(editor)
     editor.page.fill("#kg-teach-scn-name", "Bleeding on two findings")
@@ -266,7 +266,7 @@ def test_scenario_save_replay_export(editor, editor_server, sid, tmp_path):
     with editor.page.expect_download() as dl:
         editor.page.click("#kg-teach-scn-export-all")
     dl.value.save_as(tmp_path / "all.json")
-    from kg_editor.teaching.reasoning import load_scenarios
+    from kg_editor.teaching import load_scenarios
 
     assert load_scenarios((tmp_path / "all.json").read_text()) == [saved]
 

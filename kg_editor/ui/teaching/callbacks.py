@@ -1,6 +1,6 @@
 """Callbacks of teaching mode: findings, beliefs, seeing versus doing, paths, scenarios.
 
-Each callback parses what the educator did, calls :mod:`kg_editor.teaching.reasoning` on the
+Each callback parses what the educator did, calls :mod:`kg_editor.teaching` on the
 session's cached :class:`~kg_editor.teaching.beliefs.TeachingModel` and serialises the answer.
 The browser holds only the session id and the findings (node -> state); the model, the
 cohort and the scenarios stay on the server (the scenarios in the store).
@@ -63,9 +63,9 @@ def scenario_from_inputs(
     author: str,
     version_id: str | None,
 ) -> Any:
-    """A :class:`~kg_editor.teaching.reasoning.Scenario` from the panel's inputs (raises
+    """A :class:`~kg_editor.teaching.Scenario` from the panel's inputs (raises
     :class:`~kg_editor.errors.SchemaError` without a name)."""
-    from kg_editor.teaching.reasoning import Scenario
+    from kg_editor.teaching import Scenario
 
     both = bool(cause) and bool(outcome)
     return Scenario(
@@ -94,9 +94,9 @@ def compute_teaching(
 
     Returns ``{"sd", "paths", "adjustment", "sd_error", "paths_error"}``; the seeing/doing
     contrast sets findings on the cause or the outcome aside (as
-    :func:`kg_editor.teaching.reasoning.replay` does).
+    :func:`kg_editor.teaching.replay` does).
     """
-    from kg_editor.teaching.reasoning import adjustment_report, path_report, seeing_vs_doing
+    from kg_editor.teaching import adjustment_report, path_report, seeing_vs_doing
 
     out: dict[str, Any] = {
         "sd": None,
@@ -240,7 +240,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
             return (no_update, GENERIC, False, *[no_update] * 5)
 
     def replay_scenario(tm: Any, scenario_id: str) -> tuple[dict[str, str], list[Any]]:
-        from kg_editor.teaching.reasoning import Scenario
+        from kg_editor.teaching import Scenario
 
         row = registry.store.get_scenario(scenario_id)
         if row is None:
@@ -430,7 +430,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
         prevent_initial_call=True,
     )
     def export(_one: Any, _all: Any) -> Any:
-        from kg_editor.teaching.reasoning import Scenario, dump_scenarios
+        from kg_editor.teaching import Scenario, dump_scenarios
 
         trig = ctx.triggered_id
         value = ctx.triggered[0].get("value") if ctx.triggered else None

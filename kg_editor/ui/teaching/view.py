@@ -1,6 +1,6 @@
 """Teaching mode of the canvas: the panel, its tables, the canvas decorations, the model cache.
 
-Pure functions that turn the results of :mod:`kg_editor.teaching.reasoning` into Dash components
+Pure functions that turn the results of :mod:`kg_editor.teaching` into Dash components
 and into a small JSON payload the glue script (``assets/04_kg_teaching.js``) paints on
 the Cytoscape canvas: every node's posterior as a pie slice and a percentage, the shift
 from the prior as the outline colour, observed nodes, active trails and open back-door
@@ -136,8 +136,8 @@ class TeachingCache:
         return tm, key
 
     def beliefs(self, sid: str, key: str, tm: Any, findings: Mapping[str, str]) -> dict[str, Any]:
-        """:func:`kg_editor.teaching.reasoning.belief_update` for these findings (cached)."""
-        from kg_editor.teaching.reasoning import belief_update
+        """:func:`kg_editor.teaching.belief_update` for these findings (cached)."""
+        from kg_editor.teaching import belief_update
 
         fkey = (sid, key, json.dumps(sorted(findings.items())))
         with self._lock:
@@ -174,11 +174,11 @@ def canvas_payload(
     Parameters
     ----------
     update : dict
-        :func:`kg_editor.teaching.reasoning.belief_update`.
+        :func:`kg_editor.teaching.belief_update`.
     sd : dict, optional
-        :func:`kg_editor.teaching.reasoning.seeing_vs_doing` (its open back-door paths are drawn).
+        :func:`kg_editor.teaching.seeing_vs_doing` (its open back-door paths are drawn).
     paths : dict, optional
-        :func:`kg_editor.teaching.reasoning.path_report` (its active trails are drawn).
+        :func:`kg_editor.teaching.path_report` (its active trails are drawn).
 
     Returns
     -------
