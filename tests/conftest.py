@@ -57,6 +57,27 @@ def make_demo_app(demo_cohort, demo_graph, tmp_path_factory):
     return make
 
 
+def page_text(app, path: str = "/", search: str = "") -> str:
+    """The JSON of the page the router callback renders for ``path`` and ``search``, asked
+    through the app's real HTTP endpoint (as the browser does after loading the shell)."""
+    body = {
+        "output": "kg-page.children",
+        "outputs": {"id": "kg-page", "property": "children"},
+        "inputs": [{"id": "kg-page-url", "property": "pathname", "value": path}],
+        "state": [{"id": "kg-page-url", "property": "search", "value": search}],
+        "changedPropIds": ["kg-page-url.pathname"],
+    }
+    resp = app.server.test_client().post("/_dash-update-component", json=body)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    return resp.get_data(as_text=True)
+
+
+@pytest.fixture(scope="session")
+def render_page():
+    """``render_page(app, path, search)``: the page JSON a URL shows (see :func:`page_text`)."""
+    return page_text
+
+
 @pytest.fixture(scope="session")
 def asia_synthetic():
     from kg_editor.data.sources.synthetic import network_events

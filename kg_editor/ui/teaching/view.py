@@ -16,12 +16,9 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dash import dcc, html
@@ -31,12 +28,10 @@ from kg_editor.ui import ids
 __all__ = [
     "BACKDOOR_COLOUR",
     "TRAIL_COLOUR",
-    "TeachingCache",
     "canvas_payload",
     "cycle_state",
     "findings_list",
     "focus_state",
-    "graph_key",
     "paths_view",
     "posterior_table",
     "scenario_list",
@@ -85,72 +80,6 @@ def cycle_state(states: Sequence[str], current: str | None) -> str | None:
         return order[0]
     i = order.index(str(current))
     return order[i + 1] if i + 1 < len(order) else None
-
-
-def graph_key(edges: Iterable[tuple[str, str]]) -> str:
-    """A short key of a graph's edge set (the cache key of its fitted model).
-
-    Examples
-    --------
-    >>> graph_key([("a", "b")]) == graph_key([("a", "b")]) != graph_key([("b", "a")])
-    True
-    """
-    text = json.dumps(sorted([str(u), str(v)] for u, v in edges))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-class TeachingCache:
-    """Per-app cache of teaching models and belief updates, keyed by session and graph.
-
-    The fitted model of a session's current graph is wrapped once
-    (:meth:`TeachingModel.from_session`) and reused until the graph changes; belief
-    updates are kept per findings. It is a cache only (the store holds the truth), owned
-    by one app, never a module global.
-    """
-
-    def __init__(self, max_models: int = 8, max_updates: int = 64):
-        self.max_models = max_models
-        self.max_updates = max_updates
-        self._lock = threading.RLock()
-        self._models: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self._updates: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
-        self.builds = 0  # how many models were wrapped (tests check reuse)
-
-    def model(self, sid: str, session: Any) -> tuple[Any, str]:
-        """The :class:`~kg_editor.teaching.beliefs.TeachingModel` of the session's current graph
-        and the graph's key (wrapped once per graph; the caller holds the session lock)."""
-        from kg_editor.teaching.beliefs import TeachingModel
-
-        key = graph_key(session.graph.edges)
-        with self._lock:
-            hit = self._models.get((sid, key))
-            if hit is not None:
-                self._models.move_to_end((sid, key))
-                return hit, key
-        tm = TeachingModel.from_session(session)
-        with self._lock:
-            self.builds += 1
-            self._models[(sid, key)] = tm
-            while len(self._models) > self.max_models:
-                self._models.popitem(last=False)
-        return tm, key
-
-    def beliefs(self, sid: str, key: str, tm: Any, findings: Mapping[str, str]) -> dict[str, Any]:
-        """:func:`kg_editor.teaching.belief_update` for these findings (cached)."""
-        from kg_editor.teaching import belief_update
-
-        fkey = (sid, key, json.dumps(sorted(findings.items())))
-        with self._lock:
-            hit = self._updates.get(fkey)
-            if hit is not None:
-                self._updates.move_to_end(fkey)
-                return hit
-        upd = belief_update(tm, findings)
-        with self._lock:
-            self._updates[fkey] = upd
-            while len(self._updates) > self.max_updates:
-                self._updates.popitem(last=False)
-        return upd
 
 
 def _pct(p: float) -> str:

@@ -137,7 +137,7 @@ def versions_table(versions: Sequence[Any], target: str | None) -> html.Div:
         return html.Div(
             "No version saved yet for this project. Save one from the editor or below.",
             className="muted empty",
-            id="kg-v-empty",
+            id=ids.V_EMPTY,
         )
     heads = {}
     for v in versions:
@@ -388,7 +388,7 @@ def diff_legend() -> html.Div:
             className="lg-row",
         ),
         className="legend",
-        id="kg-v-legend",
+        id=ids.V_LEGEND,
     )
 
 
@@ -524,7 +524,7 @@ def comparison_table(table: Any, labels: Sequence[str], target: str | None = Non
             html.Tbody(rows),
         ],
         className="metrics compare",
-        id="kg-v-metric-table",
+        id=ids.V_METRIC_TABLE,
     )
 
 
@@ -605,7 +605,7 @@ def versions_toolbar() -> html.Div:
                 n_clicks=0,
                 title="Save the current graph, its report and the edits since the last save",
             ),
-            html.A("Versions", id="kg-e-versions-link", href=ids.VERSIONS_PATH, className="btn"),
+            html.A("Versions", id=ids.E_VERSIONS_LINK, href=ids.VERSIONS_PATH, className="btn"),
             html.Button(
                 "PNG",
                 id={"type": ids.E_IMAGE, "index": "png"},
@@ -653,7 +653,7 @@ def versions_layout(
             html.A(
                 "← Back to the editor",
                 href=f"/?session={session_id}",
-                id="kg-v-back",
+                id=ids.V_BACK,
                 className="btn",
             ),
         ],
@@ -773,10 +773,10 @@ def versions_layout(
                 ],
                 className="form-row",
             ),
-            html.Div(body.get("summary"), id="kg-v-diff"),
+            html.Div(body.get("summary"), id=ids.V_DIFF),
             html.Div(
                 "Click an edge of the canvas to see its evidence in A and B.",
-                id="kg-v-edge",
+                id=ids.V_EDGE,
                 className="muted",
             ),
             html.Div(canvas, className="canvas-wrap v-canvas"),
