@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kg_editor.jsonsafe import json_safe
+
 __all__ = ["METRICS", "MetricSpec", "Report", "ReportDelta", "register_metric"]
 
 
@@ -178,22 +180,6 @@ for _spec in (
     register_metric(_spec)
 
 
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):
-        return _clean(obj.item())
-    return _finite(obj)
-
-
 @dataclass
 class Report:
     """Accuracy and interpretability of one graph version (plain, JSON-ready data).
@@ -218,7 +204,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (NaN and infinities become ``null``)."""
-        return _clean(
+        return json_safe(
             {
                 "accuracy": self.accuracy,
                 "targets": self.targets,
@@ -250,7 +236,7 @@ class Report:
             t: {k: v for k, v in r.items() if k in ("label", "auroc", "brier", "accuracy", "ece")}
             for t, r in self.targets.items()
         }
-        return _clean(
+        return json_safe(
             {"accuracy": self.accuracy, "targets": tg, "interpretability": self.interpretability}
         )
 
@@ -260,7 +246,7 @@ def _num(x: Any) -> bool:
 
 
 def _pair(before: Any, after: Any) -> dict[str, Any]:
-    b, a = _finite(before), _finite(after)
+    b, a = json_safe(before), json_safe(after)
     delta = a - b if _num(a) and _num(b) else None
     return {"before": b, "after": a, "delta": delta}
 
@@ -353,7 +339,7 @@ class ReportDelta:
             "loglik_per_patient": acc.get("loglik_per_patient", {}).get("significant"),
             "targets": {c: r.get("auroc", {}).get("significant") for c, r in tg.items()},
         }
-        return _clean(
+        return json_safe(
             {
                 "edit": self.edit,
                 "level": self.level,
