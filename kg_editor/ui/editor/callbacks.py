@@ -359,7 +359,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                     last = session.history[-1]
                     if last.edit is not None:
                         workspace.log_edit(
-                            sid,
+                            str(sid),
                             last.edit,
                             last.delta.to_dict() if last.delta is not None else None,
                             action=last.kind if last.kind in ("undo", "redo") else "edit",
@@ -384,13 +384,8 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
             view["revision"] = int(view.get("revision", 0)) + 1
             view["last"] = action.kind
             if result is not None and action.kind in ("add", "reverse"):
-                view["edge"] = edge_id(
-                    *(
-                        (action.source, action.target)
-                        if action.kind == "add"
-                        else (action.target, action.source)
-                    )
-                )
+                u, v = str(action.source), str(action.target)
+                view["edge"] = edge_id(u, v) if action.kind == "add" else edge_id(v, u)
             out["view"] = view
             return out
         except CycleError as exc:

@@ -172,7 +172,7 @@ def metrics_table(delta: Mapping[str, Any], target: str | None, *, has_edit: boo
                     ci_cell,
                 ],
                 id=f"metric-{r['key']}",
-                **{"data-after": "" if r["after"] is None else repr(r["after"])},
+                **dict[str, Any]({"data-after": "" if r["after"] is None else repr(r["after"])}),
             )
         )
     return html.Table([head, html.Tbody(body)], className="metrics")

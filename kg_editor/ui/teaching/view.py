@@ -226,12 +226,14 @@ def posterior_table(update: Mapping[str, Any]) -> html.Div:
                     _shift_cell(float(r["shift"][fs])),
                 ],
                 className="observed" if obs is not None else "",
-                **{
-                    "data-node": str(r["id"]),
-                    "data-state": fs,
-                    "data-posterior": json.dumps(r["posterior"]),
-                    "data-prior": json.dumps(r["prior"]),
-                },
+                **dict[str, Any](
+                    {
+                        "data-node": str(r["id"]),
+                        "data-state": fs,
+                        "data-posterior": json.dumps(r["posterior"]),
+                        "data-prior": json.dumps(r["prior"]),
+                    }
+                ),
             )
         )
     p = update.get("p_findings")
@@ -243,7 +245,7 @@ def posterior_table(update: Mapping[str, Any]) -> html.Div:
         ),
         className="muted small teach-note",
         id=ids.TEACH_P_FINDINGS,
-        **({"data-p": repr(float(p))} if p is not None else {}),
+        **dict[str, Any]({"data-p": repr(float(p))} if p is not None else {}),
     )
     return html.Div(
         [
@@ -289,7 +291,7 @@ def findings_list(findings: Mapping[str, str], labels: Mapping[str, str]) -> Any
                 ),
             ],
             className="chip",
-            **{"data-node": n, "data-state": s},
+            **dict[str, Any]({"data-node": n, "data-state": s}),
         )
         for n, s in findings.items()
     ]
@@ -303,11 +305,23 @@ def _dist_rows(sd: Mapping[str, Any]) -> list[html.Tr]:
             html.Tr(
                 [
                     html.Td(s),
-                    html.Td(_pct(see), className="num see", **{"data-value": repr(float(see))}),
-                    html.Td(_pct(do), className="num do", **{"data-value": repr(float(do))}),
-                    html.Td(_pp(diff), className="num diff", **{"data-value": repr(float(diff))}),
+                    html.Td(
+                        _pct(see),
+                        className="num see",
+                        **dict[str, Any]({"data-value": repr(float(see))}),
+                    ),
+                    html.Td(
+                        _pct(do),
+                        className="num do",
+                        **dict[str, Any]({"data-value": repr(float(do))}),
+                    ),
+                    html.Td(
+                        _pp(diff),
+                        className="num diff",
+                        **dict[str, Any]({"data-value": repr(float(diff))}),
+                    ),
                 ],
-                **{"data-state": str(s)},
+                **dict[str, Any]({"data-state": str(s)}),
             )
         )
     return rows
@@ -319,7 +333,7 @@ def _trail_items(trails: Sequence[Mapping[str, Any]], cls: str) -> html.Ol:
             html.Li(
                 [html.Span(t["kind"], className=f"kind {t['kind']}"), " ", " ".join(_arrows(t))],
                 className=cls,
-                **{"data-edges": json.dumps(t["edges"])},
+                **dict[str, Any]({"data-edges": json.dumps(t["edges"])}),
             )
             for t in trails
         ],
@@ -378,7 +392,9 @@ def seeing_doing_view(sd: Mapping[str, Any]) -> html.Div:
                 className="muted small",
             )
         )
-    return html.Div(parts, **{"data-confounded": str(bool(sd["confounded"])).lower()})
+    return html.Div(
+        parts, **dict[str, Any]({"data-confounded": str(bool(sd["confounded"])).lower()})
+    )
 
 
 def paths_view(rep: Mapping[str, Any], adj: Mapping[str, Any] | None) -> html.Div:
@@ -388,7 +404,7 @@ def paths_view(rep: Mapping[str, Any], adj: Mapping[str, Any] | None) -> html.Di
             rep["explanation"],
             className="explain",
             id=ids.TEACH_DSEP,
-            **{"data-dseparated": str(bool(rep["d_separated"])).lower()},
+            **dict[str, Any]({"data-dseparated": str(bool(rep["d_separated"])).lower()}),
         )
     ]
     if rep["trails"]:
@@ -409,7 +425,7 @@ def paths_view(rep: Mapping[str, Any], adj: Mapping[str, Any] | None) -> html.Di
                             if s["labels"]
                             else "{} (no adjustment needed)",
                             className="adjset" + (" minimal" if s["minimal"] else ""),
-                            **{"data-nodes": json.dumps(s["nodes"])},
+                            **dict[str, Any]({"data-nodes": json.dumps(s["nodes"])}),
                         )
                         for s in sets
                     ],
@@ -465,7 +481,7 @@ def scenario_list(rows: Sequence[Mapping[str, Any]], current_key: str | None = N
                     ),
                 ],
                 className="scenario",
-                **{"data-id": r["id"]},
+                **dict[str, Any]({"data-id": r["id"]}),
             )
         )
     return html.Ul(items, className="scenarios")

@@ -99,7 +99,8 @@ def versions_page(workspace: Workspace, sid: str, branch: str = "main") -> Any:
     versions = workspace.list_versions()
     target = _target(workspace, sid)
     pair = _default_pair(versions)
-    body = compare_body(workspace, *(pair or (None, None)), target)
+    a_id, b_id = pair if pair is not None else (None, None)
+    body = compare_body(workspace, a_id, b_id, target)
     with workspace.reading(sid) as session:
         author = session.author if session.author != "anonymous" else ""
         cohort = session.cohort

@@ -184,7 +184,9 @@ def versions_table(versions: Sequence[Any], target: str | None) -> html.Div:
                         html.Td(
                             _fmt(vals[t], fmt),
                             className="num",
-                            **{"data-value": "" if vals[t] is None else repr(vals[t])},
+                            **dict[str, Any](
+                                {"data-value": "" if vals[t] is None else repr(vals[t])}
+                            ),
                         )
                         for t, _s, _m, fmt in KEY_METRICS
                     ],
@@ -211,7 +213,9 @@ def versions_table(versions: Sequence[Any], target: str | None) -> html.Div:
                 ],
                 id=f"kg-v-row-{v.id}",
                 className="version-row",
-                **{"data-branch": v.branch, "data-seq": str(v.seq), "data-edges": str(v.n_edges)},
+                **dict[str, Any](
+                    {"data-branch": v.branch, "data-seq": str(v.seq), "data-edges": str(v.n_edges)}
+                ),
             )
         )
     return html.Div(html.Table([head, html.Tbody(rows)], className="versions"))
@@ -411,7 +415,9 @@ def diff_summary(diff: Any, label: Any = str) -> html.Div:
                         html.Span(status, className="diff-tag", style={"background": col}),
                         f" {label(c.source)} → {label(c.target)}",
                     ],
-                    **{"data-status": status, "data-source": c.source, "data-target": c.target},
+                    **dict[str, Any](
+                        {"data-status": status, "data-source": c.source, "data-target": c.target}
+                    ),
                 )
             )
     return html.Div(
@@ -420,7 +426,7 @@ def diff_summary(diff: Any, label: Any = str) -> html.Div:
                 diff.summary(),
                 id=ids.V_DIFF_SUMMARY,
                 className="diff-summary",
-                **{f"data-{k}": str(v) for k, v in counts.items()},
+                **dict[str, Any]({f"data-{k}": str(v) for k, v in counts.items()}),
             ),
             html.Ul(items, className="diff-edges", id=ids.V_DIFF_EDGES)
             if items
@@ -466,7 +472,7 @@ def edge_change_card(
             html.Table(html.Tbody(rows), className="edge-evidence") if rows else None,
         ],
         className="v-edge-card",
-        **{"data-status": status},
+        **dict[str, Any]({"data-status": status}),
     )
 
 
@@ -501,11 +507,13 @@ def comparison_table(table: Any, labels: Sequence[str], target: str | None = Non
                     html.Td(_short(d, signed=True), className=f"num {cls}"),
                 ],
                 id=f"kg-v-metric-{sec}-{name}".replace(".", "-"),
-                **{
-                    "data-a": "" if va is None else repr(va),
-                    "data-b": "" if vb is None else repr(vb),
-                    "data-delta": "" if d is None else repr(d),
-                },
+                **dict[str, Any](
+                    {
+                        "data-a": "" if va is None else repr(va),
+                        "data-b": "" if vb is None else repr(vb),
+                        "data-delta": "" if d is None else repr(d),
+                    }
+                ),
             )
         )
     return html.Table(
