@@ -931,17 +931,6 @@ class Workspace:
     def branch_version(self, version_id: str, name: str, author: str = "anonymous") -> Version:
         return self.versions.branch(version_id, name, author=author)
 
-    def merge_versions(
-        self,
-        a: str,
-        b: str,
-        resolutions: Mapping[str, str] | None = None,
-        *,
-        author: str = "anonymous",
-        message: str = "",
-    ) -> Version:
-        return self.versions.merge(a, b, resolutions, author=author, message=message)
-
     def compare(self, a: str, b: str) -> Comparison:
         return self.versions.compare(a, b)
 

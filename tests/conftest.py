@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
+# Tests write nothing into the checkout: numba's compiled kernels, hypothesis's example
+# database and Python's bytecode go under build/test-cache/ (ignored by git), unless the
+# test command (scripts/test.sh) already chose a place.
+BUILD = Path(
+    os.environ.get(
+        "KG_EDITOR_TEST_CACHE", Path(__file__).resolve().parents[1] / "build" / "test-cache"
+    )
+)
+os.environ.setdefault("NUMBA_CACHE_DIR", str(BUILD / "numba"))
+if sys.pycache_prefix is None:
+    sys.pycache_prefix = str(BUILD / "pycache")
 os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
+
+try:
+    from hypothesis import settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+except ImportError:  # pragma: no cover - hypothesis is in the [test] extra
+    pass
+else:
+    settings.register_profile(
+        "kg-editor",
+        database=DirectoryBasedExampleDatabase(str(BUILD / "hypothesis")),
+    )
+    settings.register_profile(
+        "ci", parent=settings.get_profile("kg-editor"), derandomize=True, database=None
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "kg-editor"))
 warnings.filterwarnings("ignore", category=FutureWarning, module="pgmpy")
 
 

@@ -103,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _f(x: Any) -> str:
-    return "n/a" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
+    from kg_editor.model.report import format_value
+
+    return format_value(x)
 
 
 def print_report(report: Report) -> None:

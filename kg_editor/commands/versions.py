@@ -121,9 +121,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fmt(x: Any) -> str:
-    if x is None or (isinstance(x, float) and x != x):
-        return "-"
-    return f"{x:.4g}" if isinstance(x, float) else str(x)
+    from kg_editor.model.report import format_value
+
+    return format_value(x, missing="-")
 
 
 def run_projects(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ import networkx as nx
 import numpy as np
 from scipy.special import gammaln
 
+from kg_editor.adapters.pgmpy import structure_score
 from kg_editor.model.fit import CodeTable, Family
 
 __all__ = [
@@ -662,17 +663,8 @@ def interpretability(
 # ---------------------------------------------------------------------------------
 # pgmpy references (used by the tests and by benchmarks)
 # ---------------------------------------------------------------------------------
-def pgmpy_structure_score(
-    model: Any,
-    data: Any,
-    kind: str = "bic",
-    state_names: Mapping[str, Sequence[str]] | None = None,
-    equivalent_sample_size: float = 10.0,
-) -> float:
-    """pgmpy's own score of ``model`` on ``data`` (state names): ``bic``, ``bdeu`` or ``loglik``."""
-    from kg_editor.adapters.pgmpy import structure_score
-
-    return structure_score(model, data, kind, state_names, equivalent_sample_size)
+#: pgmpy's own score of a model on data (state names): ``bic``, ``bdeu`` or ``loglik``.
+pgmpy_structure_score = structure_score
 
 
 def pgmpy_posterior(model: Any, rows: Any, target: str) -> np.ndarray:

@@ -26,6 +26,7 @@ from typing import Any
 import dash_cytoscape as cyto
 from dash import dcc, html
 
+from kg_editor.model.report import format_value
 from kg_editor.ui import ids
 from kg_editor.ui.editor.elements import graph_elements, layout_options, stylesheet
 
@@ -73,12 +74,12 @@ EXPORT_FORMATS: tuple[tuple[str, str], ...] = (
 #: Key metrics shown per version: (column title, report section, metric, format).
 #: ``section == "targets"`` reads the metric of the target.
 KEY_METRICS: tuple[tuple[str, str, str, str], ...] = (
-    ("Edges", "interpretability", "edges", "{:.0f}"),
-    ("Log-lik / patient", "accuracy", "loglik_per_patient", "{:.4f}"),
-    ("BIC", "accuracy", "bic", "{:.1f}"),
-    ("AUROC", "targets", "auroc", "{:.3f}"),
-    ("Brier", "targets", "brier", "{:.4f}"),
-    ("Parameters", "interpretability", "parameters", "{:.0f}"),
+    ("Edges", "interpretability", "edges", ".0f"),
+    ("Log-lik / patient", "accuracy", "loglik_per_patient", ".4f"),
+    ("BIC", "accuracy", "bic", ".1f"),
+    ("AUROC", "targets", "auroc", ".3f"),
+    ("Brier", "targets", "brier", ".4f"),
+    ("Parameters", "interpretability", "parameters", ".0f"),
 )
 
 
@@ -123,7 +124,7 @@ def version_label(v: Any) -> str:
 
 
 def _fmt(x: float | None, fmt: str) -> str:
-    return "–" if x is None else fmt.format(x)
+    return format_value(x, fmt, missing="–")
 
 
 def _button(label: str, id_: Any, title: str, cls: str = "btn small") -> html.Button:
