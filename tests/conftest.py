@@ -18,19 +18,24 @@ BUILD = Path(
     )
 )
 os.environ.setdefault("NUMBA_CACHE_DIR", str(BUILD / "numba"))
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(BUILD / "hypothesis"))
 if sys.pycache_prefix is None:
     sys.pycache_prefix = str(BUILD / "pycache")
 os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
 
 try:
     from hypothesis import settings
+    from hypothesis.configuration import set_hypothesis_home_dir
     from hypothesis.database import DirectoryBasedExampleDatabase
 except ImportError:  # pragma: no cover - hypothesis is in the [test] extra
     pass
 else:
+    set_hypothesis_home_dir(os.environ["HYPOTHESIS_STORAGE_DIRECTORY"])
     settings.register_profile(
         "kg-editor",
-        database=DirectoryBasedExampleDatabase(str(BUILD / "hypothesis")),
+        database=DirectoryBasedExampleDatabase(
+            os.path.join(os.environ["HYPOTHESIS_STORAGE_DIRECTORY"], "examples")
+        ),
     )
     settings.register_profile(
         "ci", parent=settings.get_profile("kg-editor"), derandomize=True, database=None

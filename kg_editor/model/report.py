@@ -36,6 +36,7 @@ __all__ = [
     "METRICS",
     "AccuracyBlock",
     "GapBlock",
+    "GroupGap",
     "InterpretabilityBlock",
     "MetricSpec",
     "Report",
@@ -72,15 +73,24 @@ class SubgroupRow(TypedDict, total=False):
     brier: float | None
 
 
+class GroupGap(TypedDict):
+    """The gap of one metric between the best and the worst group of an attribute."""
+
+    attribute: str
+    gap: float
+    best: str
+    worst: str
+
+
 class GapBlock(TypedDict, total=False):
-    """The largest between-group difference within one attribute."""
+    """The largest between-group difference within one attribute (AUROC; Brier too)."""
 
     metric: str | None
     attribute: str | None
-    gap: float | None
-    best: Any
-    worst: Any
+    gap: float
     flagged: bool
+    auroc_gap: GroupGap
+    brier_gap: GroupGap
 
 
 class TargetBlock(TypedDict, total=False):
