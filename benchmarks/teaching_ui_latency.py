@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         srv.shutdown()
 
-    with app.registry.reading(sid) as session:
+    with app.workspace.reading(sid) as session:
         t0 = time.perf_counter()
         tm = TeachingModel.from_session(session)
         wrap = time.perf_counter() - t0

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import networkx as nx
 
-    constraints = app.registry.constraints()  # the sessions honour the domain tiers
+    constraints = app.workspace.constraints()  # the sessions honour the domain tiers
 
     def reversible(g):
         out = []

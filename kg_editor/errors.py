@@ -26,7 +26,9 @@ __all__ = [
     "KGEditorError",
     "NotFittedError",
     "SchemaError",
+    "SettingsMismatchError",
     "StoreError",
+    "UnknownSessionError",
     "UnknownVariableError",
     "closest_names",
 ]
@@ -97,6 +99,25 @@ class FormatError(KGEditorError, ValueError):
 
 class StoreError(KGEditorError):
     """The version store cannot do what was asked (unknown version, conflict, ...)."""
+
+
+class SettingsMismatchError(KGEditorError):
+    """An artefact (graph file, version) was made with other data or settings than the
+    ones given now; the message names every differing setting.
+
+    Attributes
+    ----------
+    differences : dict
+        Setting -> ``(recorded, given)``.
+    """
+
+    def __init__(self, message: str, differences: dict[str, tuple[object, object]] | None = None):
+        super().__init__(message)
+        self.differences = dict(differences or {})
+
+
+class UnknownSessionError(KGEditorError):
+    """The browser (or a caller) names an editing session the store does not hold."""
 
 
 def closest_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

@@ -3,11 +3,44 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
+# Tests write nothing into the checkout: numba's compiled kernels, hypothesis's example
+# database and Python's bytecode go under build/test-cache/ (ignored by git), unless the
+# test command (scripts/test.sh) already chose a place.
+BUILD = Path(
+    os.environ.get(
+        "KG_EDITOR_TEST_CACHE", Path(__file__).resolve().parents[1] / "build" / "test-cache"
+    )
+)
+os.environ.setdefault("NUMBA_CACHE_DIR", str(BUILD / "numba"))
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(BUILD / "hypothesis"))
+if sys.pycache_prefix is None:
+    sys.pycache_prefix = str(BUILD / "pycache")
 os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
+
+try:
+    from hypothesis import settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+    from hypothesis.database import DirectoryBasedExampleDatabase
+except ImportError:  # pragma: no cover - hypothesis is in the [test] extra
+    pass
+else:
+    set_hypothesis_home_dir(os.environ["HYPOTHESIS_STORAGE_DIRECTORY"])
+    settings.register_profile(
+        "kg-editor",
+        database=DirectoryBasedExampleDatabase(
+            os.path.join(os.environ["HYPOTHESIS_STORAGE_DIRECTORY"], "examples")
+        ),
+    )
+    settings.register_profile(
+        "ci", parent=settings.get_profile("kg-editor"), derandomize=True, database=None
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "kg-editor"))
 warnings.filterwarnings("ignore", category=FutureWarning, module="pgmpy")
 
 
@@ -55,6 +88,27 @@ def make_demo_app(demo_cohort, demo_graph, tmp_path_factory):
         )
 
     return make
+
+
+def page_text(app, path: str = "/", search: str = "") -> str:
+    """The JSON of the page the router callback renders for ``path`` and ``search``, asked
+    through the app's real HTTP endpoint (as the browser does after loading the shell)."""
+    body = {
+        "output": "kg-page.children",
+        "outputs": {"id": "kg-page", "property": "children"},
+        "inputs": [{"id": "kg-page-url", "property": "pathname", "value": path}],
+        "state": [{"id": "kg-page-url", "property": "search", "value": search}],
+        "changedPropIds": ["kg-page-url.pathname"],
+    }
+    resp = app.server.test_client().post("/_dash-update-component", json=body)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
+    return resp.get_data(as_text=True)
+
+
+@pytest.fixture(scope="session")
+def render_page():
+    """``render_page(app, path, search)``: the page JSON a URL shows (see :func:`page_text`)."""
+    return page_text
 
 
 @pytest.fixture(scope="session")

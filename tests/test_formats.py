@@ -151,6 +151,7 @@ def test_bif_formats_round_trip_with_cpds(rich, asia, name, tmp_path):
     assert back_model.check_model()
 
 
+@pytest.mark.slow
 def test_bif_round_trips_the_bundled_networks_byte_for_byte_in_tables():
     for net in ("cancer", "child"):
         model = bundled_network(net)
@@ -248,6 +249,7 @@ def test_align_to_cohort_maps_labels_to_codes():
         read_graph('dag { Asbestos -> "Lung cancer" }', "dagitty", cohort=cohort)
 
 
+@pytest.mark.slow
 def test_export_and_import_cli(tmp_path, asia, capsys):
     from kg_editor.cli import main
 
@@ -268,6 +270,7 @@ def test_export_and_import_cli(tmp_path, asia, capsys):
     assert CausalGraph.from_json(tmp_path / "asia.json") == from_pgmpy_model(asia)
 
 
+@pytest.mark.slow
 def test_import_cli_checks_a_real_cohort(tmp_path, capsys):
     from kg_editor.cli import main
     from kg_editor.data.sources.synthetic import network_events
@@ -312,6 +315,7 @@ def _graphs(draw):
     return CausalGraph.from_edges(edges, nodes=nodes, labels=labels)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_graphs(), st.sampled_from(STRUCTURE_FORMATS))
 def test_any_graph_round_trips_through_structure_formats(g, name):

@@ -44,6 +44,7 @@ def child_result():
     )
 
 
+@pytest.mark.slow
 def test_oracle_edits_move_the_graph_towards_the_truth(child_result):
     rec = child_result.records
     for arm in ("oracle", "proactive"):
@@ -56,6 +57,7 @@ def test_oracle_edits_move_the_graph_towards_the_truth(child_result):
     assert accepted.loc[accepted.arm != "noisy", "consistent_with_truth"].all()
 
 
+@pytest.mark.slow
 def test_wrong_edits_are_recorded_and_scored(child_result):
     wrong = child_result.accepted[child_result.accepted.how == "wrong"]
     assert len(wrong) > 0
@@ -63,6 +65,7 @@ def test_wrong_edits_are_recorded_and_scored(child_result):
     assert wrong["delta_loglik"].notna().all()
 
 
+@pytest.mark.slow
 def test_summary_table_has_start_end_and_truth(child_result):
     table = summary_table(child_result)
     row = table[(table.arm == "proactive") & (table.metric == "shd")].iloc[0]

@@ -89,6 +89,7 @@ def test_subgroups_equal_sklearn_per_group_and_gap_is_flagged():
     assert gap["flagged"] and gap["attribute"] == "sex" and gap["auroc_gap"]["worst"] == "M"
 
 
+@pytest.mark.slow
 def test_bootstrap_auroc_equals_auroc_of_each_resample():
     rng = np.random.default_rng(3)
     n = 300
@@ -103,6 +104,7 @@ def test_bootstrap_auroc_equals_auroc_of_each_resample():
         assert boot[b] == pytest.approx(roc_auc_score(y[idx], s[idx]), abs=1e-9)
 
 
+@pytest.mark.slow
 def test_scores_equal_pgmpy_structure_scores():
     c = sampled_cohort("asia", 800, target="lung", seed=5)
     states = c.states
@@ -129,6 +131,7 @@ def test_scores_equal_pgmpy_structure_scores():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["Disease", "LungParench", "Sick"])
 def test_markov_blanket_posterior_equals_variable_elimination(target):
     """The vectorised posterior equals pgmpy VariableElimination on a sample of rows

@@ -14,6 +14,7 @@ from kg_editor.versions.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.notebook
 def test_compare_versions_notebook_runs(tmp_path, monkeypatch):
     db = tmp_path / "nb.sqlite"

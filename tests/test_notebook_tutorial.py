@@ -9,6 +9,7 @@ import pytest
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "tutorial.ipynb"
 
 
+@pytest.mark.slow
 @pytest.mark.notebook
 def test_tutorial_notebook_executes():
     import nbformat

@@ -151,6 +151,7 @@ edit_steps = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=edit_steps, ess=st.sampled_from([1.0, 10.0, 37.5]))
 def test_random_edit_sequences_equal_a_from_scratch_pgmpy_fit(steps, ess):

@@ -37,6 +37,7 @@ def state_frames(draw, max_rows=60, max_cols=5):
     return pd.DataFrame(cols), states
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(state_frames())
 def test_contingency_tables_equal_brute_force_for_both_engines(frame_states):
@@ -59,6 +60,7 @@ def test_contingency_tables_equal_brute_force_for_both_engines(frame_states):
                 assert sum(dense.cells(a, b)) == len(frame)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 30), st.integers(0, 9)), min_size=1, max_size=200),

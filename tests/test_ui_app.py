@@ -24,14 +24,15 @@ def _arrays(obj):
             yield from _arrays(v)
 
 
-def test_page_json_holds_no_patient_rows(app, demo_cohort):
+def test_page_json_holds_no_patient_rows(app, demo_cohort, render_page):
     client = app.server.test_client()
     resp = client.get("/_dash-layout")
     assert resp.status_code == 200
-    text = resp.get_data(as_text=True)
+    parts = [resp.get_data(as_text=True), render_page(app, "/")]
+    text = "".join(parts)
     assert "patient_id" not in text
     ids = {str(i) for i in demo_cohort.data.index}
-    for arr in _arrays(json.loads(text)):
+    for arr in (a for part in parts for a in _arrays(json.loads(part))):
         hits = [
             x for x in arr if isinstance(x, str | int) and not isinstance(x, bool) and str(x) in ids
         ]
@@ -40,8 +41,8 @@ def test_page_json_holds_no_patient_rows(app, demo_cohort):
     assert '"session_id"' in text and "initial_graph" not in text
 
 
-def test_page_shows_every_node_and_the_report(app, demo_graph):
-    text = app.server.test_client().get("/_dash-layout").get_data(as_text=True)
+def test_page_shows_every_node_and_the_report(app, demo_graph, render_page):
+    text = render_page(app, "/")
     layout = json.loads(text)
     canvas = next(c for c in _components(layout) if c.get("props", {}).get("id") == "kg-canvas")
     els = canvas["props"]["elements"]
@@ -66,40 +67,41 @@ def _components(obj):
 def test_sessions_live_in_the_store_and_rebuild_in_another_worker(
     demo_cohort, demo_graph, tmp_path
 ):
-    from kg_editor.ui.state import SessionRegistry, UnknownSessionError
+    from kg_editor.errors import UnknownSessionError
+    from kg_editor.workspace import ProjectSpec, Workspace
 
     url = f"sqlite:///{tmp_path / 'kg.db'}"
-    worker1 = SessionRegistry(
-        "demo",
-        store_url=url,
+    worker1 = Workspace(
+        ProjectSpec("demo"),
+        store=url,
         cohort=demo_cohort,
         graph=demo_graph,
         session_options={"bootstrap": 0},
     )
-    sid = worker1.create(author="dr_a")
+    sid = worker1.open_session(author="dr_a")
     u, v = demo_graph.edges[0]
     with worker1.editing(sid) as s:
         s.remove(u, v, author="dr_a", rationale="spurious")
         report = s.report.to_dict()
-    worker2 = SessionRegistry(
-        "demo",
-        store_url=url,
+    worker2 = Workspace(
+        ProjectSpec("demo"),
+        store=url,
         cohort=demo_cohort,
         graph=demo_graph,
         session_options={"bootstrap": 0},
     )
-    rebuilt = worker2.get(sid)
-    assert rebuilt is not worker1.get(sid)
-    assert not rebuilt.graph.has_edge(u, v) and rebuilt.graph == worker1.get(sid).graph
+    rebuilt = worker2.session(sid)
+    assert rebuilt is not worker1.session(sid)
+    assert not rebuilt.graph.has_edge(u, v) and rebuilt.graph == worker1.session(sid).graph
     assert rebuilt.report.to_dict()["accuracy"] == report["accuracy"]
     assert [h.kind for h in rebuilt.history] == ["start", "edit"]
     worker1.log_edit(sid, rebuilt.history[-1].edit, rebuilt.history[-1].delta.to_dict())
     (entry,) = worker2.store.audit(worker2.project_id, session_id=sid)
     assert entry.author == "dr_a" and entry.rationale == "spurious" and entry.report_delta
     with pytest.raises(UnknownSessionError):
-        worker2.get("0123456789abcdef")
+        worker2.session("0123456789abcdef")
     with pytest.raises(UnknownSessionError):
-        worker2.get("../../etc/passwd")
+        worker2.session("../../etc/passwd")
 
 
 def test_serve_command_is_registered_with_local_defaults():

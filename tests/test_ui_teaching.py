@@ -22,16 +22,15 @@ from kg_editor.teaching.beliefs import TeachingModel
 from kg_editor.ui.editor.elements import edge_id
 from kg_editor.ui.teaching.callbacks import compute_teaching, scenario_from_inputs
 from kg_editor.ui.teaching.view import (
-    TeachingCache,
     canvas_payload,
     cycle_state,
     focus_state,
-    graph_key,
     paths_view,
     posterior_table,
     scenario_list,
     seeing_doing_view,
 )
+from kg_editor.workspace import TeachingCache, graph_key
 
 
 @pytest.fixture(scope="module")

@@ -32,10 +32,10 @@ def _allowed_add(session):
 
 
 def test_effective_edits_follow_undo_and_redo(app):
-    from kg_editor.ui.versions.callbacks import effective_edits
+    from kg_editor.workspace import effective_edits
 
-    reg = app.registry
-    sid = reg.create()
+    reg = app.workspace
+    sid = reg.open_session()
     with reg.editing(sid) as s:
         e1 = sorted(s.graph.edges)[0]
         s.remove(*e1)
@@ -51,22 +51,21 @@ def test_effective_edits_follow_undo_and_redo(app):
 
 
 def test_save_keeps_the_edits_since_the_last_save(app):
-    from kg_editor.ui.versions.callbacks import save_session_version
 
-    reg = app.registry
-    sid = reg.create()
-    v1 = save_session_version(reg, sid, author="dr_a", message="start", branch="t1")
+    reg = app.workspace
+    sid = reg.open_session()
+    v1 = reg.save_version(sid, author="dr_a", message="start", branch="t1")
     assert v1.edits == [] and v1.parent_id is None and v1.branch == "t1"
     with reg.editing(sid) as s:
         e1 = sorted(s.graph.edges)[0]
         s.remove(*e1)
-    v2 = save_session_version(reg, sid, author="dr_a", message="one", branch="t1")
+    v2 = reg.save_version(sid, author="dr_a", message="one", branch="t1")
     with reg.editing(sid) as s:
         a, b = _allowed_add(s)
         s.add(a, b, rationale="seen in clinic")
         report = s.report.to_dict()
         graph = s.graph
-    v3 = save_session_version(reg, sid, author="dr_a", message="two", branch="t1")
+    v3 = reg.save_version(sid, author="dr_a", message="two", branch="t1")
     assert [(e.kind, e.source, e.target) for e in v2.edits] == [("remove", *e1)]
     assert [(e.kind, e.source, e.target, e.rationale) for e in v3.edits] == [
         ("add", a, b, "seen in clinic")
@@ -78,14 +77,13 @@ def test_save_keeps_the_edits_since_the_last_save(app):
 
 
 def test_open_session_on_a_version_is_rebuilt_from_the_store(app):
-    from kg_editor.ui.versions.callbacks import open_session_on, save_session_version
 
-    reg = app.registry
-    sid = reg.create()
+    reg = app.workspace
+    sid = reg.open_session()
     with reg.editing(sid) as s:
         s.remove(*sorted(s.graph.edges)[0])
-    v = save_session_version(reg, sid, message="for open", branch="t2")
-    new = open_session_on(reg, v.graph, author="dr_b")
+    v = reg.save_version(sid, message="for open", branch="t2")
+    new = reg.open_session(v.graph, author="dr_b")
     assert reg.exists(new)
     reg.forget(new)
     with reg.reading(new) as s:
@@ -99,15 +97,14 @@ def test_open_session_on_a_version_is_rebuilt_from_the_store(app):
 )
 def test_export_of_the_session_and_of_a_version_round_trips(app, fmt, tmp_path):
     from kg_editor.formats import get_format, read_graph, read_graph_with_model
-    from kg_editor.ui.versions.callbacks import export_file, save_session_version
 
-    reg = app.registry
-    sid = reg.create()
+    reg = app.workspace
+    sid = reg.open_session()
     with reg.editing(sid) as s:
         s.remove(*sorted(s.graph.edges)[0])
         graph = s.graph
         model = s.to_pgmpy() if get_format(fmt).has_cpds else None
-    name, text = export_file(reg, sid, fmt)
+    name, text = reg.export_session(sid, fmt)
     assert name.endswith(get_format(fmt).extensions[0])
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -118,8 +115,8 @@ def test_export_of_the_session_and_of_a_version_round_trips(app, fmt, tmp_path):
         ours = {c.variable: c for c in model.get_cpds()}
         for cpd in back_model.get_cpds():
             assert cpd.values == pytest.approx(ours[cpd.variable].values, abs=1e-6)
-    v = save_session_version(reg, sid, branch=f"exp-{fmt}")
-    name, text = export_file(reg, sid, fmt, v.id)
+    v = reg.save_version(sid, branch=f"exp-{fmt}")
+    name, text = reg.export_version(v.id, fmt)
     assert v.id in name
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -186,20 +183,15 @@ def test_comparison_table_and_chart_come_from_the_reports():
     assert key_values(None, None)["Edges"] is None
 
 
-def test_versions_page_json(app):
-    from kg_editor.ui.versions.callbacks import save_session_version
+def test_versions_page_json(app, render_page):
 
-    reg = app.registry
+    reg = app.workspace
     client = app.server.test_client()
-    sid = reg.create()
-    save_session_version(reg, sid, message="page test", branch="page")
-    resp = client.get("/_dash-layout", headers={"Referer": f"http://x/versions?session={sid}"})
-    text = resp.get_data(as_text=True)
-    assert resp.status_code == 200
+    sid = reg.open_session()
+    reg.save_version(sid, message="page test", branch="page")
+    text = render_page(app, "/versions", f"?session={sid}")
     assert "kg-v-canvas" in text and "page test" in text and 'kg-canvas"' not in text
     # the editor page keeps working and carries the save toolbar
-    text = client.get("/_dash-layout", headers={"Referer": f"http://x/?session={sid}"}).get_data(
-        as_text=True
-    )
+    text = render_page(app, "/", f"?session={sid}")
     assert '"kg-canvas"' in text and "kg-e-save" in text and "kg-override" in text
     assert client.get("/versions").status_code == 200

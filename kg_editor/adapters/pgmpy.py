@@ -1,9 +1,20 @@
-"""The pgmpy adapter for file formats: BIF and XMLBIF with their probability tables.
+"""The pgmpy adapter: the only module of kg-editor that imports pgmpy.
 
-The only module of :mod:`kg_editor.formats.registry`' stack that imports pgmpy, so an upstream
-rename touches one file. A writer takes a :class:`~kg_editor.model.graph.CausalGraph` plus
-optional CPDs (a list of pgmpy ``TabularCPD`` or a fitted pgmpy model); a reader returns
-the graph and the pgmpy model with its CPDs.
+An upstream rename (pgmpy moved its estimators and scores in 1.x) touches this file
+alone; a test walks every module's imports to keep it so. It holds
+
+* the handful of pgmpy objects the rest of the package builds or queries, behind plain
+  functions (:func:`new_network`, :func:`tabular_cpd`, :func:`estimate_cpds`,
+  :func:`structure_score`, :func:`variable_elimination`, :func:`forward_sample`,
+  :func:`read_bif_model`, :func:`example_models_dir`), used by
+  :mod:`kg_editor.model.fit`, :mod:`kg_editor.model.metrics` and
+  :mod:`kg_editor.teaching.beliefs`;
+* BIF and XMLBIF with their probability tables, for :mod:`kg_editor.formats`. A writer
+  takes a :class:`~kg_editor.model.graph.CausalGraph` plus optional CPDs (a list of pgmpy
+  ``TabularCPD`` or a fitted pgmpy model); a reader returns the graph and the pgmpy model
+  with its CPDs.
+
+pgmpy is imported inside the functions, so importing this module stays cheap.
 
 Examples
 --------
@@ -20,7 +31,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -30,11 +42,21 @@ from kg_editor.errors import FormatError
 from kg_editor.model.graph import CausalGraph
 
 __all__ = [
+    "estimate_cpds",
+    "example_models_dir",
+    "forward_sample",
     "from_pgmpy_model",
+    "is_network",
+    "is_tabular_cpd",
+    "new_network",
     "read_bif",
+    "read_bif_model",
     "read_xmlbif",
+    "structure_score",
+    "tabular_cpd",
     "to_pgmpy_model",
     "uniform_cpds",
+    "variable_elimination",
     "write_bif",
     "write_xmlbif",
 ]
@@ -44,6 +66,130 @@ logger = logging.getLogger(__name__)
 _BIF_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 
 
+# ---------------------------------------------------------------------------------
+# the pgmpy objects the package uses
+# ---------------------------------------------------------------------------------
+def example_models_dir() -> Path:
+    """The folder of the ``.bif.gz`` networks that ship inside pgmpy."""
+    import pgmpy
+
+    return Path(pgmpy.__file__).parent / "utils" / "example_models"
+
+
+def read_bif_model(text: str) -> Any:
+    """A pgmpy network (with CPDs) from BIF text."""
+    from pgmpy.readwrite import BIFReader
+
+    return BIFReader(string=text).get_model()
+
+
+def forward_sample(model: Any, n: int, seed: int = 0) -> Any:
+    """``n`` forward-sampled rows (a DataFrame of state names) of a network."""
+    from pgmpy.sampling import BayesianModelSampling
+
+    return BayesianModelSampling(model).forward_sample(size=n, seed=seed, show_progress=False)
+
+
+def new_network(nodes: Iterable[str] = (), edges: Iterable[tuple[str, str]] = ()) -> Any:
+    """An empty pgmpy ``DiscreteBayesianNetwork`` with these nodes and edges."""
+    from pgmpy.models import DiscreteBayesianNetwork
+
+    model = DiscreteBayesianNetwork()
+    model.add_nodes_from(list(nodes))
+    model.add_edges_from(list(edges))
+    return model
+
+
+def is_network(obj: Any) -> bool:
+    """True for a pgmpy ``DiscreteBayesianNetwork``."""
+    from pgmpy.models import DiscreteBayesianNetwork
+
+    return isinstance(obj, DiscreteBayesianNetwork)
+
+
+def tabular_cpd(
+    variable: str,
+    card: int,
+    values: Any,
+    *,
+    evidence: Sequence[str] | None = None,
+    evidence_card: Sequence[int] | None = None,
+    state_names: Mapping[str, Sequence[str]] | None = None,
+) -> Any:
+    """A pgmpy ``TabularCPD`` (columns: parent configurations, first parent slowest)."""
+    from pgmpy.factors.discrete import TabularCPD
+
+    return TabularCPD(
+        variable,
+        card,
+        values,
+        evidence=list(evidence) if evidence else None,
+        evidence_card=list(evidence_card) if evidence_card else None,
+        state_names={k: list(v) for k, v in (state_names or {}).items()},
+    )
+
+
+def is_tabular_cpd(obj: Any) -> bool:
+    """True for a pgmpy ``TabularCPD``."""
+    from pgmpy.factors.discrete import TabularCPD
+
+    return isinstance(obj, TabularCPD)
+
+
+def estimate_cpds(
+    model: Any,
+    frame: Any,
+    *,
+    estimator: str,
+    equivalent_sample_size: float = 10.0,
+    state_names: Mapping[str, Sequence[str]] | None = None,
+) -> list[Any]:
+    """pgmpy's own CPD estimates (``"bdeu"`` or ``"mle"``) of ``model``'s families."""
+    from pgmpy.parameter_estimator import DiscreteBayesianEstimator, DiscreteMLE
+
+    names = {k: list(v) for k, v in (state_names or {}).items()}
+    est: Any
+    if estimator == "bdeu":
+        est = DiscreteBayesianEstimator(
+            prior_type="BDeu", equivalent_sample_size=equivalent_sample_size, state_names=names
+        )
+    else:
+        est = DiscreteMLE(state_names=names)
+    est.fit(model, frame)
+    return list(est.parameters_)
+
+
+def structure_score(
+    model: Any,
+    data: Any,
+    kind: str = "bic",
+    state_names: Mapping[str, Sequence[str]] | None = None,
+    equivalent_sample_size: float = 10.0,
+) -> float:
+    """pgmpy's score of ``model`` on ``data`` (state names): ``bic``, ``bdeu`` or ``loglik``."""
+    from pgmpy import structure_score as ss
+
+    names = {k: list(v) for k, v in (state_names or {}).items()} or None
+    scorer: Any
+    if kind == "bic":
+        scorer = ss.BIC(data, state_names=names)
+    elif kind == "bdeu":
+        scorer = ss.BDeu(data, equivalent_sample_size=equivalent_sample_size, state_names=names)
+    else:
+        scorer = ss.LogLikelihood(data, state_names=names)
+    return float(scorer.score(model))
+
+
+def variable_elimination(model: Any) -> Any:
+    """pgmpy's exact ``VariableElimination`` inference on ``model``."""
+    from pgmpy.inference import VariableElimination
+
+    return VariableElimination(model)
+
+
+# ---------------------------------------------------------------------------------
+# BIF and XMLBIF
+# ---------------------------------------------------------------------------------
 def _is_model(obj: Any) -> bool:
     return hasattr(obj, "get_cpds") and hasattr(obj, "edges")
 

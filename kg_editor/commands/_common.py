@@ -1,4 +1,12 @@
-"""Arguments and helpers shared by several sub-commands."""
+"""Arguments and helpers shared by several sub-commands.
+
+Every command builds its objects through :mod:`kg_editor.workspace`. Cohort options
+default to ``None`` here ("not given"), so a command that opens a graph file takes the
+options the graph recorded and refuses only options given that differ from them; with
+no graph, :data:`kg_editor.workspace.COHORT_DEFAULTS` apply.
+
+This module imports nothing heavy: ``kg-editor --help`` and ``--version`` stay fast.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +15,56 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["add_cohort_arguments", "cohort_from_args", "print_json", "progress"]
+if TYPE_CHECKING:
+    from kg_editor.data.cohort import Cohort
+    from kg_editor.model.graph import CausalGraph
+    from kg_editor.workspace import ProjectSpec, Workspace
+
+__all__ = [
+    "COHORT_OPTIONS",
+    "DefaultSource",
+    "add_cohort_arguments",
+    "add_cohort_options",
+    "cohort_from_args",
+    "cohort_options_from_args",
+    "print_json",
+    "progress",
+    "spec_from_args",
+    "workspace_for_graph",
+    "workspace_from_args",
+]
+
+#: ``args`` attribute -> keyword of :func:`kg_editor.data.cohort.build_cohort`.
+COHORT_OPTIONS = {
+    "min_patients": "min_patients",
+    "max_variables": "max_variables",
+    "test_size": "test_size",
+    "seed": "seed",
+    "age_at": "age_at",
+}
 
 
-def add_cohort_arguments(p: argparse.ArgumentParser, *, target_required: bool = False) -> None:
-    """SOURCE plus the cohort options every data command takes."""
-    p.add_argument(
-        "source",
-        help="'demo', an events CSV/Parquet, a wide file (with --wide), or an OMOP CDM DuckDB file/folder",
-    )
+class DefaultSource(str):
+    """The SOURCE a command uses when none is typed (``"demo"``): equal to the string,
+    but a command can tell it was not given (``isinstance(args.source, DefaultSource)``)."""
+
+    __slots__ = ()
+
+
+def add_cohort_arguments(
+    p: argparse.ArgumentParser, *, target_required: bool = False, source_optional: bool = False
+) -> None:
+    """SOURCE plus the cohort options every data command takes (``source_optional``: for
+    commands on a graph file, whose recorded source is the default)."""
+    text = "'demo', an events CSV/Parquet, a wide file (with --wide), or an OMOP CDM DuckDB file/folder"
+    if source_optional:
+        p.add_argument(
+            "source", nargs="?", help=text + " (default: the source the graph file records)"
+        )
+    else:
+        p.add_argument("source", help=text)
     p.add_argument(
         "--target", "-t", required=target_required, help="target diagnosis (code or label)"
     )
@@ -32,44 +79,85 @@ def add_cohort_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--persons", help="persons file for an events SOURCE (patient_id, sex, birth_year)"
     )
-    p.add_argument(
-        "--min-patients", type=int, default=20, help="minimum patients per code (default 20)"
-    )
-    p.add_argument(
-        "--max-variables", type=int, default=60, help="cap on variables, by prevalence (default 60)"
-    )
-    p.add_argument("--test-size", type=float, default=0.2, help="held-out share (default 0.2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/test split (default 0)")
+    p.add_argument("--min-patients", type=int, help="minimum patients per code (default 20)")
+    p.add_argument("--max-variables", type=int, help="cap on variables, by prevalence (default 60)")
+    p.add_argument("--test-size", type=float, help="held-out share (default 0.2)")
+    p.add_argument("--seed", type=int, help="seed of the train/test split (default 0)")
     p.add_argument(
         "--age-at",
         choices=("first_event", "last_event"),
-        default="first_event",
         help="age band at the first (default) or last recorded event",
     )
 
 
-def cohort_from_args(args: argparse.Namespace) -> Any:
-    """Load the source and build the cohort named by ``args``, with progress on stderr."""
-    from kg_editor.data.cohort import build_cohort
-    from kg_editor.data.sources import load_source
+def cohort_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The cohort options typed on the command line (those not typed are left out)."""
+    out = {}
+    for attr, key in COHORT_OPTIONS.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            out[key] = value
+    return out
 
-    opts: dict[str, Any] = {}
-    if getattr(args, "persons", None):
-        opts["persons"] = args.persons
-    with progress(f"Reading {args.source}"):
-        src = load_source(
-            args.source, kind="wide" if getattr(args, "wide", False) else None, **opts
-        )
-    with progress("Building the cohort"):
-        return build_cohort(
-            src,
-            target=args.target,
-            min_patients=args.min_patients,
-            max_variables=args.max_variables,
-            test_size=args.test_size,
-            seed=args.seed,
-            age_at=getattr(args, "age_at", "first_event"),
-        )
+
+def _reader(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
+    kind = "wide" if getattr(args, "wide", False) else None
+    opts = {"persons": args.persons} if getattr(args, "persons", None) else {}
+    return kind, opts
+
+
+def spec_from_args(args: argparse.Namespace, source: str | None = None) -> ProjectSpec:
+    """The :class:`~kg_editor.workspace.ProjectSpec` named by ``args``."""
+    from kg_editor.workspace import ProjectSpec
+
+    kind, opts = _reader(args)
+    target = getattr(args, "target", None)
+    src = str(source if source is not None else args.source)
+    if target is None and src.strip().lower() == "demo":
+        from kg_editor.data.sources.demo import DEMO_TARGET
+
+        target = DEMO_TARGET
+    return ProjectSpec(src, target, kind, opts, cohort_options_from_args(args))
+
+
+def workspace_from_args(args: argparse.Namespace, **options: Any) -> Workspace:
+    """A workspace on the source and cohort options of ``args``."""
+    from kg_editor.workspace import Workspace
+
+    return Workspace(spec_from_args(args), store=getattr(args, "store", None), **options)
+
+
+def workspace_for_graph(
+    args: argparse.Namespace,
+    graph: CausalGraph,
+    *,
+    source: str | None = None,
+    what: str | None = None,
+    **options: Any,
+) -> Workspace:
+    """A workspace on the data ``graph`` was made from; the options typed in ``args``
+    must agree with the recorded ones (one message names every difference)."""
+    from kg_editor.workspace import Workspace
+
+    kind, opts = _reader(args)
+    ws = Workspace.for_graph(
+        graph,
+        source=source,
+        target=getattr(args, "target", None),
+        kind=kind,
+        source_options=opts,
+        cohort_options=cohort_options_from_args(args),
+        store=getattr(args, "store", None),
+        what=what,
+        **options,
+    )
+    ws.cohort(progress)
+    return ws
+
+
+def cohort_from_args(args: argparse.Namespace) -> Cohort:
+    """Load the source and build the cohort named by ``args``, with progress on stderr."""
+    return spec_from_args(args).build_cohort(progress)
 
 
 @contextmanager
@@ -100,5 +188,8 @@ def progress(message: str) -> Iterator[None]:
 
 
 def print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=2, allow_nan=False, default=str)
+    """Strict JSON on stdout (through the one sanitizer)."""
+    from kg_editor.jsonsafe import json_safe
+
+    json.dump(json_safe(obj), sys.stdout, indent=2, allow_nan=False, default=str)
     sys.stdout.write("\n")

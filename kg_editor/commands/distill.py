@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from kg_editor.commands._common import add_cohort_arguments, cohort_from_args, print_json, progress
+from kg_editor.commands._common import (
+    add_cohort_arguments,
+    print_json,
+    progress,
+    workspace_from_args,
+)
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from kg_editor.discovery.distill import METHODS
-
     p = sub.add_parser(
         "distill",
         help="distil a causal graph with evidence on every edge",
@@ -37,7 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--constraints", help="YAML/JSON constraints file (see docs/constraints.md)")
     p.add_argument(
-        "--method", choices=sorted(METHODS), default="pc", help="structure method (default pc)"
+        "--method",
+        default="pc",
+        help="structure method: pc (default), hc, assoc or any registered in "
+        "kg_editor.discovery.distill.METHODS",
     )
     p.add_argument(
         "--no-domain-tiers",
@@ -49,10 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kg_editor.discovery.distill import DOMAIN_TIERS, Distiller
+    from kg_editor.discovery.distill import DOMAIN_TIERS, METHODS
+    from kg_editor.errors import KGEditorError
 
-    cohort = cohort_from_args(args)
-    d = Distiller(
+    if args.method not in METHODS:
+        raise KGEditorError(
+            f"Unknown structure method {args.method!r}; choose one of {', '.join(sorted(METHODS))}."
+        )
+    ws = workspace_from_args(args)
+    cohort = ws.cohort(progress)
+    d = ws.distill(
+        progress,
         alpha=args.alpha,
         min_count=args.min_count,
         min_effect=args.min_effect,
@@ -61,8 +74,6 @@ def run(args: argparse.Namespace) -> int:
         max_cond=args.max_cond,
         domain_tiers=None if args.no_domain_tiers else DOMAIN_TIERS,
     )
-    with progress("Distilling the graph"):
-        d.fit(cohort)
     g = d.graph_
     g.to_json(args.out)
     summary = d.summary()

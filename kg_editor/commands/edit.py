@@ -1,4 +1,10 @@
-"""``kg-editor edit graph.json --add A B --remove C D --reverse E F --out new.json``."""
+"""``kg-editor edit graph.json --add A B --remove C D --reverse E F --out new.json``.
+
+Edits honour the constraints the graph file records (or ``--constraints``): an edit that
+breaks one is refused unless ``--override`` is given (and recorded). With ``--data`` the
+model is refitted on the cohort the graph records (or on the SOURCE given) and the report
+delta of every edit is printed.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from kg_editor.commands._common import add_cohort_arguments, print_json
+from kg_editor.commands._common import add_cohort_options, print_json, workspace_for_graph
 from kg_editor.commands.evaluate import add_model_arguments, session_from_args
 
 __all__ = ["register"]
@@ -28,8 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "edit",
         help="apply edits to a graph file and print what they do to the report",
         description="Apply --add / --remove / --reverse edits (in the order given; codes or labels) to "
-        "GRAPH and write the result to --out. With --data SOURCE --target T the model is refitted after "
-        "each edit and the report delta (with bootstrap CIs) is printed.",
+        "GRAPH and write the result to --out. The constraints GRAPH records are honoured. With "
+        "--data (the source GRAPH records, or the SOURCE given) the model is refitted after each "
+        "edit and the report delta (with bootstrap CIs) is printed.",
     )
     p.add_argument("graph", help="graph JSON file")
     for kind in ("add", "remove", "reverse"):
@@ -51,14 +58,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--override", action="store_true", help="allow edits against the constraints (recorded)"
     )
     p.add_argument(
-        "--data", help="SOURCE to refit on and report (same forms as `kg-editor cohort`)"
+        "--data",
+        nargs="?",
+        const="",
+        metavar="SOURCE",
+        help="refit and report on the data: the source GRAPH records, or SOURCE (same forms "
+        "as `kg-editor cohort`)",
     )
     p.add_argument("--json", action="store_true", help="print the deltas as JSON")
-    cohort_parser = argparse.ArgumentParser(add_help=False)
-    add_cohort_arguments(cohort_parser)
-    for action in cohort_parser._actions:  # cohort options without the positional SOURCE
-        if action.option_strings:
-            p._add_action(action)
+    p.add_argument("--target", "-t", help="target diagnosis (default: the graph's)")
+    add_cohort_options(p)
     add_model_arguments(p)
     p.set_defaults(func=run, edits=[])
 
@@ -72,15 +81,18 @@ def run(args: argparse.Namespace) -> int:
         ReverseEdge,
         apply_edit,
     )
+    from kg_editor.workspace import recorded_constraints
 
     kinds = {"add": AddEdge, "remove": RemoveEdge, "reverse": ReverseEdge}
     graph = CausalGraph.from_json(args.graph)
     if not args.edits:
         print("kg-editor edit: nothing to do; give --add, --remove or --reverse.", file=sys.stderr)
         return 1
-    if args.data:
-        args.source = args.data
-        session = session_from_args(args, graph)
+    if args.data is not None:
+        ws = workspace_for_graph(
+            args, graph, source=args.data or None, what=f"The graph {args.graph}"
+        )
+        session = session_from_args(args, graph, ws)
         deltas = []
         for kind, a, b in args.edits:
             edit = kinds[kind](
@@ -97,9 +109,13 @@ def run(args: argparse.Namespace) -> int:
                 print(d.summary())
         if args.json:
             print_json([d.to_dict() for d in deltas])
-        graph = session.graph
+        graph = ws.stamp(session.graph)
     else:
-        cons = Constraints.from_file(args.constraints) if args.constraints else None
+        cons = (
+            Constraints.from_file(args.constraints)
+            if args.constraints
+            else recorded_constraints(graph)
+        )
         for kind, a, b in args.edits:
             edit = kinds[kind](
                 graph.resolve(a),

@@ -1,13 +1,29 @@
-"""``kg-editor evaluate SOURCE --graph graph.json --target T``: the report of a graph."""
+"""``kg-editor evaluate [SOURCE] --graph graph.json``: the report of a graph.
+
+The graph file records the source, cohort options and constraints it was made with;
+``evaluate`` rebuilds that cohort, so no option has to be typed again (an option typed
+that differs from the recorded one is refused with a message naming it).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kg_editor.commands._common import add_cohort_arguments, cohort_from_args, print_json, progress
+from kg_editor.commands._common import (
+    add_cohort_arguments,
+    print_json,
+    progress,
+    workspace_for_graph,
+)
 
-__all__ = ["add_model_arguments", "register", "session_from_args"]
+if TYPE_CHECKING:
+    from kg_editor.model.graph import CausalGraph
+    from kg_editor.model.report import Report
+    from kg_editor.model.session import EditSession
+    from kg_editor.workspace import Workspace
+
+__all__ = ["add_model_arguments", "print_report", "register", "session_from_args"]
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,27 +34,33 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ess", type=float, default=10.0, help="BDeu equivalent sample size (default 10)"
     )
-    p.add_argument("--constraints", help="constraints file (YAML/JSON: required, forbidden, tiers)")
+    p.add_argument(
+        "--constraints",
+        help="constraints file (YAML/JSON: required, forbidden, tiers); default: the ones the "
+        "graph file records",
+    )
     p.add_argument("--reference", help="a reference graph (JSON) to measure agreement with")
     p.add_argument(
         "--bootstrap", type=int, default=200, help="bootstrap resamples for CIs (default 200)"
     )
 
 
-def session_from_args(args: argparse.Namespace, graph: Any, cohort: Any | None = None) -> Any:
+def session_from_args(
+    args: argparse.Namespace, graph: CausalGraph, workspace: Workspace
+) -> EditSession:
+    """An editing session on ``graph`` with the model options of ``args`` (constraints:
+    the file given, else the graph's recorded ones)."""
     from kg_editor.model.graph import CausalGraph, Constraints
-    from kg_editor.model.session import EditSession
 
-    cohort = cohort if cohort is not None else cohort_from_args(args)
+    cohort = workspace.cohort()
     cons = (
         Constraints.from_file(args.constraints, domains=cohort.domains)
         if args.constraints
-        else None
+        else workspace.constraints()
     )
     ref = CausalGraph.from_json(args.reference) if args.reference else None
     with progress("Fitting the model"):
-        return EditSession(
-            cohort,
+        return workspace.new_session(
             graph,
             constraints=cons,
             estimator=args.estimator,
@@ -54,9 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fit a graph on a cohort and print its accuracy + interpretability report",
         description="Fit GRAPH's CPDs on the training patients of SOURCE and print the report: "
         "held-out log-likelihood, BIC, the target's AUROC, Brier, calibration and subgroups, "
-        "and the interpretability measures (see docs/metrics.md).",
+        "and the interpretability measures (see docs/metrics.md). SOURCE, --target and the "
+        "cohort options default to the ones the graph file records.",
     )
-    add_cohort_arguments(p, target_required=True)
+    add_cohort_arguments(p, source_optional=True)
     p.add_argument(
         "--graph", "-g", required=True, help="graph JSON file (from `kg-editor distill`)"
     )
@@ -69,20 +92,23 @@ def run(args: argparse.Namespace) -> int:
     from kg_editor.model.graph import CausalGraph
 
     graph = CausalGraph.from_json(args.graph)
-    session = session_from_args(args, graph)
+    ws = workspace_for_graph(args, graph, source=args.source, what=f"The graph {args.graph}")
+    session = session_from_args(args, graph, ws)
     report = session.report
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "provenance": ws.provenance()})
         return 0
     print_report(report)
     return 0
 
 
 def _f(x: Any) -> str:
-    return "n/a" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
+    from kg_editor.model.report import format_value
+
+    return format_value(x)
 
 
-def print_report(report: Any) -> None:
+def print_report(report: Report) -> None:
     acc = report.accuracy
     print(
         f"Held-out log-likelihood per patient: {_f(acc['loglik_per_patient'])}  ({acc['n_test']:,} patients)"

@@ -7,7 +7,12 @@ import argparse
 import sys
 from typing import Any, cast
 
-from kg_editor.commands._common import add_cohort_arguments, cohort_from_args, print_json
+from kg_editor.commands._common import (
+    add_cohort_arguments,
+    print_json,
+    progress,
+    workspace_from_args,
+)
 
 __all__ = ["register"]
 
@@ -49,7 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--cohort", dest="source", help="cohort SOURCE to check the variables against")
     add_cohort_arguments(cast(argparse.ArgumentParser, _OptionalSource(q)))
     q.add_argument("--store", help="also save it as a version in this store")
-    q.add_argument("--project", help="project name in the store (default: the source name)")
+    q.add_argument(
+        "--project",
+        help="project name in the store (default: the cohort's project, as the web editor names it)",
+    )
     q.add_argument("--author", default="anonymous")
     q.add_argument("--message", "-m", default="imported")
     q.set_defaults(func=run_import)
@@ -100,8 +108,11 @@ def run_export(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     from kg_editor.formats import read_graph
 
-    cohort = cohort_from_args(args) if args.source else None
+    ws = workspace_from_args(args) if args.source else None
+    cohort = ws.cohort(progress) if ws is not None else None
     graph = read_graph(args.graph, args.in_format, cohort=cohort)
+    if ws is not None:
+        ws.stamp(graph)  # the imported graph now records the cohort it was checked against
     if args.out:
         graph.to_json(args.out)
     result: dict[str, Any] = {
@@ -110,16 +121,16 @@ def run_import(args: argparse.Namespace) -> int:
         "checked_against_cohort": cohort is not None,
     }
     if args.store:
-        from kg_editor.versions.store import Store
+        from kg_editor.workspace import Versions
 
-        with Store(args.store) as store:
-            if cohort is not None:
-                project = store.project_for_cohort(cohort, args.project)
-            else:
-                project = store.ensure_project(args.project or "default")
-            v = store.save_version(project.id, graph, author=args.author, message=args.message)
+        with Versions(args.store) as versions:
+            if args.project:
+                versions.store.ensure_project(args.project)
+            v = versions.save_graph(
+                graph, project=args.project, author=args.author, message=args.message
+            )
             result["version"] = v.id
-            result["project"] = project.name
+            result["project"] = versions.store.get_project(v.project_id).name
     if not args.out and not args.store:
         sys.stdout.write(graph.to_json() + "\n")
     else:

@@ -1,4 +1,9 @@
-"""``kg-editor serve [SOURCE]``: open the web editor in the browser."""
+"""``kg-editor serve [SOURCE] [--graph graph.json]``: open the web editor in the browser.
+
+With ``--graph`` the editor opens on the data the graph file records (SOURCE and the
+cohort options default to the recorded ones; a differing one is refused before the
+server starts).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,13 @@ import argparse
 import os
 import sys
 
-from kg_editor.commands._common import add_cohort_options, cohort_from_args, progress
+from kg_editor.commands._common import (
+    DefaultSource,
+    add_cohort_options,
+    progress,
+    workspace_for_graph,
+    workspace_from_args,
+)
 
 __all__ = ["register", "run"]
 
@@ -16,10 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="start the web editor (default: the bundled demo)",
         description="Start the web editor on SOURCE (default: the Eunomia demo, target "
-        "'Gastrointestinal hemorrhage'). It binds to 127.0.0.1 unless --host says otherwise and "
-        "makes no request to any outside host.",
+        "'Gastrointestinal hemorrhage'; with --graph, the data the graph records). It binds to "
+        "127.0.0.1 unless --host says otherwise and makes no request to any outside host.",
     )
-    p.add_argument("source", nargs="?", default="demo", help="'demo' (default) or a source path")
+    p.add_argument(
+        "source",
+        nargs="?",
+        default=DefaultSource("demo"),
+        help="'demo' (default) or a source path",
+    )
     p.add_argument("--target", "-t", help="target diagnosis (code or label)")
     add_cohort_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -34,20 +50,20 @@ def run(args: argparse.Namespace) -> int:
     os.environ["DASH_DISABLE_VERSION_CHECK"] = "true"
     from kg_editor.ui.app import create_app
 
-    target = args.target
-    if target is None and args.source.strip().lower() == "demo":
-        from kg_editor.data.sources.demo import DEMO_TARGET
-
-        target = DEMO_TARGET
-    graph = None
     if args.graph:
         from kg_editor.model.graph import CausalGraph
 
         graph = CausalGraph.from_json(args.graph)
-    args.target = target
-    cohort = cohort_from_args(args)
-    app = create_app(args.source, target, store_url=args.store, graph=graph, cohort=cohort)
-    app.registry.warm(progress)  # type: ignore[attr-defined]
+        from kg_editor.workspace import ProjectSpec
+
+        given = None if isinstance(args.source, DefaultSource) else str(args.source)
+        if given is None and ProjectSpec.from_metadata(graph.metadata) is None:
+            given = str(args.source)  # a graph that records no source: the default's
+        ws = workspace_for_graph(args, graph, source=given, what=f"The graph {args.graph}")
+    else:
+        ws = workspace_from_args(args)
+    app = create_app(workspace=ws)
+    ws.warm(progress)
     url = f"http://{args.host}:{args.port}/"
     print(
         f"kg-editor is ready: open {url} in your browser (Ctrl+C to stop).",

@@ -7,29 +7,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kg_editor.commands._common import print_json
+
+if TYPE_CHECKING:
+    from kg_editor.workspace import Versions
 
 __all__ = ["register"]
 
 
-def _store(args: argparse.Namespace) -> Any:
-    from kg_editor.versions.store import Store
+def _store(args: argparse.Namespace) -> Versions:
+    from kg_editor.workspace import Versions
 
-    return Store(args.store)
+    return Versions(args.store)
 
 
-def _project_id(store: Any, args: argparse.Namespace) -> str:
-    if args.project:
-        return str(store.get_project(args.project).id)
-    projects = store.list_projects()
-    if len(projects) == 1:
-        return str(projects[0].id)
-    from kg_editor.errors import StoreError
-
-    names = ", ".join(p.name for p in projects) or "none yet"
-    raise StoreError(f"Say which project with --project (projects: {names}).")
+def _project_id(store: Versions, args: argparse.Namespace) -> str:
+    return store.project_id(args.project)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -126,9 +121,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fmt(x: Any) -> str:
-    if x is None or (isinstance(x, float) and x != x):
-        return "-"
-    return f"{x:.4g}" if isinstance(x, float) else str(x)
+    from kg_editor.model.report import format_value
+
+    return format_value(x, missing="-")
 
 
 def run_projects(args: argparse.Namespace) -> int:
@@ -170,7 +165,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        v = store.get_version(args.version)
+        v = store.get(args.version)
     d = v.to_dict(include_graph=args.graph)
     if args.json:
         print_json(d)
@@ -218,7 +213,7 @@ def run_export(args: argparse.Namespace) -> int:
     from kg_editor.formats import format_for_path, write_graph
 
     with _store(args) as store:
-        v = store.get_version(args.version)
+        v = store.get(args.version)
     fmt = args.format or (format_for_path(args.out).name if args.out else "json")
     text = write_graph(v.graph, fmt, args.out)
     if not args.out:
@@ -237,12 +232,9 @@ def run_save(args: argparse.Namespace) -> int:
         with open(args.report, encoding="utf-8") as fh:
             report = json.load(fh)
     with _store(args) as store:
-        pid = _project_id(store, args) if args.project or store.list_projects() else None
-        if pid is None:
-            pid = store.ensure_project("default").id
-        v = store.save_version(
-            pid,
+        v = store.save_graph(
             graph,
+            project=args.project,
             parent=args.parent,
             branch=args.branch,
             author=args.author,

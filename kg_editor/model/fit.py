@@ -1,7 +1,8 @@
-"""The pgmpy adapter: the one module (with :mod:`kg_editor.model.metrics`) that imports pgmpy.
+"""Fitting the probability tables of a graph, fast and (for reference) with pgmpy.
 
 Reading the networks bundled with pgmpy, sampling them, and fitting discrete Bayesian
-networks all go through here, so an upstream rename touches one file.
+networks with pgmpy's own estimators are done here through
+:mod:`kg_editor.adapters.pgmpy`, the only module that imports pgmpy.
 
 Two ways to fit the conditional probability tables (CPDs) of a graph are offered:
 
@@ -62,9 +63,9 @@ logger = logging.getLogger(__name__)
 # bundled networks
 # ---------------------------------------------------------------------------------
 def _example_dir() -> Path:
-    import pgmpy
+    from kg_editor.adapters.pgmpy import example_models_dir
 
-    return Path(pgmpy.__file__).parent / "utils" / "example_models"
+    return example_models_dir()
 
 
 def bundled_network_names() -> list[str]:
@@ -84,7 +85,7 @@ def bundled_network(name: str) -> Any:
     >>> sorted(m.nodes())[:3]
     ['asia', 'bronc', 'dysp']
     """
-    from pgmpy.readwrite import BIFReader
+    from kg_editor.adapters.pgmpy import read_bif_model
 
     path = _example_dir() / f"{name.lower()}.bif.gz"
     if not path.exists():
@@ -93,15 +94,14 @@ def bundled_network(name: str) -> Any:
         )
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         text = fh.read()
-    return BIFReader(string=text).get_model()
+    return read_bif_model(text)
 
 
 def sample_network(model: Any, n: int, seed: int = 0) -> pd.DataFrame:
     """Forward-sample ``n`` rows of state names from a discrete Bayesian network."""
-    from pgmpy.sampling import BayesianModelSampling
+    from kg_editor.adapters.pgmpy import forward_sample
 
-    df = BayesianModelSampling(model).forward_sample(size=n, seed=seed, show_progress=False)
-    return df.astype(str)
+    return forward_sample(model, n, seed=seed).astype(str)
 
 
 # ---------------------------------------------------------------------------------
@@ -307,12 +307,9 @@ def refit_families(
 # pgmpy references
 # ---------------------------------------------------------------------------------
 def _pgmpy_model(nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> Any:
-    from pgmpy.models import DiscreteBayesianNetwork
+    from kg_editor.adapters.pgmpy import new_network
 
-    model = DiscreteBayesianNetwork()
-    model.add_nodes_from(list(nodes))
-    model.add_edges_from(list(edges))
-    return model
+    return new_network(nodes, edges)
 
 
 def pgmpy_fit(
@@ -335,23 +332,24 @@ def pgmpy_fit(
         Every state of every variable, in code order.
     estimator : ``"bdeu"`` or ``"mle"``
     """
-    from pgmpy.parameter_estimator import DiscreteBayesianEstimator, DiscreteMLE
+    from kg_editor.adapters.pgmpy import estimate_cpds
 
+    kind = estimator.lower()
+    if kind not in ("bdeu", "mle"):
+        _estimator(estimator)  # raises the clear error
     model = _pgmpy_model(nodes if nodes is not None else data.columns, edges)
     cols = list(model.nodes())
     names = {c: list(state_names[c]) for c in cols}
     frame = pd.DataFrame({c: data[c].astype(str).to_numpy() for c in cols}, index=data.index)
-    est: Any
-    if estimator.lower() == "bdeu":
-        est = DiscreteBayesianEstimator(
-            prior_type="BDeu", equivalent_sample_size=equivalent_sample_size, state_names=names
+    model.add_cpds(
+        *estimate_cpds(
+            model,
+            frame,
+            estimator=kind,
+            equivalent_sample_size=equivalent_sample_size,
+            state_names=names,
         )
-    elif estimator.lower() == "mle":
-        est = DiscreteMLE(state_names=names)
-    else:
-        _estimator(estimator)  # raises the clear error
-    est.fit(model, frame)
-    model.add_cpds(*est.parameters_)
+    )
     return model
 
 
@@ -359,14 +357,14 @@ def families_to_pgmpy(
     families: Mapping[str, Family], state_names: Mapping[str, Sequence[str]]
 ) -> Any:
     """A pgmpy ``DiscreteBayesianNetwork`` carrying our fitted CPDs."""
-    from pgmpy.factors.discrete import TabularCPD
+    from kg_editor.adapters.pgmpy import tabular_cpd
 
     edges = [(p, n) for n, f in families.items() for p in f.parents]
     model = _pgmpy_model(families, edges)
     cpds = []
     for n, f in families.items():
         cpds.append(
-            TabularCPD(
+            tabular_cpd(
                 n,
                 f.card,
                 f.cpd,

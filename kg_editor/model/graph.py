@@ -32,6 +32,7 @@ import networkx as nx
 from networkx import DiGraph
 
 from kg_editor.errors import ConstraintError, CycleError, EdgeError, FormatError, unknown_variable
+from kg_editor.jsonsafe import json_safe
 
 __all__ = [
     "GRAPH_FORMAT",
@@ -218,10 +219,10 @@ class CausalGraph:
         return {
             "format": GRAPH_FORMAT,
             "version": GRAPH_FORMAT_VERSION,
-            "metadata": _jsonable(self.metadata),
-            "nodes": [{"id": n, **_jsonable(dict(a))} for n, a in self._g.nodes(data=True)],
+            "metadata": json_safe(self.metadata),
+            "nodes": [{"id": n, **json_safe(dict(a))} for n, a in self._g.nodes(data=True)],
             "edges": [
-                {"source": u, "target": v, **_jsonable(dict(a))}
+                {"source": u, "target": v, **json_safe(dict(a))}
                 for u, v, a in self._g.edges(data=True)
             ],
         }
@@ -288,23 +289,6 @@ class CausalGraph:
             for u, v, a in self._g.edges(data=True)
         )
         return g
-
-
-def _jsonable(obj: Any) -> Any:
-    """Convert tuples, numpy scalars and datetimes so that ``json.dumps`` accepts them."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and obj != obj:  # NaN -> null
-        return None
-    if isinstance(obj, float) and obj in (float("inf"), float("-inf")):
-        return None
-    return obj
 
 
 # ---------------------------------------------------------------------------------

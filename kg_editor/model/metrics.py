@@ -4,7 +4,8 @@ Everything here is vectorised over patients: the held-out log-likelihood is a su
 per-family terms, the Markov-blanket posterior of a target is one soft-max over
 ``log P(T | Pa(T)) + sum_children log P(C | Pa(C))`` for all held-out patients at once,
 AUROC is rank based (one ``argsort``). The pgmpy references these are tested against
-(``VariableElimination``, ``pgmpy.structure_score``) live at the end of the module.
+(``VariableElimination``, ``pgmpy.structure_score``, reached through
+:mod:`kg_editor.adapters.pgmpy`) live at the end of the module.
 
 Examples
 --------
@@ -27,6 +28,7 @@ import networkx as nx
 import numpy as np
 from scipy.special import gammaln
 
+from kg_editor.adapters.pgmpy import structure_score
 from kg_editor.model.fit import CodeTable, Family
 
 __all__ = [
@@ -661,31 +663,15 @@ def interpretability(
 # ---------------------------------------------------------------------------------
 # pgmpy references (used by the tests and by benchmarks)
 # ---------------------------------------------------------------------------------
-def pgmpy_structure_score(
-    model: Any,
-    data: Any,
-    kind: str = "bic",
-    state_names: Mapping[str, Sequence[str]] | None = None,
-    equivalent_sample_size: float = 10.0,
-) -> float:
-    """pgmpy's own score of ``model`` on ``data`` (state names): ``bic``, ``bdeu`` or ``loglik``."""
-    from pgmpy import structure_score as ss
-
-    names = {k: list(v) for k, v in (state_names or {}).items()} or None
-    if kind == "bic":
-        scorer = ss.BIC(data, state_names=names)
-    elif kind == "bdeu":
-        scorer = ss.BDeu(data, equivalent_sample_size=equivalent_sample_size, state_names=names)
-    else:
-        scorer = ss.LogLikelihood(data, state_names=names)
-    return float(scorer.score(model))
+#: pgmpy's own score of a model on data (state names): ``bic``, ``bdeu`` or ``loglik``.
+pgmpy_structure_score = structure_score
 
 
 def pgmpy_posterior(model: Any, rows: Any, target: str) -> np.ndarray:
     """P(target | every other variable) per row by pgmpy ``VariableElimination`` (slow)."""
-    from pgmpy.inference import VariableElimination
+    from kg_editor.adapters.pgmpy import variable_elimination
 
-    ve = VariableElimination(model)
+    ve = variable_elimination(model)
     out = []
     for _, row in rows.iterrows():
         ev = {k: str(v) for k, v in row.items() if k != target}

@@ -28,9 +28,143 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, cast
 
-__all__ = ["METRICS", "MetricSpec", "Report", "ReportDelta", "register_metric"]
+from kg_editor.jsonsafe import json_safe
+
+__all__ = [
+    "METRICS",
+    "AccuracyBlock",
+    "GapBlock",
+    "GroupGap",
+    "InterpretabilityBlock",
+    "MetricSpec",
+    "Report",
+    "ReportDelta",
+    "SubgroupRow",
+    "TargetBlock",
+    "format_value",
+    "register_metric",
+]
+
+
+# ---------------------------------------------------------------------------------
+# The report's blocks, typed (a typo in a key is a type error, not a silent None)
+# ---------------------------------------------------------------------------------
+class AccuracyBlock(TypedDict, total=False):
+    """Fit of the whole network: held-out and training likelihood, scores, sizes."""
+
+    loglik_per_patient: float | None
+    bic: float
+    bdeu: float
+    loglik_train: float
+    n_train: int
+    n_test: int
+
+
+class SubgroupRow(TypedDict, total=False):
+    """A target's figures in one subgroup (e.g. ``sex=F``)."""
+
+    attribute: str
+    group: str
+    n: int
+    positives: int
+    auroc: float | None
+    brier: float | None
+
+
+class GroupGap(TypedDict):
+    """The gap of one metric between the best and the worst group of an attribute."""
+
+    attribute: str
+    gap: float
+    best: str
+    worst: str
+
+
+class GapBlock(TypedDict, total=False):
+    """The largest between-group difference within one attribute (AUROC; Brier too)."""
+
+    metric: str | None
+    attribute: str | None
+    gap: float
+    flagged: bool
+    auroc_gap: GroupGap
+    brier_gap: GroupGap
+
+
+class TargetBlock(TypedDict, total=False):
+    """Prediction of one target from its Markov blanket on the held-out patients."""
+
+    label: str
+    reference_state: str
+    n: int
+    prevalence: float
+    auroc: float | None
+    brier: float | None
+    accuracy: float | None
+    ece: float | None
+    reliability: list[dict[str, Any]]
+    roc: dict[str, list[float]]
+    subgroups: list[SubgroupRow]
+    largest_gap: GapBlock
+
+
+class InterpretabilityBlock(TypedDict, total=False):
+    """How readable the graph is (see :func:`kg_editor.model.metrics.interpretability`)."""
+
+    nodes: int
+    edges: int
+    parameters: int
+    mean_in_degree: float
+    max_in_degree: int
+    markov_blanket_size: dict[str, int]
+    longest_path: int
+    endorsed_share: float | None
+    supported_share: float | None
+    edges_with_evidence: int
+    reference_precision: float | None
+    reference_recall: float | None
+    precedence_contradictions: int
+    contradicting_edges: list[list[str]]
+
+
+def format_value(x: Any, fmt: str = ".4g", *, missing: str = "n/a", signed: bool = False) -> str:
+    """The one number formatter of reports, for the CLI and the web page alike.
+
+    Parameters
+    ----------
+    x : number, None or str
+        ``None``, NaN and infinities print as ``missing``; text prints as it is.
+    fmt : str
+        A format spec (``".3f"``, ``".4g"``, ``"d"``), or ``"%"`` for a share shown as a
+        percentage (``"pts"`` of change when ``signed``).
+    signed : bool
+        Show the sign (a change).
+
+    Examples
+    --------
+    >>> format_value(0.123456), format_value(None), format_value(float("nan"), missing="-")
+    ('0.1235', 'n/a', '-')
+    >>> format_value(7), format_value(0.5, "%"), format_value(-0.012, "%", signed=True)
+    ('7', '50.0%', '-1.2 pts')
+    >>> format_value(3.0, "d", signed=True), format_value(0.81234, ".3f")
+    ('+3', '0.812')
+    """
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return missing
+    if isinstance(x, str | bool) or (
+        not isinstance(x, int | float) and not hasattr(x, "__float__")
+    ):
+        return str(x)
+    sign = "+" if signed else ""
+    if fmt == "%":
+        return f"{100 * float(x):{sign}.1f}" + (" pts" if signed else "%")
+    if fmt.endswith("d"):
+        return format(round(float(x)), sign + fmt)
+    if isinstance(x, int) and fmt == ".4g":
+        return f"{x:{sign}d}"
+    return format(float(x), sign + fmt)
 
 
 @dataclass(frozen=True)
@@ -178,22 +312,6 @@ for _spec in (
     register_metric(_spec)
 
 
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):
-        return _clean(obj.item())
-    return _finite(obj)
-
-
 @dataclass
 class Report:
     """Accuracy and interpretability of one graph version (plain, JSON-ready data).
@@ -211,14 +329,30 @@ class Report:
         Estimator, equivalent sample size, alpha.
     """
 
-    accuracy: dict[str, Any]
-    targets: dict[str, dict[str, Any]]
-    interpretability: dict[str, Any]
+    accuracy: AccuracyBlock
+    targets: dict[str, TargetBlock]
+    interpretability: InterpretabilityBlock
     settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        accuracy: Mapping[str, Any],
+        targets: Mapping[str, Mapping[str, Any]],
+        interpretability: Mapping[str, Any],
+        settings: Mapping[str, Any] | None = None,
+    ) -> Report:
+        """A report from the plain mappings the metrics compute (the blocks' keys)."""
+        return cls(
+            accuracy=cast(AccuracyBlock, dict(accuracy)),
+            targets={k: cast(TargetBlock, dict(v)) for k, v in targets.items()},
+            interpretability=cast(InterpretabilityBlock, dict(interpretability)),
+            settings=dict(settings or {}),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (NaN and infinities become ``null``)."""
-        return _clean(
+        return json_safe(
             {
                 "accuracy": self.accuracy,
                 "targets": self.targets,
@@ -229,11 +363,11 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
-        return cls(
-            accuracy=dict(data.get("accuracy", {})),
-            targets={k: dict(v) for k, v in data.get("targets", {}).items()},
-            interpretability=dict(data.get("interpretability", {})),
-            settings=dict(data.get("settings", {})),
+        return cls.build(
+            data.get("accuracy", {}),
+            data.get("targets", {}),
+            data.get("interpretability", {}),
+            data.get("settings", {}),
         )
 
     def to_json(self) -> str:
@@ -250,7 +384,7 @@ class Report:
             t: {k: v for k, v in r.items() if k in ("label", "auroc", "brier", "accuracy", "ece")}
             for t, r in self.targets.items()
         }
-        return _clean(
+        return json_safe(
             {"accuracy": self.accuracy, "targets": tg, "interpretability": self.interpretability}
         )
 
@@ -260,7 +394,7 @@ def _num(x: Any) -> bool:
 
 
 def _pair(before: Any, after: Any) -> dict[str, Any]:
-    b, a = _finite(before), _finite(after)
+    b, a = json_safe(before), json_safe(after)
     delta = a - b if _num(a) and _num(b) else None
     return {"before": b, "after": a, "delta": delta}
 
@@ -342,8 +476,10 @@ class ReportDelta:
                         row[k].update(_ci_fields(c))
             tg[code] = row
         it: dict[str, Any] = {}
-        for k in sorted(set(self.before.interpretability) | set(self.after.interpretability)):
-            b, a = self.before.interpretability.get(k), self.after.interpretability.get(k)
+        ib: Mapping[str, Any] = self.before.interpretability
+        ia: Mapping[str, Any] = self.after.interpretability
+        for k in sorted(set(ib) | set(ia)):
+            b, a = ib.get(k), ia.get(k)
             if isinstance(b, Mapping) or isinstance(a, Mapping):
                 b, a = b or {}, a or {}
                 it[k] = {t: _pair(b.get(t), a.get(t)) for t in sorted(set(b) | set(a))}
@@ -353,7 +489,7 @@ class ReportDelta:
             "loglik_per_patient": acc.get("loglik_per_patient", {}).get("significant"),
             "targets": {c: r.get("auroc", {}).get("significant") for c, r in tg.items()},
         }
-        return _clean(
+        return json_safe(
             {
                 "edit": self.edit,
                 "level": self.level,
@@ -405,14 +541,10 @@ def _ci_fields(ci: Any) -> dict[str, Any]:
     return {"ci": [lo, hi], "significant": sig}
 
 
-def _fmt(x: Any) -> str:
-    return "n/a" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
-
-
 def _line(name: str, row: Mapping[str, Any]) -> str:
-    s = f"{name}: {_fmt(row.get('before'))} -> {_fmt(row.get('after'))} (change {_fmt(row.get('delta'))}"
+    s = f"{name}: {format_value(row.get('before'))} -> {format_value(row.get('after'))} (change {format_value(row.get('delta'))}"
     if row.get("ci"):
         lo, hi = row["ci"]
-        s += f", 95% CI {_fmt(lo)} to {_fmt(hi)}"
+        s += f", 95% CI {format_value(lo)} to {format_value(hi)}"
         s += ", significant" if row.get("significant") else ", within noise"
     return s + ")"

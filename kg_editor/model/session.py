@@ -21,7 +21,6 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kg_editor.cache import LRU
 from kg_editor.data.cohort import Cohort
 from kg_editor.errors import FormatError, KGEditorError, unknown_variable
 from kg_editor.model.fit import CodeTable, Family, families_to_pgmpy, fit_families, refit_families
@@ -199,7 +199,7 @@ class EditSession:
         self._weights: np.ndarray | None = None
         self._dates: dict[str, np.ndarray] | None = None
         self._precedence: dict[tuple[str, str], dict[str, Any]] = {}
-        self._target_cache: dict[str, OrderedDict[tuple[int, ...], _TargetEntry]] = {}
+        self._target_cache: dict[str, LRU[tuple[int, ...], _TargetEntry]] = {}
         self._pair_cache: dict[str, Any] = {}
         self._issued: dict[str, Suggestion] = {}
         self._rejected: set[str] = set()
@@ -252,10 +252,9 @@ class EditSession:
     ) -> _TargetEntry:
         fams = (families[target], *(families[c] for c in graph.children(target)))
         key = tuple(id(f) for f in fams)
-        lru = self._target_cache.setdefault(target, OrderedDict())
+        lru = self._target_cache.setdefault(target, LRU(_TARGET_CACHE_SIZE))
         hit = lru.get(key)
         if hit is not None and all(a is b for a, b in zip(hit.families, fams, strict=True)):
-            lru.move_to_end(key)
             return hit
         post = posterior_from_factors([markov_blanket_factor(f, target, self._test) for f in fams])
         metrics, p, order = target_metrics(self._test.columns[target], post, self._groups)
@@ -263,8 +262,6 @@ class EditSession:
         block = {"label": var.label, "reference_state": var.states[0], **metrics}
         entry = _TargetEntry(fams, post, p, order, block)
         lru[key] = entry
-        while len(lru) > _TARGET_CACHE_SIZE:
-            lru.popitem(last=False)
         return entry
 
     def _first_dates(self) -> dict[str, np.ndarray] | None:
@@ -328,7 +325,7 @@ class EditSession:
             "score": self.score_name,
             "targets": list(self.targets),
         }
-        return Report(accuracy=acc, targets=targets, interpretability=interp, settings=settings)
+        return Report.build(acc, targets, interp, settings)
 
     def _bootstrap(self) -> np.ndarray | None:
         if self.n_bootstrap <= 0 or self._test.n == 0:

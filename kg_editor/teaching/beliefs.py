@@ -10,8 +10,8 @@ clinician reads). Every probability it returns comes from pgmpy's exact
   into ``X`` are cut, ``X`` is given a parent-free distribution and then observed, and the
   query runs on that mutilated network (Pearl's truncated factorisation).
 
-This module and :mod:`kg_editor.model.fit` are the only places that import pgmpy; the pure
-teaching API in :mod:`kg_editor.teaching` calls this one.
+pgmpy itself is reached through :mod:`kg_editor.adapters.pgmpy` (the only module that
+imports it); the pure teaching API in :mod:`kg_editor.teaching` calls this one.
 
 Examples
 --------
@@ -74,10 +74,9 @@ class TeachingModel:
     """
 
     def __init__(self, model: Any, graph: CausalGraph | None = None):
-        from pgmpy.inference import VariableElimination
-        from pgmpy.models import DiscreteBayesianNetwork
+        from kg_editor.adapters.pgmpy import is_network, variable_elimination
 
-        if not isinstance(model, DiscreteBayesianNetwork):
+        if not is_network(model):
             raise SchemaError(
                 f"Teaching mode needs a fitted discrete Bayesian network, got {type(model).__name__}."
             )
@@ -108,7 +107,7 @@ class TeachingModel:
                 )
         self._model = model
         self._graph = graph
-        self._ve = VariableElimination(model)
+        self._ve = variable_elimination(model)
         self._states: dict[str, tuple[Any, ...]] = {
             str(n): tuple(model.get_cpds(n).state_names[n]) for n in model.nodes()
         }
@@ -172,12 +171,9 @@ class TeachingModel:
         >>> round(tm.prior()["cough"]["1"], 3), tm.label("smoking")
         (0.19, 'Smoking')
         """
-        from pgmpy.factors.discrete import TabularCPD
-        from pgmpy.models import DiscreteBayesianNetwork
+        from kg_editor.adapters.pgmpy import is_tabular_cpd, new_network, tabular_cpd
 
-        model = DiscreteBayesianNetwork()
-        model.add_nodes_from(graph.nodes)
-        model.add_edges_from(graph.edges)
+        model = new_network(graph.nodes, graph.edges)
         items = list(cpds.items()) if isinstance(cpds, Mapping) else [(None, c) for c in cpds]
 
         def states_of(node: str) -> list[str]:
@@ -186,7 +182,7 @@ class TeachingModel:
 
         built = []
         for node, table in items:
-            if isinstance(table, TabularCPD):
+            if is_tabular_cpd(table):
                 built.append(table)
                 continue
             graph._check_node(str(node))
@@ -205,7 +201,7 @@ class TeachingModel:
                     f"({len(st)} states x one column per configuration of {', '.join(parents) or 'no parents'})."
                 )
             built.append(
-                TabularCPD(
+                tabular_cpd(
                     str(node),
                     len(st),
                     values,
@@ -386,16 +382,15 @@ class TeachingModel:
         """VariableElimination on the network with every edge into ``targets`` cut."""
         hit = self._mutilated.get(targets)
         if hit is None:
-            from pgmpy.factors.discrete import TabularCPD
-            from pgmpy.inference import VariableElimination
+            from kg_editor.adapters.pgmpy import tabular_cpd, variable_elimination
 
             mut = self._model.do(sorted(targets), inplace=False)
             for x in targets:
                 native = list(self._states[x])
                 k = len(native)
                 mut.remove_cpds(mut.get_cpds(x))
-                mut.add_cpds(TabularCPD(x, k, np.full((k, 1), 1.0 / k), state_names={x: native}))
-            hit = (mut, VariableElimination(mut))
+                mut.add_cpds(tabular_cpd(x, k, np.full((k, 1), 1.0 / k), state_names={x: native}))
+            hit = (mut, variable_elimination(mut))
             if len(self._mutilated) >= 64:  # one copy of the network per cached intervention
                 self._mutilated.clear()
             self._mutilated[targets] = hit

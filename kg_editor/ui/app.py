@@ -10,29 +10,28 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
+from typing import TYPE_CHECKING, Any
 
 import dash
 import dash_cytoscape as cyto
-import flask
-from dash import html
+from dash import Input, Output, State, dcc, html
 
 from kg_editor.errors import KGEditorError
-from kg_editor.ui.editor.callbacks import register_callbacks
+from kg_editor.ui import ids
+from kg_editor.ui.editor.callbacks import editor_page, register_callbacks
 from kg_editor.ui.editor.cards import node_details
-from kg_editor.ui.editor.layout import FOCUS_THRESHOLD, editor_layout
-from kg_editor.ui.editor.render import render_view, visible_nodes
-from kg_editor.ui.state import SessionRegistry, valid_session_id
+from kg_editor.ui.state import branch_of, page_of, session_of
 from kg_editor.ui.teaching.callbacks import register_teaching_callbacks
-from kg_editor.ui.versions.callbacks import (
-    is_versions_request,
-    register_versions_callbacks,
-    versions_page,
-)
+from kg_editor.ui.versions.callbacks import register_versions_callbacks, versions_page
+from kg_editor.workspace import Workspace, recorded_constraints
 
-__all__ = ["assets_folder", "create_app"]
+if TYPE_CHECKING:
+    from kg_editor.data.cohort import Cohort
+    from kg_editor.model.graph import CausalGraph
+
+__all__ = ["assets_folder", "create_app", "render_page"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,23 +49,29 @@ def assets_folder() -> Path:
     return here.parents[2] / "assets"
 
 
-def _requested_session() -> str | None:
-    """The ``?session=`` of the page that asked for the layout (from the referrer)."""
+def render_page(workspace: Workspace, pathname: str | None, search: str | None) -> Any:
+    """The page the URL names: ``/versions`` the versions page, anything else the editor,
+    for the session of ``?session=`` (a new one when it names none the store holds)."""
     try:
-        ref = flask.request.referrer or ""
-    except RuntimeError:  # outside a request
-        return None
-    values = parse_qs(urlparse(ref).query).get("session")
-    return values[0] if values and valid_session_id(values[0]) else None
-
-
-def _binary_options(session: Any) -> list[dict[str, str]]:
-    out = []
-    for code in session.graph.nodes:
-        var = session.cohort.variables.get(code)
-        if var is not None and len(var.states) == 2:
-            out.append({"label": session.graph.label(code), "value": str(code)})
-    return sorted(out, key=lambda o: o["label"].lower())
+        sid = session_of(search)
+        if sid is None or not workspace.exists(sid):
+            sid = workspace.open_session()
+        if page_of(pathname) == "versions":
+            return versions_page(workspace, sid, branch_of(search))
+        return editor_page(workspace, sid)
+    except KGEditorError as exc:
+        return html.Div(
+            [html.H2("kg-editor cannot open this data"), html.P(str(exc))], className="fatal"
+        )
+    except Exception:
+        logger.exception("could not build the page %s", pathname)
+        return html.Div(
+            [
+                html.H2("kg-editor could not start"),
+                html.P("The error was logged; see the server output."),
+            ],
+            className="fatal",
+        )
 
 
 def create_app(
@@ -74,11 +79,11 @@ def create_app(
     target: str | None = None,
     store_url: str | None = None,
     *,
-    graph: Any = None,
-    cohort: Any = None,
-    registry: SessionRegistry | None = None,
-    session_options: dict[str, Any] | None = None,
-    cohort_options: dict[str, Any] | None = None,
+    graph: CausalGraph | None = None,
+    cohort: Cohort | None = None,
+    workspace: Workspace | None = None,
+    session_options: Mapping[str, Any] | None = None,
+    cohort_options: Mapping[str, Any] | None = None,
     title: str = "kg-editor",
 ) -> dash.Dash:
     """Build the editor app.
@@ -96,27 +101,37 @@ def create_app(
         Start from this graph instead of distilling one.
     cohort : Cohort, optional
         Use this cohort instead of building it from ``source``.
-    registry : SessionRegistry, optional
-        Share a registry (tests, benchmarks); built from the arguments above otherwise.
+    workspace : Workspace, optional
+        Serve this workspace (the CLI, tests, benchmarks); built from the arguments
+        above otherwise.
 
     Returns
     -------
     dash.Dash
-        ``app.server`` is the Flask app; ``app.registry`` the session registry.
+        ``app.server`` is the Flask app; ``app.workspace`` the workspace;
+        ``app.render_page(pathname, search)`` the page a URL shows.
     """
-    if target is None and source.strip().lower() == "demo":
-        from kg_editor.data.sources.demo import DEMO_TARGET
-
-        target = DEMO_TARGET
-    reg = registry or SessionRegistry(
-        source,
-        target,
-        store_url=store_url,
-        graph=graph,
-        cohort=cohort,
-        cohort_options=cohort_options,
-        session_options=session_options,
-    )
+    if workspace is None:
+        if cohort is not None and target is None:
+            target = cohort.target
+        ws = Workspace.open(
+            source,
+            target,
+            store=store_url,
+            session_options=session_options,
+            **dict(cohort_options or {}),
+        )
+        if cohort is not None or graph is not None:
+            ws = Workspace(
+                ws.spec,
+                store=store_url,
+                cohort=cohort,
+                graph=graph,
+                constraints=recorded_constraints(graph) if graph is not None else None,
+                session_options=session_options,
+            )
+    else:
+        ws = workspace
     os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
     cyto.load_extra_layouts()
     app = dash.Dash(
@@ -125,66 +140,23 @@ def create_app(
         assets_folder=str(assets_folder()),
         serve_locally=True,
         suppress_callback_exceptions=True,
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None turns the "Updating..." title off
     )
-    app.registry = reg  # type: ignore[attr-defined]
+    app.workspace = ws  # type: ignore[attr-defined]
+    app.render_page = lambda pathname="/", search="": render_page(ws, pathname, search)  # type: ignore[attr-defined]
+    app.layout = html.Div([dcc.Location(id=ids.PAGE_URL, refresh=False), html.Div(id=ids.PAGE)])
 
-    def layout() -> Any:
-        if not flask.has_request_context():  # Dash inspecting the layout at start-up
-            return html.Div(className="kg-app")
-        try:
-            sid = _requested_session()
-            if sid is None or not reg.exists(sid):
-                sid = reg.create()
-            if is_versions_request():
-                return versions_page(reg, sid)
-            with reg.reading(sid) as session:
-                big = len(session.graph) > FOCUS_THRESHOLD
-                nodes = visible_nodes(session, big, None, 2)
-                view = render_view(session, nodes=nodes)
-                options = sorted(
-                    (
-                        {"label": session.graph.label(n), "value": str(n)}
-                        for n in session.graph.nodes
-                    ),
-                    key=lambda o: o["label"].lower(),
-                )
-                cohort_ = session.cohort
-                name = getattr(cohort_, "source_name", None) or reg.source
-                tgt = session.targets[0] if session.targets else None
-                title_text = (
-                    f"{name} · {cohort_.n_patients:,} patients · {len(session.graph)} variables · "
-                    f"{len(session.graph.edges)} edges"
-                )
-                return editor_layout(
-                    view,
-                    session_id=sid,
-                    title=title_text,
-                    options=options,
-                    target_options=_binary_options(session),
-                    target=tgt,
-                    focus_on=big,
-                    n_nodes=len(session.graph),
-                    author=session.author if session.author != "anonymous" else "",
-                )
-        except KGEditorError as exc:
-            return html.Div(
-                [html.H2("kg-editor cannot open this data"), html.P(str(exc))], className="fatal"
-            )
-        except Exception:
-            logger.exception("could not build the editor page")
-            return html.Div(
-                [
-                    html.H2("kg-editor could not start"),
-                    html.P("The error was logged; see the server output."),
-                ],
-                className="fatal",
-            )
+    @app.callback(
+        Output(ids.PAGE, "children"),
+        Input(ids.PAGE_URL, "pathname"),
+        State(ids.PAGE_URL, "search"),
+    )
+    def route(pathname: str | None, search: str | None) -> Any:
+        return render_page(ws, pathname, search)
 
-    app.layout = layout
-    register_callbacks(app, reg)
-    register_versions_callbacks(app, reg)
-    register_teaching_callbacks(app, reg)
+    register_callbacks(app, ws)
+    register_versions_callbacks(app, ws)
+    app.teaching_cache = register_teaching_callbacks(app, ws)  # type: ignore[attr-defined]
     # exposed for tests: node details of the current session
     app.node_details = node_details  # type: ignore[attr-defined]
     return app

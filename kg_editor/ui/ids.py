@@ -82,6 +82,25 @@ __all__ = [
     "V_SESSION",
 ]
 
+# -- the page router: the URL path picks the page (``/`` editor, ``/versions``) ------------
+__all__ += [
+    "DUMMY",
+    "E_VERSIONS_LINK",
+    "HINT",
+    "PAGE",
+    "PAGE_URL",
+    "V_BACK",
+    "V_DIFF",
+    "V_EDGE",
+    "V_EMPTY",
+    "V_LEGEND",
+    "V_METRIC_TABLE",
+]
+PAGE_URL = "kg-page-url"  # dcc.Location of the whole app: pathname + search pick the page
+PAGE = "kg-page"  # the page's content, rendered by the router callback
+DUMMY = "kg-dummy"  # dcc.Store: output of client-side callbacks that only have effects
+HINT = "kg-hint"
+
 # -- page-level state (ids and view state only; never patient rows) --------------------
 SESSION = "kg-session"  # dcc.Store: {"session_id": str}
 VIEW = "kg-view"  # dcc.Store: {"revision": int, "focus": code or None}
@@ -172,11 +191,18 @@ V_EXPORT_WHAT = "kg-v-export-what"
 V_EXPORT = "kg-v-export"  # pattern: {"type": V_EXPORT, "index": format name}
 V_IMAGE = "kg-v-image"  # pattern: {"type": V_IMAGE, "index": "png" | "svg"}
 V_DOWNLOAD = "kg-v-download"
+V_BACK = "kg-v-back"
+V_DIFF = "kg-v-diff"
+V_EDGE = "kg-v-edge"
+V_EMPTY = "kg-v-empty"
+V_LEGEND = "kg-v-legend"
+V_METRIC_TABLE = "kg-v-metric-table"
 # in the editor's top bar
 E_SAVE_MESSAGE = "kg-e-save-message"
 E_SAVE = "kg-e-save"
 E_SAVE_STATUS = "kg-e-save-status"
 E_URL = "kg-e-url"  # dcc.Location (reads ?branch=)
+E_VERSIONS_LINK = "kg-e-versions-link"
 E_IMAGE = "kg-e-image"  # pattern: {"type": E_IMAGE, "index": "png" | "svg"}
 
 # -- teaching mode (kg_editor/ui/teaching_view.py, teaching_callbacks.py) ----------------

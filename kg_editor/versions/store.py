@@ -30,7 +30,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import math
 import os
 import uuid
 from collections import deque
@@ -45,6 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kg_editor.errors import StoreError
+from kg_editor.jsonsafe import json_safe
 from kg_editor.model.graph import CausalGraph, Edit, edit_from_dict, edit_to_dict
 from kg_editor.versions.diff import GraphDiff, MergeResult, diff_graphs, merge_graphs, metric_table
 
@@ -100,19 +100,7 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
-def _clean_json(obj: Any) -> Any:
-    """NaN/inf -> None, numpy scalars -> Python, tuples -> lists (strict JSON)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [_clean_json(v) for v in obj]
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if hasattr(obj, "item") and callable(obj.item) and not isinstance(obj, str | bytes):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+_clean_json = json_safe  # the one sanitizer (kg_editor.jsonsafe)
 
 
 # ---------------------------------------------------------------------------------

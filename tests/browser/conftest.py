@@ -31,15 +31,15 @@ def _need_browser() -> None:
 
 
 class Served:
-    """A running editor: its URL, app, registry, cohort and base graph."""
+    """A running editor: its URL, app, workspace, cohort and base graph."""
 
     def __init__(self, app: Any, url: str, server: Any):
         self.app = app
         self.url = url
         self.server = server
-        self.registry = app.registry
-        self.cohort = app.registry.cohort()
-        self.graph = app.registry.base_graph()
+        self.workspace = app.workspace
+        self.cohort = app.workspace.cohort()
+        self.graph = app.workspace.base_graph()
 
 
 def serve_app(app: Any) -> Served:

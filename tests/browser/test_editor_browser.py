@@ -24,7 +24,7 @@ def ref(editor_server):
     return EditSession(
         editor_server.cohort,
         editor_server.graph,
-        constraints=editor_server.registry.constraints(),
+        constraints=editor_server.workspace.constraints(),
         bootstrap=50,
     )
 
@@ -396,7 +396,7 @@ def test_constraint_is_refused_then_overridden_and_recorded(editor, ref, editor_
     ref.add(a, b, author="Dr Override", rationale="known reverse-causation case", override=True)
     _check_report(editor, ref, ref.targets[0])
     sid = editor.page.evaluate("() => new URL(location.href).searchParams.get('session')")
-    reg = editor_server.registry
+    reg = editor_server.workspace
     last = [e for e in reg.store.audit(reg.project_id, session_id=sid) if e.action == "edit"][-1]
     assert last.edit["override"] is True
     assert last.author == "Dr Override"

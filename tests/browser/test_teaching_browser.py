@@ -28,7 +28,7 @@ def _model(editor_server, sid):
     """An independent wrap of the page's session model (the Python API's view)."""
     from kg_editor.teaching.beliefs import TeachingModel
 
-    with editor_server.registry.reading(sid) as session:
+    with editor_server.workspace.reading(sid) as session:
         return TeachingModel.from_session(session)
 
 
@@ -112,7 +112,7 @@ def test_teaching_mode_shows_priors(editor, editor_server, sid):
 
 def test_clicking_nodes_sets_findings(editor, editor_server, sid):
     tm = _model(editor_server, sid)
-    with editor_server.registry.reading(sid) as session:
+    with editor_server.workspace.reading(sid) as session:
         target = session.targets[0]
     editor.page.mouse.click(*editor.node_xy(target))
     _check_beliefs(editor, editor_server, sid, {target: "present"})
@@ -234,8 +234,8 @@ def test_scenario_save_replay_export(editor, editor_server, sid, tmp_path):
     editor.page.fill("#kg-teach-scn-question", "Which drug explains it?")
     editor.page.click("#kg-teach-scn-save")
     editor.page.wait_for_selector("li.scenario")
-    store = editor_server.registry.store
-    rows = store.list_scenarios(editor_server.registry.project_id)
+    store = editor_server.workspace.store
+    rows = store.list_scenarios(editor_server.workspace.project_id)
     assert len(rows) == 1 and rows[0]["session_id"] == sid
     saved = Scenario.from_dict(rows[0]["scenario"])
     assert dict(saved.findings) == evidence and saved.question == "Which drug explains it?"
@@ -275,7 +275,7 @@ def test_an_edit_in_teaching_mode_refits_the_beliefs(editor, editor_server, sid)
     """Removing an edge changes the model: the beliefs follow the new graph."""
     evidence = _evidence(editor)
     builds = editor_server.app.teaching_cache.builds
-    with editor_server.registry.reading(sid) as session:
+    with editor_server.workspace.reading(sid) as session:
         u, v = sorted(session.graph.edges)[0]
     editor.select_edge(u, v)
     editor.page.click("#kg-edge-remove")

@@ -67,7 +67,7 @@ def _edits(graph, cons):
 
 @pytest.fixture(scope="module")
 def plan(editor_server):
-    reg = editor_server.registry
+    reg = editor_server.workspace
     return dict(
         zip(("rem", "rev", "add"), _edits(editor_server.graph, reg.constraints()), strict=True)
     )
@@ -75,7 +75,7 @@ def plan(editor_server):
 
 def test_save_versions_from_the_editor(editor, editor_server, plan):
     page = editor.page
-    reg = editor_server.registry
+    reg = editor_server.workspace
     page.fill("#kg-author", "Dr Save")
     page.locator("#kg-author").press("Enter")
     page.fill("#kg-e-save-message", "as distilled")
@@ -146,7 +146,7 @@ def _wait_vcy(vp, body: str, arg=None):
 
 def test_versions_page_lists_history_with_metrics(vpage, editor_server):
     page = vpage.page
-    reg = editor_server.registry
+    reg = editor_server.workspace
     versions = reg.store.list_versions(reg.project_id)
     assert page.locator("tr.version-row").count() == 2
     for v in versions:
@@ -164,7 +164,7 @@ def test_versions_page_lists_history_with_metrics(vpage, editor_server):
 
 def test_compare_draws_the_diff_with_the_right_counts(vpage, editor_server, plan):
     page = vpage.page
-    reg = editor_server.registry
+    reg = editor_server.workspace
     v1, v2 = reg.store.list_versions(reg.project_id)
     diff = reg.store.diff(v1.id, v2.id)
     assert (len(diff.added), len(diff.removed), len(diff.reversed)) == (1, 1, 1)
@@ -231,7 +231,7 @@ def _download(vpage, selector: str, tmp_path):
 def test_exports_round_trip_through_formats(vpage, editor, editor_server, tmp_path):
     from kg_editor.formats import read_graph, read_graph_with_model
 
-    reg = editor_server.registry
+    reg = editor_server.workspace
     with reg.reading(vpage.sid) as s:
         graph = s.graph
         cpds = {c.variable: c for c in s.to_pgmpy().get_cpds()}
@@ -264,7 +264,7 @@ def test_exports_round_trip_through_formats(vpage, editor, editor_server, tmp_pa
 
 def test_branch_from_a_version(vpage, editor_server):
     page = vpage.page
-    reg = editor_server.registry
+    reg = editor_server.workspace
     v1 = reg.store.list_versions(reg.project_id)[0]
     page.fill("#kg-v-branch-name", "dr_a")
     page.locator(f"#kg-v-row-{v1.id} button", has_text="Branch").click()
@@ -280,7 +280,7 @@ def test_branch_from_a_version(vpage, editor_server):
 
 def test_restore_opens_the_editor_on_that_version(vpage, editor_server):
     page = vpage.page
-    reg = editor_server.registry
+    reg = editor_server.workspace
     v1 = reg.store.list_versions(reg.project_id)[0]
     n_before = len(reg.store.list_versions(reg.project_id))
     page.locator(f"#kg-v-row-{v1.id} button", has_text="Restore").click()

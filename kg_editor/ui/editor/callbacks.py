@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
@@ -21,17 +21,23 @@ from kg_editor.errors import ConstraintError, CycleError, KGEditorError
 from kg_editor.ui import ids
 from kg_editor.ui.editor.cards import edge_card, node_details
 from kg_editor.ui.editor.elements import edge_id, layout_options
+from kg_editor.ui.editor.layout import FOCUS_THRESHOLD, editor_layout
 from kg_editor.ui.editor.render import (
     contradicting_edges,
     elements_for,
     history_list,
     render_report,
+    render_view,
     suggestion_list,
     visible_nodes,
 )
-from kg_editor.ui.state import SessionRegistry
+from kg_editor.ui.state import session_id
+from kg_editor.workspace import Workspace
 
-__all__ = ["ACTIONS", "Action", "parse_trigger", "register_callbacks"]
+if TYPE_CHECKING:
+    from kg_editor.model.session import EditSession
+
+__all__ = ["ACTIONS", "Action", "editor_page", "parse_trigger", "register_callbacks"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +119,11 @@ def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) ->
     return None
 
 
-def _edit(kind: str) -> Callable[[Any, Action, dict[str, Any]], Any]:
-    def run(session: Any, a: Action, st: dict[str, Any]) -> Any:
+def _edit(kind: str) -> Callable[[EditSession, Action, dict[str, Any]], Any]:
+    def run(session: EditSession, a: Action, st: dict[str, Any]) -> Any:
         if not a.source or not a.target:
             raise KGEditorError("Choose both a cause and an effect before adding an edge.")
-        method = getattr(session, kind)
+        method = _EDIT_METHODS[kind]
         override = bool(st.get("override"))
         if override and st["author"] == "anonymous":
             raise KGEditorError(
@@ -125,14 +131,29 @@ def _edit(kind: str) -> Callable[[Any, Action, dict[str, Any]], Any]:
                 "with who made it and why."
             )
         return method(
-            a.source, a.target, author=st["author"], rationale=st["rationale"], override=override
+            session,
+            a.source,
+            a.target,
+            author=st["author"],
+            rationale=st["rationale"],
+            override=override,
         )
 
     return run
 
 
+def _edit_methods() -> dict[str, Callable[..., Any]]:
+    from kg_editor.model.session import EditSession
+
+    return {"add": EditSession.add, "remove": EditSession.remove, "reverse": EditSession.reverse}
+
+
+#: Edit kind -> the session's method (called by name, never looked up with getattr).
+_EDIT_METHODS: dict[str, Callable[..., Any]] = _edit_methods()
+
+
 #: Action kind -> function(session, action, state) that changes the session.
-ACTIONS: dict[str, Callable[[Any, Action, dict[str, Any]], Any]] = {
+ACTIONS: dict[str, Callable[[EditSession, Action, dict[str, Any]], Any]] = {
     "add": _edit("add"),
     "remove": _edit("remove"),
     "reverse": _edit("reverse"),
@@ -203,48 +224,115 @@ def _inputs() -> dict[str, Any]:
     }
 
 
-def register_callbacks(app: Any, registry: SessionRegistry) -> None:
-    """Attach every callback of the editor to ``app``."""
+def _binary_options(session: EditSession) -> list[dict[str, str]]:
+    out = []
+    for code in session.graph.nodes:
+        var = session.cohort.variables.get(code)
+        if var is not None and len(var.states) == 2:
+            out.append({"label": session.graph.label(code), "value": str(code)})
+    return sorted(out, key=lambda o: o["label"].lower())
+
+
+def editor_page(workspace: Workspace, sid: str) -> Any:
+    """The whole editor page for session ``sid`` (built per page load)."""
+    with workspace.reading(sid) as session:
+        big = len(session.graph) > FOCUS_THRESHOLD
+        nodes = visible_nodes(session, big, None, 2)
+        view = render_view(session, nodes=nodes)
+        options = sorted(
+            ({"label": session.graph.label(n), "value": str(n)} for n in session.graph.nodes),
+            key=lambda o: o["label"].lower(),
+        )
+        cohort = session.cohort
+        tgt = session.targets[0] if session.targets else None
+        title_text = (
+            f"{workspace.title} · {cohort.n_patients:,} patients · {len(session.graph)} variables · "
+            f"{len(session.graph.edges)} edges"
+        )
+        return editor_layout(
+            view,
+            session_id=sid,
+            title=title_text,
+            options=options,
+            target_options=_binary_options(session),
+            target=tgt,
+            focus_on=big,
+            n_nodes=len(session.graph),
+            author=session.author if session.author != "anonymous" else "",
+        )
+
+
+def register_callbacks(app: Any, workspace: Workspace) -> None:
+    """Attach every callback of the editor to ``app``.
+
+    Every callback of the web editor takes one named parameter per input and state (in
+    the order declared) and calls the workspace; none takes ``*args`` or ``**kwargs``.
+    """
 
     @app.callback(output=_outputs(), inputs=_inputs(), prevent_initial_call=True)
-    def dispatch(**kw: Any) -> dict[str, Any]:
+    def dispatch(
+        client: Any,
+        menu: Any,
+        tap_node: Any,
+        tap_edge: Any,
+        form_add: Any,
+        edge_remove: Any,
+        edge_reverse: Any,
+        undo: Any,
+        redo: Any,
+        accept: Any,
+        reject: Any,
+        target: Any,
+        focus_mode: Any,
+        focus_hops: Any,
+        search: Any,
+        session: Any,
+        author: Any,
+        rationale: Any,
+        form_source: Any,
+        form_target: Any,
+        selected_edge: Any,
+        view: Any,
+        override: Any,
+        teaching: Any,
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {k: no_update for k in _outputs()}
         if not ctx.triggered:
             raise PreventUpdate
-        state = {
-            "author": (kw.get("author") or "").strip() or "anonymous",
-            "rationale": (kw.get("rationale") or "").strip(),
-            "form_source": kw.get("form_source"),
-            "form_target": kw.get("form_target"),
-            "selected_edge": kw.get("selected_edge"),
-            "override": "on" in (kw.get("override") or []),
+        state: dict[str, Any] = {
+            "author": (author or "").strip() or "anonymous",
+            "rationale": (rationale or "").strip(),
+            "form_source": form_source,
+            "form_target": form_target,
+            "selected_edge": selected_edge,
+            "override": "on" in (override or []),
         }
         action = _first_action(state)
         if action is None:
             raise PreventUpdate
-        sid = (kw.get("session") or {}).get("session_id")
-        view = dict(kw.get("view") or {"revision": 0})
-        focus_on = "on" in (kw.get("focus_mode") or [])
-        centre = kw.get("search")
-        hops = int(kw.get("focus_hops") or 2)
-        if action.kind == "select_node" and (kw.get("teaching") or {}).get("on"):
+        sid = session_id(session)
+        view = dict(view or {"revision": 0})
+        focus_on = "on" in (focus_mode or [])
+        centre = search
+        hops = int(focus_hops or 2)
+        if action.kind == "select_node" and (teaching or {}).get("on"):
             raise PreventUpdate  # in teaching mode a click on a node sets a finding instead
         try:
             if action.kind == "select_node":
-                with registry.reading(sid) as session:
+                with workspace.reading(sid) as session:
                     out["details"] = node_details(
                         session, session.graph.resolve(str(action.source))
                     )
                 out.update(selected_edge=None, edge_remove=True, edge_reverse=True)
                 return out
             if action.kind == "select_edge":
-                with registry.reading(sid) as session:
+                with workspace.reading(sid) as session:
                     out["details"] = edge_card(
                         session,
                         str(action.source),
                         str(action.target),
                         contradicting_edges(session),
-                        registry.pair_evidence,
+                        workspace.pair_evidence,
                     )
                 out.update(
                     selected_edge={"source": action.source, "target": action.target},
@@ -252,7 +340,7 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
                     edge_reverse=False,
                 )
                 return out
-            with registry.editing(sid) as session:
+            with workspace.editing(sid) as session:
                 result = None
                 if action.kind in ACTIONS:
                     result = ACTIONS[action.kind](session, action, state)
@@ -270,14 +358,14 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
                     out["rationale"] = ""
                     last = session.history[-1]
                     if last.edit is not None:
-                        registry.log_edit(
-                            sid,
+                        workspace.log_edit(
+                            str(sid),
                             last.edit,
                             last.delta.to_dict() if last.delta is not None else None,
                             action=last.kind if last.kind in ("undo", "redo") else "edit",
                         )
                     # the selected edge may be gone or reversed
-                    sel = state["selected_edge"] or {}
+                    sel: dict[str, Any] = state["selected_edge"] or {}
                     if sel and not session.graph.has_edge(sel.get("source"), sel.get("target")):
                         out.update(
                             details=_gone(), selected_edge=None, edge_remove=True, edge_reverse=True
@@ -288,7 +376,7 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
                             sel["source"],
                             sel["target"],
                             contradicting_edges(session),
-                            registry.pair_evidence,
+                            workspace.pair_evidence,
                         )
                 if action.kind == "reject":
                     out["history"] = history_list(session)
@@ -296,17 +384,12 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
             view["revision"] = int(view.get("revision", 0)) + 1
             view["last"] = action.kind
             if result is not None and action.kind in ("add", "reverse"):
-                view["edge"] = edge_id(
-                    *(
-                        (action.source, action.target)
-                        if action.kind == "add"
-                        else (action.target, action.source)
-                    )
-                )
+                u, v = str(action.source), str(action.target)
+                view["edge"] = edge_id(u, v) if action.kind == "add" else edge_id(v, u)
             out["view"] = view
             return out
         except CycleError as exc:
-            with registry.reading(sid) as session:
+            with workspace.reading(sid) as session:
                 nodes = visible_nodes(session, focus_on, centre, hops)
                 if nodes is not None:
                     nodes = set(nodes) | set(exc.cycle)
@@ -335,7 +418,7 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
         if not view or view.get("last") not in (*GRAPH_EDITS, "reject"):
             raise PreventUpdate
         try:
-            with registry.reading((session_data or {}).get("session_id")) as session:
+            with workspace.reading(session_id(session_data)) as session:
                 return suggestion_list(session)
         except Exception:
             logger.exception("could not refresh the suggestions")
@@ -349,13 +432,13 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
     )
     app.clientside_callback(
         "function(n){ if (window.kgEditor) { window.kgEditor.relayout(); } return window.dash_clientside.no_update; }",
-        Output("kg-dummy", "data", allow_duplicate=True),
+        Output(ids.DUMMY, "data", allow_duplicate=True),
         Input(ids.RELAYOUT, "n_clicks"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
         "function(v){ if (v && window.kgEditor) { window.kgEditor.focusNode(v); } return window.dash_clientside.no_update; }",
-        Output("kg-dummy", "data", allow_duplicate=True),
+        Output(ids.DUMMY, "data", allow_duplicate=True),
         Input(ids.SEARCH, "value"),
         prevent_initial_call=True,
     )
@@ -370,7 +453,7 @@ def register_callbacks(app: Any, registry: SessionRegistry) -> None:
             }
             return window.dash_clientside.no_update;
         }""",
-        Output("kg-dummy", "data", allow_duplicate=True),
+        Output(ids.DUMMY, "data", allow_duplicate=True),
         Input(ids.SESSION, "data"),
         prevent_initial_call="initial_duplicate",
     )

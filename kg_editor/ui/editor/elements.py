@@ -180,7 +180,7 @@ def graph_elements(
         Kept selected across re-renders.
     """
     keep = set(graph.nodes) if nodes is None else set(nodes) & set(graph.nodes)
-    contra = {(str(e[0]), str(e[1])) for e in contradicting}
+    contra = {(str(u), str(v)) for u, v in contradicting}
     cyc = [str(n) for n in cycle]
     cyc_nodes = set(cyc)
     cyc_edges = set(itertools.pairwise(cyc))

@@ -267,7 +267,7 @@ def editor_layout(
             toolbar,
             html.Div(canvas, className="canvas-wrap"),
             html.Div(
-                id="kg-hint",
+                id=ids.HINT,
                 className="hint",
                 children="Click a node or edge to inspect it · "
                 "Connect mode: click the cause then the effect, or drag from cause to effect · "
@@ -396,7 +396,7 @@ def editor_layout(
             dcc.Store(id=ids.VIEW, data={"revision": 0, "focus": None}),
             dcc.Store(id=ids.SELECTED_EDGE, data=None),
             dcc.Store(id=ids.CLIENT_ACTION, data=None),
-            dcc.Store(id="kg-dummy", data=None),
+            dcc.Store(id=ids.DUMMY, data=None),
             *teaching_stores(),
             header,
             alert,

@@ -201,12 +201,14 @@ def suggestion_list(session: Any, k: int = 8) -> Any:
                     ),
                 ],
                 className="suggestion",
-                **{
-                    "data-source": str(e.source),
-                    "data-target": str(e.target),
-                    "data-kind": kind,
-                    "data-id": str(s.id),
-                },
+                **dict[str, Any](
+                    {
+                        "data-source": str(e.source),
+                        "data-target": str(e.target),
+                        "data-kind": kind,
+                        "data-id": str(s.id),
+                    }
+                ),
             )
         )
     return html.Ol(rows, className="suggestions")

@@ -8,7 +8,6 @@ Patient counts in tables go through :func:`kg_editor.data.privacy.suppress`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from dash import html
 
 from kg_editor.data.privacy import suppress
 from kg_editor.model.report import METRICS
+from kg_editor.model.report import format_value as report_format
 
 __all__ = [
     "METRIC_ROWS",
@@ -54,30 +54,19 @@ BLUE, GREY, GREEN, RED = "#1b5e8c", "#9aa5b1", "#1a7f37", "#b42318"
 
 
 def format_value(x: Any, fmt: str) -> str:
-    """Format a metric for a clinician; ``None``/NaN become an en dash.
+    """Format a metric for a clinician (:func:`kg_editor.model.report.format_value`, the
+    one formatter); ``None``/NaN become an en dash.
 
     Examples
     --------
     >>> format_value(0.81234, ".3f"), format_value(None, ".3f"), format_value(0.5, "%")
     ('0.812', '–', '50.0%')
     """
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    if fmt == "%":
-        return f"{100 * float(x):.1f}%"
-    if fmt.endswith("d"):
-        return format(round(float(x)), fmt)
-    return format(float(x), fmt)
+    return report_format(x, fmt, missing="–")
 
 
 def _format_delta(x: Any, fmt: str) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    if fmt == "%":
-        return f"{100 * float(x):+.1f} pts"
-    if fmt.endswith("d"):
-        return format(round(float(x)), "+" + fmt)
-    return format(float(x), "+" + fmt)
+    return report_format(x, fmt, missing="–", signed=True)
 
 
 def _pick(section: Mapping[str, Any], key: str, target: str | None) -> Mapping[str, Any] | None:
@@ -172,7 +161,7 @@ def metrics_table(delta: Mapping[str, Any], target: str | None, *, has_edit: boo
                     ci_cell,
                 ],
                 id=f"metric-{r['key']}",
-                **{"data-after": "" if r["after"] is None else repr(r["after"])},
+                **dict[str, Any]({"data-after": "" if r["after"] is None else repr(r["after"])}),
             )
         )
     return html.Table([head, html.Tbody(body)], className="metrics")

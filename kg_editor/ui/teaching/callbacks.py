@@ -18,9 +18,8 @@ from dash.exceptions import PreventUpdate
 
 from kg_editor.errors import KGEditorError
 from kg_editor.ui import ids
-from kg_editor.ui.state import SessionRegistry
+from kg_editor.ui.state import session_id
 from kg_editor.ui.teaching.view import (
-    TeachingCache,
     canvas_payload,
     cycle_state,
     findings_list,
@@ -30,16 +29,13 @@ from kg_editor.ui.teaching.view import (
     scenario_list,
     seeing_doing_view,
 )
+from kg_editor.workspace import TeachingCache, Workspace
 
 __all__ = ["compute_teaching", "register_teaching_callbacks", "scenario_from_inputs"]
 
 logger = logging.getLogger(__name__)
 
 GENERIC = "Something went wrong on the server; the error was logged. Your findings are unchanged."
-
-
-def _sid(session_data: Any) -> str | None:
-    return (session_data or {}).get("session_id")
 
 
 def _clean_evidence(evidence: Any) -> dict[str, str]:
@@ -129,15 +125,11 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:60] or "scenario"
 
 
-def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> TeachingCache:
-    """Attach teaching mode's callbacks to ``app``; returns the app's model cache."""
-    cache = TeachingCache()
-    app.teaching_cache = cache
+def register_teaching_callbacks(app: Any, workspace: Workspace) -> TeachingCache:
+    """Attach teaching mode's callbacks to ``app``; returns the workspace's model cache."""
 
     def model(sid: str | None) -> tuple[Any, str, Any]:
-        with registry.reading(str(sid)) as session:
-            tm, key = cache.model(str(sid), session)
-            return tm, key, session
+        return workspace.teaching_model(str(sid))
 
     # -- on/off (client side: no round trip) ----------------------------------------
     app.clientside_callback(
@@ -155,7 +147,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
     )
     app.clientside_callback(
         "function(d){ if (window.kgTeach) { window.kgTeach.apply(d); } return window.dash_clientside.no_update; }",
-        Output("kg-dummy", "data", allow_duplicate=True),
+        Output(ids.DUMMY, "data", allow_duplicate=True),
         Input(ids.TEACH_CANVAS, "data"),
         prevent_initial_call=True,
     )
@@ -200,7 +192,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
             raise PreventUpdate
         ev = _clean_evidence(evidence)
         sel: list[Any] = [no_update] * 5
-        sid = _sid(session_data)
+        sid = session_id(session_data)
         try:
             tm, _key, _session = model(sid)
             if trig == ids.CANVAS:
@@ -242,7 +234,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
     def replay_scenario(tm: Any, scenario_id: str) -> tuple[dict[str, str], list[Any]]:
         from kg_editor.teaching import Scenario
 
-        row = registry.store.get_scenario(scenario_id)
+        row = workspace.get_scenario(scenario_id)
         if row is None:
             raise KGEditorError("This scenario is not in the store any more.")
         sc = Scenario.from_dict(row["scenario"])
@@ -266,7 +258,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
         if not cause:
             return [], None
         try:
-            tm, _, _ = model(_sid(session_data))
+            tm, _, _ = model(session_id(session_data))
             states = tm.states(str(cause))
         except KGEditorError:
             return [], None
@@ -284,7 +276,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
         if not node:
             return [], None
         try:
-            tm, _, _ = model(_sid(session_data))
+            tm, _, _ = model(session_id(session_data))
             states = tm.states(str(node))
         except KGEditorError:
             return [], None
@@ -323,11 +315,11 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
             if ctx.triggered_id != ids.TEACH_ON:
                 raise PreventUpdate  # editing: nothing to paint
             return (no_update, no_update, no_update, no_update, canvas_payload(None, on=False))
-        sid = _sid(session_data)
+        sid = session_id(session_data)
         ev = _clean_evidence(evidence)
         try:
             tm, key, _ = model(sid)
-            upd = cache.beliefs(str(sid), key, tm, tm.resolve_findings(ev))
+            upd = workspace.beliefs(str(sid), key, tm, tm.resolve_findings(ev))
             res = compute_teaching(tm, upd, upd["findings"], cause, cause_state, outcome, a, b)
         except KGEditorError as exc:
             err = _error(str(exc))
@@ -386,7 +378,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
         author: Any,
         session_data: Any,
     ) -> tuple[Any, ...]:
-        sid = _sid(session_data)
+        sid = session_id(session_data)
         note: Any = None
         clear: tuple[Any, Any] = (no_update, no_update)
         try:
@@ -394,7 +386,7 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
             if ctx.triggered_id == ids.TEACH_SCN_SAVE:
                 if not n:
                     raise PreventUpdate
-                head = registry.store.head(registry.project_id)
+                head = workspace.head_version()
                 sc = scenario_from_inputs(
                     name,
                     question,
@@ -405,19 +397,17 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
                     author=(author or "").strip() or "anonymous",
                     version_id=head.id if head is not None else None,
                 )
-                registry.store.save_scenario(
-                    registry.project_id, sc.to_dict(), session_id=sid, graph_key=key
-                )
+                workspace.save_scenario(sid, sc, key)
                 note = html.Div(f"Saved “{sc.name}”.", className="teach-ok small")
                 clear = ("", "")
             elif not (on or {}).get("on"):
                 raise PreventUpdate
-            rows = registry.store.list_scenarios(registry.project_id)
+            rows = workspace.list_scenarios()
             return ([note, scenario_list(rows, key)], *clear)
         except PreventUpdate:
             raise
         except KGEditorError as exc:
-            rows = registry.store.list_scenarios(registry.project_id)
+            rows = workspace.list_scenarios()
             return ([_error(str(exc)), scenario_list(rows)], no_update, no_update)
         except Exception:
             logger.exception("teaching mode: could not save or list scenarios")
@@ -437,11 +427,11 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
         if not value:
             raise PreventUpdate
         if trig == ids.TEACH_SCN_EXPORT_ALL:
-            rows = registry.store.list_scenarios(registry.project_id)
+            rows = workspace.list_scenarios()
             text = dump_scenarios(Scenario.from_dict(r["scenario"]) for r in rows)
             return {"content": text, "filename": "scenarios.json", "type": "application/json"}
         if isinstance(trig, Mapping) and trig.get("type") == ids.TEACH_SCN_EXPORT:
-            row = registry.store.get_scenario(str(trig.get("index")))
+            row = workspace.get_scenario(str(trig.get("index")))
             if row is None:
                 raise PreventUpdate
             sc = Scenario.from_dict(row["scenario"])
@@ -452,4 +442,4 @@ def register_teaching_callbacks(app: Any, registry: SessionRegistry) -> Teaching
             }
         raise PreventUpdate
 
-    return cache
+    return workspace.teaching

@@ -16,12 +16,9 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dash import dcc, html
@@ -31,12 +28,10 @@ from kg_editor.ui import ids
 __all__ = [
     "BACKDOOR_COLOUR",
     "TRAIL_COLOUR",
-    "TeachingCache",
     "canvas_payload",
     "cycle_state",
     "findings_list",
     "focus_state",
-    "graph_key",
     "paths_view",
     "posterior_table",
     "scenario_list",
@@ -85,72 +80,6 @@ def cycle_state(states: Sequence[str], current: str | None) -> str | None:
         return order[0]
     i = order.index(str(current))
     return order[i + 1] if i + 1 < len(order) else None
-
-
-def graph_key(edges: Iterable[tuple[str, str]]) -> str:
-    """A short key of a graph's edge set (the cache key of its fitted model).
-
-    Examples
-    --------
-    >>> graph_key([("a", "b")]) == graph_key([("a", "b")]) != graph_key([("b", "a")])
-    True
-    """
-    text = json.dumps(sorted([str(u), str(v)] for u, v in edges))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-class TeachingCache:
-    """Per-app cache of teaching models and belief updates, keyed by session and graph.
-
-    The fitted model of a session's current graph is wrapped once
-    (:meth:`TeachingModel.from_session`) and reused until the graph changes; belief
-    updates are kept per findings. It is a cache only (the store holds the truth), owned
-    by one app, never a module global.
-    """
-
-    def __init__(self, max_models: int = 8, max_updates: int = 64):
-        self.max_models = max_models
-        self.max_updates = max_updates
-        self._lock = threading.RLock()
-        self._models: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self._updates: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
-        self.builds = 0  # how many models were wrapped (tests check reuse)
-
-    def model(self, sid: str, session: Any) -> tuple[Any, str]:
-        """The :class:`~kg_editor.teaching.beliefs.TeachingModel` of the session's current graph
-        and the graph's key (wrapped once per graph; the caller holds the session lock)."""
-        from kg_editor.teaching.beliefs import TeachingModel
-
-        key = graph_key(session.graph.edges)
-        with self._lock:
-            hit = self._models.get((sid, key))
-            if hit is not None:
-                self._models.move_to_end((sid, key))
-                return hit, key
-        tm = TeachingModel.from_session(session)
-        with self._lock:
-            self.builds += 1
-            self._models[(sid, key)] = tm
-            while len(self._models) > self.max_models:
-                self._models.popitem(last=False)
-        return tm, key
-
-    def beliefs(self, sid: str, key: str, tm: Any, findings: Mapping[str, str]) -> dict[str, Any]:
-        """:func:`kg_editor.teaching.belief_update` for these findings (cached)."""
-        from kg_editor.teaching import belief_update
-
-        fkey = (sid, key, json.dumps(sorted(findings.items())))
-        with self._lock:
-            hit = self._updates.get(fkey)
-            if hit is not None:
-                self._updates.move_to_end(fkey)
-                return hit
-        upd = belief_update(tm, findings)
-        with self._lock:
-            self._updates[fkey] = upd
-            while len(self._updates) > self.max_updates:
-                self._updates.popitem(last=False)
-        return upd
 
 
 def _pct(p: float) -> str:
@@ -297,12 +226,14 @@ def posterior_table(update: Mapping[str, Any]) -> html.Div:
                     _shift_cell(float(r["shift"][fs])),
                 ],
                 className="observed" if obs is not None else "",
-                **{
-                    "data-node": str(r["id"]),
-                    "data-state": fs,
-                    "data-posterior": json.dumps(r["posterior"]),
-                    "data-prior": json.dumps(r["prior"]),
-                },
+                **dict[str, Any](
+                    {
+                        "data-node": str(r["id"]),
+                        "data-state": fs,
+                        "data-posterior": json.dumps(r["posterior"]),
+                        "data-prior": json.dumps(r["prior"]),
+                    }
+                ),
             )
         )
     p = update.get("p_findings")
@@ -314,7 +245,7 @@ def posterior_table(update: Mapping[str, Any]) -> html.Div:
         ),
         className="muted small teach-note",
         id=ids.TEACH_P_FINDINGS,
-        **({"data-p": repr(float(p))} if p is not None else {}),
+        **dict[str, Any]({"data-p": repr(float(p))} if p is not None else {}),
     )
     return html.Div(
         [
@@ -360,7 +291,7 @@ def findings_list(findings: Mapping[str, str], labels: Mapping[str, str]) -> Any
                 ),
             ],
             className="chip",
-            **{"data-node": n, "data-state": s},
+            **dict[str, Any]({"data-node": n, "data-state": s}),
         )
         for n, s in findings.items()
     ]
@@ -374,11 +305,23 @@ def _dist_rows(sd: Mapping[str, Any]) -> list[html.Tr]:
             html.Tr(
                 [
                     html.Td(s),
-                    html.Td(_pct(see), className="num see", **{"data-value": repr(float(see))}),
-                    html.Td(_pct(do), className="num do", **{"data-value": repr(float(do))}),
-                    html.Td(_pp(diff), className="num diff", **{"data-value": repr(float(diff))}),
+                    html.Td(
+                        _pct(see),
+                        className="num see",
+                        **dict[str, Any]({"data-value": repr(float(see))}),
+                    ),
+                    html.Td(
+                        _pct(do),
+                        className="num do",
+                        **dict[str, Any]({"data-value": repr(float(do))}),
+                    ),
+                    html.Td(
+                        _pp(diff),
+                        className="num diff",
+                        **dict[str, Any]({"data-value": repr(float(diff))}),
+                    ),
                 ],
-                **{"data-state": str(s)},
+                **dict[str, Any]({"data-state": str(s)}),
             )
         )
     return rows
@@ -390,7 +333,7 @@ def _trail_items(trails: Sequence[Mapping[str, Any]], cls: str) -> html.Ol:
             html.Li(
                 [html.Span(t["kind"], className=f"kind {t['kind']}"), " ", " ".join(_arrows(t))],
                 className=cls,
-                **{"data-edges": json.dumps(t["edges"])},
+                **dict[str, Any]({"data-edges": json.dumps(t["edges"])}),
             )
             for t in trails
         ],
@@ -449,7 +392,9 @@ def seeing_doing_view(sd: Mapping[str, Any]) -> html.Div:
                 className="muted small",
             )
         )
-    return html.Div(parts, **{"data-confounded": str(bool(sd["confounded"])).lower()})
+    return html.Div(
+        parts, **dict[str, Any]({"data-confounded": str(bool(sd["confounded"])).lower()})
+    )
 
 
 def paths_view(rep: Mapping[str, Any], adj: Mapping[str, Any] | None) -> html.Div:
@@ -459,7 +404,7 @@ def paths_view(rep: Mapping[str, Any], adj: Mapping[str, Any] | None) -> html.Di
             rep["explanation"],
             className="explain",
             id=ids.TEACH_DSEP,
-            **{"data-dseparated": str(bool(rep["d_separated"])).lower()},
+            **dict[str, Any]({"data-dseparated": str(bool(rep["d_separated"])).lower()}),
         )
     ]
     if rep["trails"]:
@@ -480,7 +425,7 @@ def paths_view(rep: Mapping[str, Any], adj: Mapping[str, Any] | None) -> html.Di
                             if s["labels"]
                             else "{} (no adjustment needed)",
                             className="adjset" + (" minimal" if s["minimal"] else ""),
-                            **{"data-nodes": json.dumps(s["nodes"])},
+                            **dict[str, Any]({"data-nodes": json.dumps(s["nodes"])}),
                         )
                         for s in sets
                     ],
@@ -536,7 +481,7 @@ def scenario_list(rows: Sequence[Mapping[str, Any]], current_key: str | None = N
                     ),
                 ],
                 className="scenario",
-                **{"data-id": r["id"]},
+                **dict[str, Any]({"data-id": r["id"]}),
             )
         )
     return html.Ul(items, className="scenarios")

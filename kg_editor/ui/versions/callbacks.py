@@ -9,10 +9,8 @@ new editing session on its graph and sends the browser to the editor with that s
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qs
 
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
@@ -20,7 +18,7 @@ from dash.exceptions import PreventUpdate
 from kg_editor.errors import KGEditorError
 from kg_editor.ui import ids
 from kg_editor.ui.editor.elements import layout_options
-from kg_editor.ui.state import SessionRegistry
+from kg_editor.ui.state import branch_of, session_id
 from kg_editor.ui.versions.view import (
     branch_figure,
     comparison_chart,
@@ -33,16 +31,12 @@ from kg_editor.ui.versions.view import (
     versions_layout,
     versions_table,
 )
+from kg_editor.workspace import Workspace
 
 __all__ = [
     "VERSION_ACTIONS",
     "compare_body",
-    "effective_edits",
-    "export_file",
-    "is_versions_request",
-    "open_session_on",
     "register_versions_callbacks",
-    "save_session_version",
     "versions_page",
 ]
 
@@ -54,118 +48,16 @@ GENERIC_ERROR = (
 )
 
 
-# -- server-side helpers (also used by tests) ---------------------------------------------
-def effective_edits(session: Any) -> list[Any]:
-    """The edits that make the session's current graph from its starting graph, in order
-    (undone edits are dropped, redone ones kept), replayed from ``session.history``."""
-    stack: list[Any] = []
-    undone: list[Any] = []
-    for h in session.history:
-        if h.kind in ("edit", "accept") and h.edit is not None:
-            stack.append(h.edit)
-            undone.clear()
-        elif h.kind == "undo" and stack:
-            undone.append(stack.pop())
-        elif h.kind == "redo" and undone:
-            stack.append(undone.pop())
-    return stack
-
-
-def save_session_version(
-    registry: SessionRegistry,
-    sid: str,
-    *,
-    author: str = "anonymous",
-    message: str = "",
-    branch: str = "main",
-) -> Any:
-    """Save the session's graph as a new version on ``branch`` (parent: the branch head)
-    with the session's current report and the edits made after the head was saved."""
-    branch = (branch or "main").strip() or "main"
-    store = registry.store
-    pid = registry.project_id
-    with registry.reading(sid) as session:
-        head = store.head(pid, branch)
-        edits = effective_edits(session)
-        if head is not None:
-            edits = [e for e in edits if e.created > head.created]
-        version = store.save_version(
-            pid,
-            session.graph,
-            branch=branch,
-            author=author or "anonymous",
-            message=message,
-            report=session.report.to_dict(),
-            edits=edits,
-        )
-    logger.info("session %s saved as version %s on %s", sid, version.id, branch)
-    return version
-
-
-def open_session_on(registry: SessionRegistry, graph: Any, author: str = "anonymous") -> str:
-    """Open a new editing session on ``graph`` (same cohort, constraints and settings as
-    the registry's sessions); returns its id. The store is the truth: any worker can
-    rebuild it."""
-    from kg_editor.model.session import EditSession
-
-    options = {"constraints": registry.constraints(), **registry.session_options}
-    session = EditSession(registry.cohort(), graph, author=author, **options)
-    sid = uuid.uuid4().hex
-    registry.store.save_session_state(sid, registry.project_id, session.to_dict())
-    logger.info("opened editing session %s on a saved version", sid)
-    return sid
-
-
-def _version_cpds(registry: SessionRegistry, graph: Any) -> Any:
-    """A pgmpy model with CPDs fitted on the training rows for ``graph``."""
-    from kg_editor.model.fit import CodeTable, families_to_pgmpy, fit_families
-
-    cohort = registry.cohort()
-    nodes = list(graph.nodes)
-    table = CodeTable.from_frame(cohort.train[nodes], cohort.cardinalities)
-    opts = registry.session_options
-    fams = fit_families(
-        table,
-        {n: graph.parents(n) for n in nodes},
-        estimator=str(opts.get("estimator", "bdeu")),
-        equivalent_sample_size=float(opts.get("equivalent_sample_size", 10.0)),
-    )
-    return families_to_pgmpy(fams, cohort.states)
-
-
-def export_file(
-    registry: SessionRegistry, sid: str, fmt: str, version_id: str | None = None
-) -> tuple[str, str]:
-    """``(file name, text)`` of the session's graph (with its fitted CPDs for BIF and
-    XMLBIF) or of a saved version's graph (CPDs fitted for it) in format ``fmt``."""
-    from kg_editor.formats import get_format, write_graph
-
-    f = get_format(fmt)
-    ext = f.extensions[0]
-    if version_id is None:
-        with registry.reading(sid) as session:
-            cpds = session.to_pgmpy() if f.has_cpds else None
-            text = write_graph(session.graph, f.name, cpds=cpds)
-        name = f"kg-session-{sid[:8]}{ext}"
-    else:
-        v = registry.store.get_version(version_id)
-        graph = v.graph
-        cpds = _version_cpds(registry, graph) if f.has_cpds else None
-        text = write_graph(graph, f.name, cpds=cpds)
-        name = f"kg-{v.branch}-{v.seq}-{v.id}{ext}"
-    return name, text
-
-
-def _target(registry: SessionRegistry, sid: str | None) -> str | None:
+def _target(workspace: Workspace, sid: str | None) -> str | None:
     try:
-        with registry.reading(str(sid)) as session:
+        with workspace.reading(str(sid)) as session:
             return session.targets[0] if session.targets else None
     except KGEditorError:
         return None
 
 
 def compare_body(
-    registry: SessionRegistry, a_id: str | None, b_id: str | None, target: str | None
+    workspace: Workspace, a_id: str | None, b_id: str | None, target: str | None
 ) -> dict[str, Any]:
     """Elements, summary, metric table and chart of the comparison of two versions."""
     if not a_id or not b_id:
@@ -175,7 +67,7 @@ def compare_body(
             "table": None,
             "chart": None,
         }
-    cmp = registry.store.compare(a_id, b_id)
+    cmp = workspace.compare(a_id, b_id)
     ga, gb = cmp.a.graph, cmp.b.graph
 
     def label(code: str) -> str:
@@ -201,36 +93,20 @@ def _default_pair(versions: list[Any]) -> tuple[str, str] | None:
     return parent.id, newest.id
 
 
-def _referrer() -> Any:
-    from urllib.parse import urlparse
-
-    import flask
-
-    try:
-        return urlparse(flask.request.referrer or "")
-    except RuntimeError:  # outside a request
-        return urlparse("")
-
-
-def is_versions_request() -> bool:
-    """True when the page asking for the layout is the versions page (``/versions``)."""
-    return _referrer().path.rstrip("/").endswith(ids.VERSIONS_PATH)
-
-
-def versions_page(registry: SessionRegistry, sid: str, branch: str | None = None) -> Any:
-    """The whole versions page for session ``sid`` (built per page load); the branch to
-    save on comes from ``?branch=`` of the page (default ``main``)."""
-    if branch is None:
-        branch = _branch_of(_referrer().query)
-    versions = registry.store.list_versions(registry.project_id)
-    target = _target(registry, sid)
+def versions_page(workspace: Workspace, sid: str, branch: str = "main") -> Any:
+    """The whole versions page for session ``sid`` (built per page load); ``branch`` (from
+    ``?branch=`` of the page) is the one to save on."""
+    versions = workspace.list_versions()
+    target = _target(workspace, sid)
     pair = _default_pair(versions)
-    body = compare_body(registry, *(pair or (None, None)), target)
-    with registry.reading(sid) as session:
+    a_id, b_id = pair if pair is not None else (None, None)
+    body = compare_body(workspace, a_id, b_id, target)
+    with workspace.reading(sid) as session:
         author = session.author if session.author != "anonymous" else ""
         cohort = session.cohort
-        name = getattr(cohort, "source_name", None) or registry.source
-        title = f"{name} · {cohort.n_patients:,} patients · {len(versions)} versions saved"
+        title = (
+            f"{workspace.title} · {cohort.n_patients:,} patients · {len(versions)} versions saved"
+        )
     return versions_layout(
         session_id=sid,
         title=title,
@@ -243,46 +119,29 @@ def versions_page(registry: SessionRegistry, sid: str, branch: str | None = None
     )
 
 
-def _branch_of(search: str | None) -> str:
-    values = parse_qs((search or "").lstrip("?")).get("branch")
-    return values[0] if values and values[0].strip() else "main"
-
-
 # -- actions of the versions page ----------------------------------------------------------
-def _save(
-    reg: SessionRegistry, sid: str, st: Mapping[str, Any], _vid: str | None
-) -> dict[str, Any]:
-    v = save_session_version(
-        reg, sid, author=st["author"], message=st["message"], branch=st["branch"]
-    )
+def _save(reg: Workspace, sid: str, st: Mapping[str, Any], _vid: str | None) -> dict[str, Any]:
+    v = reg.save_version(sid, author=st["author"], message=st["message"], branch=st["branch"])
     return {"status": f"Saved version #{v.seq} ({v.id}) on {v.branch}.", "revision": True}
 
 
-def _branch(
-    reg: SessionRegistry, sid: str, st: Mapping[str, Any], vid: str | None
-) -> dict[str, Any]:
+def _branch(reg: Workspace, sid: str, st: Mapping[str, Any], vid: str | None) -> dict[str, Any]:
     name = (st.get("branch_name") or "").strip()
-    if not name:
-        raise KGEditorError("Type a name for the new branch first (e.g. your name).")
-    v = reg.store.branch(str(vid), name, author=st["author"])
+    v = reg.branch_version(str(vid), name, author=st["author"])
     return {"status": f"Branch {name} starts at {vid} (version #{v.seq}).", "revision": True}
 
 
-def _open(reg: SessionRegistry, sid: str, st: Mapping[str, Any], vid: str | None) -> dict[str, Any]:
-    v = reg.store.get_version(str(vid))
-    new = open_session_on(reg, v.graph, author=st["author"])
+def _open(reg: Workspace, sid: str, st: Mapping[str, Any], vid: str | None) -> dict[str, Any]:
+    v, new = reg.open_version(str(vid), author=st["author"])
     return {"href": f"/?session={new}&branch={v.branch}"}
 
 
-def _restore(
-    reg: SessionRegistry, sid: str, st: Mapping[str, Any], vid: str | None
-) -> dict[str, Any]:
-    v = reg.store.restore(str(vid), author=st["author"])
-    new = open_session_on(reg, v.graph, author=st["author"])
+def _restore(reg: Workspace, sid: str, st: Mapping[str, Any], vid: str | None) -> dict[str, Any]:
+    v, new = reg.restore_version(str(vid), author=st["author"])
     return {"href": f"/?session={new}&branch={v.branch}"}
 
 
-#: Trigger id -> function(registry, session id, state, version id) -> result dict with
+#: Trigger id -> function(workspace, session id, state, version id) -> result dict with
 #: optional ``status``, ``revision`` (refresh the lists) and ``href`` (navigate).
 VERSION_ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
     ids.V_SAVE: _save,
@@ -292,7 +151,7 @@ VERSION_ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 
-def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
+def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
     """Attach the callbacks of the versions page and the editor's save toolbar."""
 
     # -- editor: save a version, link to the versions page, canvas images -------------------
@@ -310,12 +169,11 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
         if not n:
             raise PreventUpdate
         try:
-            v = save_session_version(
-                registry,
-                (session or {}).get("session_id"),
+            v = workspace.save_version(
+                str(session_id(session)),
                 author=(author or "").strip() or "anonymous",
                 message=(message or "").strip(),
-                branch=_branch_of(search),
+                branch=branch_of(search),
             )
         except KGEditorError as exc:
             return html.Span(str(exc), className="error"), no_update
@@ -325,13 +183,13 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
         return f"Saved #{v.seq} ({v.id}) on {v.branch}", ""
 
     @app.callback(
-        Output("kg-e-versions-link", "href"),
+        Output(ids.E_VERSIONS_LINK, "href"),
         Input(ids.SESSION, "data"),
         Input(ids.E_URL, "search"),
     )
     def versions_link(session: Any, search: Any) -> str:
-        sid = (session or {}).get("session_id") or ""
-        return f"{ids.VERSIONS_PATH}?session={sid}&branch={_branch_of(search)}"
+        sid = session_id(session) or ""
+        return f"{ids.VERSIONS_PATH}?session={sid}&branch={branch_of(search)}"
 
     app.clientside_callback(
         """function(n) {
@@ -373,12 +231,22 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
         State(ids.V_REVISION, "data"),
         prevent_initial_call=True,
     )
-    def version_action(*args: Any) -> Any:
+    def version_action(
+        _save: Any,
+        _branch: Any,
+        _open: Any,
+        _restore: Any,
+        session: Any,
+        author: Any,
+        message: Any,
+        branch: Any,
+        branch_name: Any,
+        revision: Any,
+    ) -> Any:
         trig = ctx.triggered_id
         value = ctx.triggered[0].get("value") if ctx.triggered else None
         if trig is None or not value:  # new rows' buttons appearing, not a click
             raise PreventUpdate
-        session, author, message, branch, branch_name, revision = args[4:]
         key = trig if isinstance(trig, str) else trig.get("type")
         vid = None if isinstance(trig, str) else str(trig.get("index"))
         st = {
@@ -387,9 +255,9 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
             "branch": (branch or "").strip() or "main",
             "branch_name": branch_name,
         }
-        sid = (session or {}).get("session_id")
+        sid = str(session_id(session))
         try:
-            res = VERSION_ACTIONS[key](registry, sid, st, vid)
+            res = VERSION_ACTIONS[key](workspace, sid, st, vid)
         except KGEditorError as exc:
             return no_update, no_update, no_update, False, str(exc)
         except Exception:
@@ -418,8 +286,8 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
     def refresh(revision: Any, session: Any) -> Any:
         if not revision:
             raise PreventUpdate
-        versions = registry.store.list_versions(registry.project_id)
-        target = _target(registry, (session or {}).get("session_id"))
+        versions = workspace.list_versions()
+        target = _target(workspace, session_id(session))
         options = [
             {"label": version_label(v), "value": v.id}
             for v in sorted(versions, key=lambda v: -v.seq)
@@ -438,7 +306,7 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
     @app.callback(
         Output(ids.V_CANVAS, "elements"),
         Output(ids.V_CANVAS, "layout"),
-        Output("kg-v-diff", "children"),
+        Output(ids.V_DIFF, "children"),
         Output(ids.V_METRICS, "children"),
         Output(ids.V_CHART, "figure"),
         Input(ids.V_COMPARE_A, "value"),
@@ -449,9 +317,7 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
     )
     def compare(a_id: Any, b_id: Any, session: Any, revision: Any) -> Any:
         try:
-            body = compare_body(
-                registry, a_id, b_id, _target(registry, (session or {}).get("session_id"))
-            )
+            body = compare_body(workspace, a_id, b_id, _target(workspace, session_id(session)))
         except KGEditorError as exc:
             return no_update, no_update, html.Div(str(exc), className="error"), None, no_update
         nonce = abs(hash((a_id, b_id, revision))) % 10_000_000
@@ -464,7 +330,7 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
         )
 
     @app.callback(
-        Output("kg-v-edge", "children"),
+        Output(ids.V_EDGE, "children"),
         Input(ids.V_CANVAS, "tapEdgeData"),
         State(ids.V_COMPARE_A, "value"),
         State(ids.V_COMPARE_B, "value"),
@@ -474,7 +340,7 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
         if not data or not a_id or not b_id:
             raise PreventUpdate
         try:
-            cmp = registry.store.compare(a_id, b_id)
+            cmp = workspace.compare(a_id, b_id)
         except KGEditorError as exc:
             return html.Div(str(exc), className="error")
         u, v, status = str(data.get("source")), str(data.get("target")), str(data.get("status"))
@@ -520,9 +386,11 @@ def register_versions_callbacks(app: Any, registry: SessionRegistry) -> None:
         if what in ("a", "b") and not vid:
             return no_update, False, "Choose the version to export in the compare view first."
         try:
-            name, text = export_file(
-                registry, (session or {}).get("session_id"), str(trig["index"]), vid
-            )
+            fmt = str(trig["index"])
+            if vid is None:
+                name, text = workspace.export_session(str(session_id(session)), fmt)
+            else:
+                name, text = workspace.export_version(str(vid), fmt)
         except KGEditorError as exc:
             return no_update, False, str(exc)
         except Exception:

@@ -26,6 +26,7 @@ from typing import Any
 import dash_cytoscape as cyto
 from dash import dcc, html
 
+from kg_editor.model.report import format_value
 from kg_editor.ui import ids
 from kg_editor.ui.editor.elements import graph_elements, layout_options, stylesheet
 
@@ -73,12 +74,12 @@ EXPORT_FORMATS: tuple[tuple[str, str], ...] = (
 #: Key metrics shown per version: (column title, report section, metric, format).
 #: ``section == "targets"`` reads the metric of the target.
 KEY_METRICS: tuple[tuple[str, str, str, str], ...] = (
-    ("Edges", "interpretability", "edges", "{:.0f}"),
-    ("Log-lik / patient", "accuracy", "loglik_per_patient", "{:.4f}"),
-    ("BIC", "accuracy", "bic", "{:.1f}"),
-    ("AUROC", "targets", "auroc", "{:.3f}"),
-    ("Brier", "targets", "brier", "{:.4f}"),
-    ("Parameters", "interpretability", "parameters", "{:.0f}"),
+    ("Edges", "interpretability", "edges", ".0f"),
+    ("Log-lik / patient", "accuracy", "loglik_per_patient", ".4f"),
+    ("BIC", "accuracy", "bic", ".1f"),
+    ("AUROC", "targets", "auroc", ".3f"),
+    ("Brier", "targets", "brier", ".4f"),
+    ("Parameters", "interpretability", "parameters", ".0f"),
 )
 
 
@@ -123,7 +124,7 @@ def version_label(v: Any) -> str:
 
 
 def _fmt(x: float | None, fmt: str) -> str:
-    return "–" if x is None else fmt.format(x)
+    return format_value(x, fmt, missing="–")
 
 
 def _button(label: str, id_: Any, title: str, cls: str = "btn small") -> html.Button:
@@ -137,7 +138,7 @@ def versions_table(versions: Sequence[Any], target: str | None) -> html.Div:
         return html.Div(
             "No version saved yet for this project. Save one from the editor or below.",
             className="muted empty",
-            id="kg-v-empty",
+            id=ids.V_EMPTY,
         )
     heads = {}
     for v in versions:
@@ -184,7 +185,9 @@ def versions_table(versions: Sequence[Any], target: str | None) -> html.Div:
                         html.Td(
                             _fmt(vals[t], fmt),
                             className="num",
-                            **{"data-value": "" if vals[t] is None else repr(vals[t])},
+                            **dict[str, Any](
+                                {"data-value": "" if vals[t] is None else repr(vals[t])}
+                            ),
                         )
                         for t, _s, _m, fmt in KEY_METRICS
                     ],
@@ -211,7 +214,9 @@ def versions_table(versions: Sequence[Any], target: str | None) -> html.Div:
                 ],
                 id=f"kg-v-row-{v.id}",
                 className="version-row",
-                **{"data-branch": v.branch, "data-seq": str(v.seq), "data-edges": str(v.n_edges)},
+                **dict[str, Any](
+                    {"data-branch": v.branch, "data-seq": str(v.seq), "data-edges": str(v.n_edges)}
+                ),
             )
         )
     return html.Div(html.Table([head, html.Tbody(rows)], className="versions"))
@@ -388,7 +393,7 @@ def diff_legend() -> html.Div:
             className="lg-row",
         ),
         className="legend",
-        id="kg-v-legend",
+        id=ids.V_LEGEND,
     )
 
 
@@ -411,7 +416,9 @@ def diff_summary(diff: Any, label: Any = str) -> html.Div:
                         html.Span(status, className="diff-tag", style={"background": col}),
                         f" {label(c.source)} → {label(c.target)}",
                     ],
-                    **{"data-status": status, "data-source": c.source, "data-target": c.target},
+                    **dict[str, Any](
+                        {"data-status": status, "data-source": c.source, "data-target": c.target}
+                    ),
                 )
             )
     return html.Div(
@@ -420,7 +427,7 @@ def diff_summary(diff: Any, label: Any = str) -> html.Div:
                 diff.summary(),
                 id=ids.V_DIFF_SUMMARY,
                 className="diff-summary",
-                **{f"data-{k}": str(v) for k, v in counts.items()},
+                **dict[str, Any]({f"data-{k}": str(v) for k, v in counts.items()}),
             ),
             html.Ul(items, className="diff-edges", id=ids.V_DIFF_EDGES)
             if items
@@ -466,7 +473,7 @@ def edge_change_card(
             html.Table(html.Tbody(rows), className="edge-evidence") if rows else None,
         ],
         className="v-edge-card",
-        **{"data-status": status},
+        **dict[str, Any]({"data-status": status}),
     )
 
 
@@ -501,11 +508,13 @@ def comparison_table(table: Any, labels: Sequence[str], target: str | None = Non
                     html.Td(_short(d, signed=True), className=f"num {cls}"),
                 ],
                 id=f"kg-v-metric-{sec}-{name}".replace(".", "-"),
-                **{
-                    "data-a": "" if va is None else repr(va),
-                    "data-b": "" if vb is None else repr(vb),
-                    "data-delta": "" if d is None else repr(d),
-                },
+                **dict[str, Any](
+                    {
+                        "data-a": "" if va is None else repr(va),
+                        "data-b": "" if vb is None else repr(vb),
+                        "data-delta": "" if d is None else repr(d),
+                    }
+                ),
             )
         )
     return html.Table(
@@ -524,7 +533,7 @@ def comparison_table(table: Any, labels: Sequence[str], target: str | None = Non
             html.Tbody(rows),
         ],
         className="metrics compare",
-        id="kg-v-metric-table",
+        id=ids.V_METRIC_TABLE,
     )
 
 
@@ -605,7 +614,7 @@ def versions_toolbar() -> html.Div:
                 n_clicks=0,
                 title="Save the current graph, its report and the edits since the last save",
             ),
-            html.A("Versions", id="kg-e-versions-link", href=ids.VERSIONS_PATH, className="btn"),
+            html.A("Versions", id=ids.E_VERSIONS_LINK, href=ids.VERSIONS_PATH, className="btn"),
             html.Button(
                 "PNG",
                 id={"type": ids.E_IMAGE, "index": "png"},
@@ -653,7 +662,7 @@ def versions_layout(
             html.A(
                 "← Back to the editor",
                 href=f"/?session={session_id}",
-                id="kg-v-back",
+                id=ids.V_BACK,
                 className="btn",
             ),
         ],
@@ -773,10 +782,10 @@ def versions_layout(
                 ],
                 className="form-row",
             ),
-            html.Div(body.get("summary"), id="kg-v-diff"),
+            html.Div(body.get("summary"), id=ids.V_DIFF),
             html.Div(
                 "Click an edge of the canvas to see its evidence in A and B.",
-                id="kg-v-edge",
+                id=ids.V_EDGE,
                 className="muted",
             ),
             html.Div(canvas, className="canvas-wrap v-canvas"),

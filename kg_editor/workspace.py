@@ -1,0 +1,1057 @@
+"""The application layer: one project from its data source to saved versions and exports.
+
+The command line (:mod:`kg_editor.commands`) and the web editor (:mod:`kg_editor.ui`)
+both call this module and nothing below it. It holds the wiring that used to be repeated
+in both shells:
+
+    ProjectSpec (source + cohort options)
+      -> Workspace.cohort()          the patient x variable table, built once
+      -> Workspace.distill()         the candidate graph, its evidence and constraints
+      -> Workspace.open_session()    editing sessions, saved to the store after each change
+      -> Workspace.save_version()    versions (graph + report + edits + provenance)
+      -> Workspace.export_*()        graph files in any registered format
+
+Every artefact records where it came from (:meth:`Workspace.provenance`): the source
+and its reader options, the cohort options, the cohort's fingerprint, the distillation
+settings and the constraints. :meth:`Workspace.for_graph` reads that record back, so a
+graph file reopens on the same cohort without repeating any option, and a setting given
+now that differs from the recorded one is refused with one message naming each
+difference (:class:`~kg_editor.errors.SettingsMismatchError`).
+
+Projects are named by :func:`project_name` (source, target and, when two cohorts of one
+source differ, the data fingerprint), from the CLI and from the web alike, so each sees
+the other's versions.
+
+Examples
+--------
+>>> ws = Workspace.open("demo", min_patients=30)            # doctest: +SKIP
+>>> graph = ws.distill().graph_                             # doctest: +SKIP
+>>> sid = ws.open_session(graph)                            # doctest: +SKIP
+>>> with ws.editing(sid) as s:                              # doctest: +SKIP
+...     _ = s.remove(*graph.edges[0], rationale="spurious")
+>>> ws.save_version(sid, message="first pass").id           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kg_editor.cache import LRU
+from kg_editor.errors import (
+    KGEditorError,
+    SettingsMismatchError,
+    StoreError,
+    UnknownSessionError,
+)
+
+if TYPE_CHECKING:
+    from kg_editor.data.cohort import Cohort
+    from kg_editor.discovery.distill import Distiller
+    from kg_editor.model.graph import CausalGraph, Constraints, Edit
+    from kg_editor.model.session import EditSession
+    from kg_editor.teaching.beliefs import TeachingModel
+    from kg_editor.versions.diff import GraphDiff
+    from kg_editor.versions.store import Comparison, Project, Store, Version
+
+__all__ = [
+    "COHORT_DEFAULTS",
+    "DEFAULT_SESSION_OPTIONS",
+    "EDIT_KINDS",
+    "Progress",
+    "ProjectSpec",
+    "TeachingCache",
+    "Versions",
+    "Workspace",
+    "effective_edits",
+    "graph_key",
+    "mismatch_error",
+    "project_name",
+    "recorded_constraints",
+    "valid_session_id",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A progress reporter: called with a step's message, returns a context manager that
+#: spans the step (the CLI shows a spinner line, the web app logs).
+Progress = Callable[[str], AbstractContextManager[Any]]
+
+#: Options of :func:`kg_editor.data.cohort.build_cohort` with their defaults. A
+#: :class:`ProjectSpec` records only those that differ from these.
+COHORT_DEFAULTS: dict[str, Any] = {
+    "min_patients": 20,
+    "max_variables": 60,
+    "test_size": 0.2,
+    "seed": 0,
+    "age_at": "first_event",
+}
+
+#: Settings of every :class:`~kg_editor.model.session.EditSession` the workspace opens.
+DEFAULT_SESSION_OPTIONS: dict[str, Any] = {"bootstrap": 200}
+
+#: The edits a session accepts by name (the UI and the CLI call these, never ``getattr``).
+EDIT_KINDS = ("add", "remove", "reverse")
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def valid_session_id(value: Any) -> bool:
+    """True for a string shaped like a session id (letters, digits, ``-``, ``_``).
+
+    Examples
+    --------
+    >>> valid_session_id("3f2a9c0d1e2b4a5f"), valid_session_id("../etc"), valid_session_id(None)
+    (True, False, False)
+    """
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
+def _step(progress: Progress | None, message: str) -> AbstractContextManager[Any]:
+    return nullcontext() if progress is None else progress(message)
+
+
+# ---------------------------------------------------------------------------------
+# What a project is: a source and the options that turn it into a cohort
+# ---------------------------------------------------------------------------------
+def _normal_source(source: str) -> str:
+    text = str(source).strip()
+    if text.lower() == "demo":
+        return "demo"
+    path = Path(text).expanduser()
+    return str(path.resolve()) if path.exists() else text
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """The data of a project: a source, how to read it and how to build the cohort.
+
+    Parameters
+    ----------
+    source : str
+        ``"demo"``, an events or wide CSV/Parquet file, or an OMOP CDM DuckDB file or
+        folder (stored as an absolute path).
+    target : str, optional
+        Target diagnosis (code or label; the cohort's code once built).
+    kind : str, optional
+        Force a reader (``"wide"``, ``"events"``, ``"omop"``, ``"demo"``).
+    source_options : mapping
+        Reader options (e.g. ``persons=`` for an events file).
+    cohort_options : mapping
+        Options of :func:`~kg_editor.data.cohort.build_cohort` that differ from
+        :data:`COHORT_DEFAULTS` (and any others it takes).
+
+    Examples
+    --------
+    >>> a = ProjectSpec("demo", cohort_options={"min_patients": 30})
+    >>> ProjectSpec.from_dict(a.to_dict()) == a
+    True
+    >>> a.differences(ProjectSpec("demo"))
+    {'min_patients': (30, 20)}
+    """
+
+    source: str = "demo"
+    target: str | None = None
+    kind: str | None = None
+    source_options: Mapping[str, Any] = field(default_factory=dict)
+    cohort_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", _normal_source(self.source))
+        opts = {
+            k: v
+            for k, v in dict(self.cohort_options).items()
+            if v is not None and COHORT_DEFAULTS.get(k, object()) != v
+        }
+        object.__setattr__(self, "cohort_options", opts)
+        src = {k: str(v) for k, v in dict(self.source_options).items() if v is not None}
+        object.__setattr__(self, "source_options", src)
+
+    # -- (de)serialisation ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        from kg_editor.jsonsafe import json_safe
+
+        return {
+            "source": self.source,
+            "target": self.target,
+            "kind": self.kind,
+            "source_options": dict(self.source_options),
+            "cohort_options": json_safe(dict(self.cohort_options)),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProjectSpec:
+        return cls(
+            source=str(data.get("source") or "demo"),
+            target=data.get("target"),
+            kind=data.get("kind"),
+            source_options=dict(data.get("source_options") or {}),
+            cohort_options=dict(data.get("cohort_options") or {}),
+        )
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> ProjectSpec | None:
+        """The spec an artefact recorded (``metadata["project"]``), or ``None``."""
+        data = metadata.get("project")
+        return cls.from_dict(data) if isinstance(data, Mapping) else None
+
+    # -- comparing -------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """Every setting, defaults filled in: what :meth:`differences` compares."""
+        out: dict[str, Any] = {"source": self.source, "target": self.target, "kind": self.kind}
+        out.update(self.source_options)
+        out.update({**COHORT_DEFAULTS, **dict(self.cohort_options)})
+        return out
+
+    def differences(self, other: ProjectSpec) -> dict[str, tuple[Any, Any]]:
+        """Setting -> ``(self's, other's)`` for every setting where the two differ."""
+        a, b = self.settings(), other.settings()
+        out = {}
+        for key in [*a, *(k for k in b if k not in a)]:
+            x, y = a.get(key), b.get(key)
+            if _norm(x) != _norm(y):
+                out[key] = (x, y)
+        return out
+
+    def with_overrides(
+        self,
+        *,
+        source: str | None = None,
+        target: str | None = None,
+        kind: str | None = None,
+        source_options: Mapping[str, Any] | None = None,
+        cohort_options: Mapping[str, Any] | None = None,
+    ) -> ProjectSpec:
+        """This spec with the settings given (``None`` keeps the recorded one)."""
+        return ProjectSpec(
+            source=self.source if source is None else source,
+            target=self.target if target is None else target,
+            kind=self.kind if kind is None else kind,
+            source_options={**self.source_options, **dict(source_options or {})},
+            cohort_options={
+                **self.cohort_options,
+                **{k: v for k, v in dict(cohort_options or {}).items() if v is not None},
+            },
+        )
+
+    # -- building ----------------------------------------------------------------------
+    def build_cohort(self, progress: Progress | None = None) -> Cohort:
+        """Read the source and build the cohort."""
+        from kg_editor.data.cohort import build_cohort
+        from kg_editor.data.sources import load_source
+
+        with _step(progress, f"Reading {self.source}"):
+            src = load_source(self.source, kind=self.kind, **dict(self.source_options))
+        with _step(progress, "Building the cohort"):
+            return build_cohort(src, target=self.target, **dict(self.cohort_options))
+
+    def describe(self) -> str:
+        """One line naming the source and the non-default options."""
+        opts = ", ".join(f"{k}={v}" for k, v in {**self.cohort_options}.items())
+        return (
+            f"{self.source}"
+            + (f" (target {self.target})" if self.target else "")
+            + (f" with {opts}" if opts else "")
+        )
+
+
+def _norm(x: Any) -> Any:
+    if isinstance(x, tuple | list):
+        return [_norm(v) for v in x]
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    return x
+
+
+def _option_flag(key: str) -> str:
+    return "--" + key.replace("_", "-") if key not in ("source",) else "SOURCE"
+
+
+def mismatch_error(
+    what: str, differences: Mapping[str, tuple[Any, Any]], hint: str = ""
+) -> SettingsMismatchError:
+    """One message naming every differing setting (recorded vs given)."""
+    parts = [
+        f"{_option_flag(k)} {rec!r} there, {giv!r} here" for k, (rec, giv) in differences.items()
+    ]
+    text = f"{what} was made with other settings: {'; '.join(parts)}. " + (
+        hint or "Leave these options out to use the recorded ones."
+    )
+    return SettingsMismatchError(text, dict(differences))
+
+
+def recorded_constraints(graph: CausalGraph) -> Constraints | None:
+    """The constraints a graph file records (``metadata["constraints"]``), or ``None``."""
+    from kg_editor.model.graph import Constraints
+
+    data = graph.metadata.get("constraints")
+    return Constraints.from_dict(data) if isinstance(data, Mapping) else None
+
+
+def project_name(
+    source_name: str, target: str | None, fingerprint: str = "", *, tagged: bool = False
+) -> str:
+    """The name of the project of a cohort: ``"SOURCE / TARGET"``; ``tagged`` adds the
+    data fingerprint (a second cohort of the same source and target)."""
+    name = f"{source_name or 'cohort'} / {target or 'no target'}"
+    return f"{name} [{fingerprint[:8]}]" if tagged and fingerprint else name
+
+
+def effective_edits(session: EditSession) -> list[Edit]:
+    """The edits that make the session's current graph from its starting graph, in order
+    (undone edits are dropped, redone ones kept), replayed from ``session.history``."""
+    stack: list[Any] = []
+    undone: list[Any] = []
+    for h in session.history:
+        if h.kind in ("edit", "accept") and h.edit is not None:
+            stack.append(h.edit)
+            undone.clear()
+        elif h.kind == "undo" and stack:
+            undone.append(stack.pop())
+        elif h.kind == "redo" and undone:
+            stack.append(undone.pop())
+    return stack
+
+
+# ---------------------------------------------------------------------------------
+# The version store, by project
+# ---------------------------------------------------------------------------------
+class Versions:
+    """Projects and versions of one store, for callers that have no cohort at hand
+    (``kg-editor versions ...``).
+
+    Parameters
+    ----------
+    store : Store or str, optional
+        A store, or its URL / SQLite file (default: the user's data directory).
+    """
+
+    def __init__(self, store: Store | str | None = None):
+        if store is None or isinstance(store, str):
+            from kg_editor.versions.store import Store
+
+            store = Store(store)
+        self.store: Store = store
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Versions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- projects ------------------------------------------------------------------
+    def ensure_project(
+        self,
+        source_name: str,
+        target: str | None,
+        fingerprint: str,
+        settings: Mapping[str, Any] | None = None,
+    ) -> Project:
+        """The project of this cohort, named by :func:`project_name` (created if new)."""
+        try:
+            return self.store.ensure_project(
+                project_name(source_name, target),
+                fingerprint,
+                settings,
+                source_name=source_name,
+                target=target,
+            )
+        except StoreError:
+            # same source and target, other cohort settings: a project of its own
+            return self.store.ensure_project(
+                project_name(source_name, target, fingerprint, tagged=True),
+                fingerprint,
+                settings,
+                source_name=source_name,
+                target=target,
+            )
+
+    def project_for_graph(self, graph: CausalGraph) -> Project | None:
+        """The project a graph's provenance names (``None`` when it records none)."""
+        md = graph.metadata
+        fp = md.get("cohort_fingerprint")
+        if not fp:
+            return None
+        return self.ensure_project(
+            str(md.get("source") or ""), md.get("target"), str(fp), md.get("cohort_settings")
+        )
+
+    def project_id(self, project: str | None = None) -> str:
+        """The id of ``project`` (name or id), or of the store's only project."""
+        if project:
+            return str(self.store.get_project(project).id)
+        projects = self.store.list_projects()
+        if len(projects) == 1:
+            return str(projects[0].id)
+        names = ", ".join(p.name for p in projects) or "none yet"
+        raise StoreError(f"Say which project with --project (projects: {names}).")
+
+    def list_projects(self) -> list[Project]:
+        return self.store.list_projects()
+
+    # -- versions ------------------------------------------------------------------
+    def save_graph(
+        self,
+        graph: CausalGraph,
+        *,
+        project: str | None = None,
+        branch: str = "main",
+        author: str = "anonymous",
+        message: str = "",
+        report: Mapping[str, Any] | None = None,
+        parent: str | None = None,
+        edits: Sequence[Edit] = (),
+    ) -> Version:
+        """Save ``graph`` as a version: in ``project`` when named, else in the project its
+        provenance names (the one the web editor opens on the same data), else in the
+        store's only project, else in ``"default"``."""
+        if project:
+            pid = self.project_id(project)
+        else:
+            found = self.project_for_graph(graph)
+            if found is not None:
+                pid = found.id
+            elif self.store.list_projects():
+                pid = self.project_id(None)
+            else:
+                pid = self.store.ensure_project("default").id
+        return self.store.save_version(
+            pid,
+            graph,
+            parent=parent,
+            branch=branch,
+            author=author or "anonymous",
+            message=message,
+            report=report,
+            edits=edits,
+        )
+
+    def list_versions(self, project_id: str, branch: str | None = None) -> list[Version]:
+        return self.store.list_versions(project_id, branch)
+
+    def get(self, version_id: str) -> Version:
+        return self.store.get_version(version_id)
+
+    def head(self, project_id: str, branch: str = "main") -> Version | None:
+        return self.store.head(project_id, branch)
+
+    def branch(self, version_id: str, name: str, author: str = "anonymous") -> Version:
+        name = (name or "").strip()
+        if not name:
+            raise KGEditorError("Type a name for the new branch first (e.g. your name).")
+        return self.store.branch(version_id, name, author=author)
+
+    def restore(self, version_id: str, author: str = "anonymous") -> Version:
+        return self.store.restore(version_id, author=author)
+
+    def merge(
+        self,
+        a: str,
+        b: str,
+        resolutions: Mapping[str, str] | None = None,
+        *,
+        author: str = "anonymous",
+        message: str = "",
+    ) -> Version:
+        return self.store.merge(a, b, dict(resolutions or {}), author=author, message=message)
+
+    def compare(self, a: str, b: str) -> Comparison:
+        return self.store.compare(a, b)
+
+    def diff(self, a: str, b: str) -> GraphDiff:
+        return self.store.diff(a, b)
+
+    def audit(
+        self, project_id: str, session_id: str | None = None, limit: int | None = None
+    ) -> list[Any]:
+        return self.store.audit(project_id, session_id=session_id, limit=limit)
+
+    def export(
+        self, version_id: str, fmt: str, out: str | None = None, cpds: Any = None
+    ) -> tuple[str, str]:
+        """``(file name, text)`` of a version's graph in ``fmt`` (written to ``out`` when
+        given)."""
+        from kg_editor.formats import get_format, write_graph
+
+        v = self.get(version_id)
+        f = get_format(fmt)
+        text = write_graph(v.graph, f.name, out, cpds=cpds)
+        return f"kg-{v.branch}-{v.seq}-{v.id}{f.extensions[0]}", text
+
+
+# ---------------------------------------------------------------------------------
+# One project with its cohort: distil, edit, save, export, teach
+# ---------------------------------------------------------------------------------
+class Workspace:
+    """A project: its cohort, base graph, constraints, live sessions and versions.
+
+    Everything is built on first use and kept (one cohort per workspace); sessions live
+    in the store after every change and in a bounded in-process cache, so another worker
+    rebuilds any session from the store.
+
+    Parameters
+    ----------
+    spec : ProjectSpec
+        The source and cohort options.
+    store : Store or str, optional
+        The store (or its URL); default: the user's SQLite file, opened on first use.
+    cohort : Cohort, optional
+        Use this cohort (tests, notebooks) instead of building it from ``spec``.
+    graph : CausalGraph, optional
+        Start sessions from this graph instead of distilling one.
+    constraints : Constraints, optional
+        Constraints every session honours (default: the graph's recorded ones, else the
+        distiller's, else the domains' default tiers).
+    session_options : mapping, optional
+        Settings of :class:`~kg_editor.model.session.EditSession` (default 200 bootstrap
+        resamples).
+    distill_options : mapping, optional
+        Settings of :class:`~kg_editor.discovery.distill.Distiller`.
+    max_cached : int
+        Live sessions kept in memory.
+    """
+
+    def __init__(
+        self,
+        spec: ProjectSpec,
+        *,
+        store: Store | str | None = None,
+        cohort: Cohort | None = None,
+        graph: CausalGraph | None = None,
+        constraints: Constraints | None = None,
+        session_options: Mapping[str, Any] | None = None,
+        distill_options: Mapping[str, Any] | None = None,
+        max_cached: int = 32,
+    ):
+        self.spec = spec
+        self.session_options = {**DEFAULT_SESSION_OPTIONS, **dict(session_options or {})}
+        self.distill_options = dict(distill_options or {})
+        self._store_arg = store
+        self._versions: Versions | None = None
+        self._cohort = cohort
+        self._graph = graph
+        self._distiller: Distiller | None = None
+        self._constraints = constraints
+        self._stats: Any = None
+        self._project: Project | None = None
+        self._lock = threading.RLock()
+        self._sessions: LRU[str, EditSession] = LRU(max_cached, on_evict=self._evicted)
+        self._session_locks: dict[str, threading.RLock] = {}
+        self.teaching = TeachingCache()
+
+    # -- opening ---------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        source: str = "demo",
+        target: str | None = None,
+        *,
+        kind: str | None = None,
+        source_options: Mapping[str, Any] | None = None,
+        store: Store | str | None = None,
+        session_options: Mapping[str, Any] | None = None,
+        distill_options: Mapping[str, Any] | None = None,
+        **cohort_options: Any,
+    ) -> Workspace:
+        """A workspace on ``source`` (the demo's default target is its GI bleed)."""
+        if target is None and str(source).strip().lower() == "demo":
+            from kg_editor.data.sources.demo import DEMO_TARGET
+
+            target = DEMO_TARGET
+        spec = ProjectSpec(source, target, kind, dict(source_options or {}), cohort_options)
+        return cls(
+            spec,
+            store=store,
+            session_options=session_options,
+            distill_options=distill_options,
+        )
+
+    @classmethod
+    def for_graph(
+        cls,
+        graph: CausalGraph | str | Path,
+        *,
+        source: str | None = None,
+        target: str | None = None,
+        kind: str | None = None,
+        source_options: Mapping[str, Any] | None = None,
+        cohort_options: Mapping[str, Any] | None = None,
+        store: Store | str | None = None,
+        constraints: Constraints | None = None,
+        session_options: Mapping[str, Any] | None = None,
+        cohort: Cohort | None = None,
+        what: str | None = None,
+    ) -> Workspace:
+        """A workspace on the data a graph was made from.
+
+        The graph's recorded spec gives every setting not given here; a setting given
+        here that differs from the recorded one raises
+        :class:`~kg_editor.errors.SettingsMismatchError` naming each difference. A graph
+        that records no source (imported from another tool) needs ``source``.
+        """
+        from kg_editor.model.graph import CausalGraph
+
+        label = what or (f"The graph {graph}" if isinstance(graph, str | Path) else "The graph")
+        g = CausalGraph.from_json(graph) if isinstance(graph, str | Path) else graph
+        recorded = ProjectSpec.from_metadata(g.metadata)
+        given = {k: v for k, v in dict(cohort_options or {}).items() if v is not None}
+        if recorded is None:
+            if source is None:
+                raise KGEditorError(
+                    f"{label} does not record the data it was made from; give the SOURCE "
+                    "(and the cohort options) to use."
+                )
+            # an older or imported graph: compare with the cohort settings it recorded
+            old = {
+                k: v
+                for k, v in dict(g.metadata.get("cohort_settings") or {}).items()
+                if k in COHORT_DEFAULTS
+            }
+            spec = ProjectSpec(source, target, kind, dict(source_options or {}), {**old, **given})
+        else:
+            spec = recorded.with_overrides(
+                source=source,
+                target=target,
+                kind=kind,
+                source_options=source_options,
+                cohort_options=given,
+            )
+            # the target is compared once the cohort resolves it to a code (check_graph)
+            diff = {k: v for k, v in recorded.differences(spec).items() if k != "target"}
+            if diff:
+                raise mismatch_error(label, diff)
+        ws = cls(
+            spec,
+            store=store,
+            cohort=cohort,
+            graph=g,
+            constraints=constraints if constraints is not None else recorded_constraints(g),
+            session_options=session_options,
+        )
+        ws.check_graph(g, label)
+        return ws
+
+    def check_graph(self, graph: CausalGraph, what: str = "The graph") -> None:
+        """Refuse a graph made from other data than this workspace's cohort.
+
+        Raises
+        ------
+        SettingsMismatchError
+            The graph's recorded cohort fingerprint differs from this cohort's (the data
+            changed, or other options), or it names variables the cohort lacks.
+        """
+        cohort = self.cohort()
+        fp = graph.metadata.get("cohort_fingerprint")
+        missing = [n for n in graph.nodes if n not in cohort.variables]
+        recorded_target = graph.metadata.get("target")
+        if fp and recorded_target and recorded_target != cohort.target:
+            raise mismatch_error(what, {"target": (recorded_target, cohort.target)})
+        if fp and fp != cohort.fingerprint():
+            rec = dict(graph.metadata.get("cohort_settings") or {})
+            diff = {
+                k: (rec.get(k), v)
+                for k, v in cohort.settings.items()
+                if k in rec and _norm(rec.get(k)) != _norm(v)
+            }
+            if diff:
+                raise mismatch_error(what, diff)
+            raise SettingsMismatchError(
+                f"{what} was made from other data than {self.spec.source} gives now (cohort "
+                f"fingerprint {fp} there, {cohort.fingerprint()} here: the source changed). "
+                "Distil a new graph from this data.",
+                {"cohort_fingerprint": (fp, cohort.fingerprint())},
+            )
+        if missing:
+            shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+            raise SettingsMismatchError(
+                f"{what} names {len(missing)} variable(s) the cohort of {self.spec.describe()} "
+                f"lacks ({shown}). Give the source and options the graph was made with.",
+                {"variables": (missing, None)},
+            )
+
+    # -- shared, read-only objects ---------------------------------------------------
+    @property
+    def versions(self) -> Versions:
+        with self._lock:
+            if self._versions is None:
+                self._versions = Versions(self._store_arg)
+            return self._versions
+
+    @property
+    def store(self) -> Store:
+        return self.versions.store
+
+    def cohort(self, progress: Progress | None = None) -> Cohort:
+        """The cohort (built once)."""
+        with self._lock:
+            if self._cohort is None:
+                self._cohort = self.spec.build_cohort(progress)
+                if self.spec.target is not None and self._cohort.target:
+                    self.spec = replace(self.spec, target=self._cohort.target)
+            return self._cohort
+
+    def distill(self, progress: Progress | None = None, **settings: Any) -> Distiller:
+        """Distil the cohort (``settings`` of :class:`~kg_editor.discovery.distill.Distiller`
+        over the workspace's ``distill_options``); the graph records the provenance and
+        becomes the base graph of new sessions."""
+        from kg_editor.discovery.distill import Distiller
+
+        cohort = self.cohort(progress)
+        d = Distiller(**{**self.distill_options, **settings})
+        with _step(progress, "Distilling the causal graph"):
+            d.fit(cohort)
+        with self._lock:
+            self._distiller = d
+            self._stats = d.stats_
+            self._constraints = d.constraints_
+            d.graph_.metadata["project"] = self.spec.to_dict()
+            self._graph = d.graph_
+        return d
+
+    def base_graph(self, progress: Progress | None = None) -> CausalGraph:
+        """The starting graph: the one given, else distilled from the cohort once."""
+        with self._lock:
+            if self._graph is None:
+                self.distill(progress)
+            assert self._graph is not None
+            return self._graph
+
+    def constraints(self) -> Constraints:
+        """Constraints every session honours: the given or recorded ones, else the
+        distiller's (user file plus the default tiers of OMOP domains), else the domain
+        tiers alone."""
+        with self._lock:
+            if self._constraints is None:
+                from kg_editor.discovery.distill import resolve_constraints
+
+                self._constraints = resolve_constraints(None, self.cohort())
+            return self._constraints
+
+    def pair_evidence(self, source: str, target: str) -> dict[str, Any]:
+        """Evidence (suppressed counts, measures, test, precedence) for any pair, e.g. an
+        edge a clinician added that the distiller did not propose."""
+        from kg_editor.discovery.evidence import pair_evidence
+
+        with self._lock:
+            if self._stats is None:
+                from kg_editor.discovery.distill import Distiller
+
+                self._stats = Distiller(**self.distill_options).fit(self.cohort()).stats_
+            stats = self._stats
+        return pair_evidence(stats, source, target)
+
+    def provenance(self) -> dict[str, Any]:
+        """What every artefact of this workspace records: the spec, the cohort's
+        fingerprint and settings, the distillation settings and the constraints."""
+        cohort = self.cohort()
+        graph_md = self._graph.metadata if self._graph is not None else {}
+        distiller = (
+            self._distiller.get_params()
+            if self._distiller is not None
+            else graph_md.get("distiller")
+        )
+        return {
+            "project": self.spec.to_dict(),
+            "source": cohort.source_name,
+            "target": cohort.target,
+            "cohort_fingerprint": cohort.fingerprint(),
+            "cohort_settings": dict(cohort.settings),
+            "distiller": distiller,
+            "constraints": self.constraints().to_dict(),
+        }
+
+    def stamp(self, graph: CausalGraph) -> CausalGraph:
+        """``graph`` with this workspace's provenance in its metadata (in place)."""
+        graph.metadata.update(self.provenance())
+        return graph
+
+    @property
+    def project(self) -> Project:
+        """This cohort's project in the store (named by :func:`project_name`)."""
+        with self._lock:
+            if self._project is None:
+                cohort = self.cohort()
+                self._project = self.versions.ensure_project(
+                    cohort.source_name or self.spec.source,
+                    cohort.target,
+                    cohort.fingerprint(),
+                    cohort.settings,
+                )
+            return self._project
+
+    @property
+    def project_id(self) -> str:
+        return str(self.project.id)
+
+    @property
+    def title(self) -> str:
+        """The data's name for page titles."""
+        return self.cohort().source_name or self.spec.source
+
+    def warm(self, progress: Progress | None = None) -> None:
+        """Build the cohort, distil (or check) the graph and open the store before serving."""
+        self.base_graph(progress)
+        with _step(progress, "Opening the store"):
+            _ = self.project_id
+
+    # -- sessions --------------------------------------------------------------------
+    def new_session(
+        self, graph: CausalGraph | None = None, *, author: str = "anonymous", **options: Any
+    ) -> EditSession:
+        """An editing session on ``graph`` (default: the base graph), not stored."""
+        from kg_editor.model.session import EditSession
+
+        opts = {"constraints": self.constraints(), **self.session_options, **options}
+        return EditSession(self.cohort(), graph or self.base_graph(), author=author, **opts)
+
+    def open_session(self, graph: CausalGraph | None = None, author: str = "anonymous") -> str:
+        """Open a stored editing session on ``graph`` (default: the base graph); its id."""
+        session = self.new_session(graph, author=author)
+        sid = uuid.uuid4().hex
+        self.store.save_session_state(sid, self.project_id, session.to_dict())
+        self._sessions[sid] = session
+        logger.info("opened editing session %s", sid)
+        return sid
+
+    def _evicted(self, sid: str) -> None:
+        with self._lock:
+            self._session_locks.pop(sid, None)
+
+    def _lock_for(self, sid: str) -> threading.RLock:
+        with self._lock:
+            return self._session_locks.setdefault(sid, threading.RLock())
+
+    def exists(self, sid: Any) -> bool:
+        if not valid_session_id(sid):
+            return False
+        if sid in self._sessions:
+            return True
+        return self.store.load_session_state(sid) is not None
+
+    def session(self, sid: Any) -> EditSession:
+        """The live session ``sid`` (rebuilt from the store when this worker lacks it)."""
+        if not valid_session_id(sid):
+            raise UnknownSessionError("This page has no valid editing session; reload the page.")
+        hit = self._sessions.get(sid)
+        if hit is not None:
+            return hit
+        state = self.store.load_session_state(sid)
+        if state is None:
+            raise UnknownSessionError(
+                "This editing session is not in the store any more; reload the page to start a new one."
+            )
+        from kg_editor.model.session import EditSession
+
+        session = EditSession.from_dict(state, self.cohort())
+        self._sessions[sid] = session
+        logger.info("rebuilt editing session %s from the store", sid)
+        return session
+
+    @contextmanager
+    def editing(self, sid: Any) -> Iterator[EditSession]:
+        """Hold the session's lock while it changes; save it to the store afterwards
+        (only when the block ends without an error)."""
+        with self._lock_for(str(sid)):
+            session = self.session(sid)
+            yield session
+            self.save_session(sid, session)
+
+    @contextmanager
+    def reading(self, sid: Any) -> Iterator[EditSession]:
+        """Hold the session's lock while reading it."""
+        with self._lock_for(str(sid)):
+            yield self.session(sid)
+
+    def save_session(self, sid: str, session: EditSession) -> None:
+        """Write the session's state to the store."""
+        self.store.save_session_state(sid, self.project_id, session.to_dict())
+
+    def log_edit(self, sid: str, edit: Any, delta: Any, action: str = "edit") -> None:
+        """Record one edit in the store's audit log (never breaks the edit)."""
+        try:
+            self.store.log_edit(self.project_id, sid, edit, delta, action=action)
+        except Exception:
+            logger.exception("could not write the audit log entry for %s", edit)
+
+    def forget(self, sid: str) -> None:
+        """Drop the cached session (the store keeps it)."""
+        self._sessions.pop(sid)
+
+    # -- versions ----------------------------------------------------------------------
+    def list_versions(self, branch: str | None = None) -> list[Version]:
+        return self.versions.list_versions(self.project_id, branch)
+
+    def save_version(
+        self, sid: str, *, author: str = "anonymous", message: str = "", branch: str = "main"
+    ) -> Version:
+        """Save the session's graph as a new version on ``branch`` (parent: the branch
+        head) with its current report, its provenance and the edits made after the head
+        was saved."""
+        branch = (branch or "main").strip() or "main"
+        pid = self.project_id
+        with self.reading(sid) as session:
+            head = self.store.head(pid, branch)
+            edits = effective_edits(session)
+            if head is not None:
+                edits = [e for e in edits if e.created > head.created]
+            graph = self.stamp(session.graph)
+            report = {**session.report.to_dict(), "provenance": self.provenance()}
+            version = self.store.save_version(
+                pid,
+                graph,
+                branch=branch,
+                author=author or "anonymous",
+                message=message,
+                report=report,
+                edits=edits,
+            )
+        logger.info("session %s saved as version %s on %s", sid, version.id, branch)
+        return version
+
+    def open_version(self, version_id: str, author: str = "anonymous") -> tuple[Version, str]:
+        """Open a new editing session on a saved version: ``(version, session id)``."""
+        v = self.versions.get(version_id)
+        return v, self.open_session(v.graph, author=author)
+
+    def restore_version(self, version_id: str, author: str = "anonymous") -> tuple[Version, str]:
+        """Make a version the head of its branch again and open a session on it."""
+        v = self.versions.restore(version_id, author=author)
+        return v, self.open_session(v.graph, author=author)
+
+    def branch_version(self, version_id: str, name: str, author: str = "anonymous") -> Version:
+        return self.versions.branch(version_id, name, author=author)
+
+    def compare(self, a: str, b: str) -> Comparison:
+        return self.versions.compare(a, b)
+
+    # -- exports ---------------------------------------------------------------------
+    def fitted_model(self, graph: CausalGraph) -> Any:
+        """A pgmpy model with CPDs fitted on the training rows for ``graph``."""
+        from kg_editor.model.fit import CodeTable, families_to_pgmpy, fit_families
+
+        cohort = self.cohort()
+        nodes = list(graph.nodes)
+        table = CodeTable.from_frame(cohort.train[nodes], cohort.cardinalities)
+        opts = self.session_options
+        fams = fit_families(
+            table,
+            {n: graph.parents(n) for n in nodes},
+            estimator=str(opts.get("estimator", "bdeu")),
+            equivalent_sample_size=float(opts.get("equivalent_sample_size", 10.0)),
+        )
+        return families_to_pgmpy(fams, cohort.states)
+
+    def export_session(self, sid: str, fmt: str) -> tuple[str, str]:
+        """``(file name, text)`` of the session's graph in ``fmt`` (with its fitted CPDs
+        for BIF and XMLBIF; the provenance wherever the format keeps metadata)."""
+        from kg_editor.formats import get_format, write_graph
+
+        f = get_format(fmt)
+        with self.reading(sid) as session:
+            cpds = session.to_pgmpy() if f.has_cpds else None
+            text = write_graph(self.stamp(session.graph), f.name, cpds=cpds)
+        return f"kg-session-{sid[:8]}{f.extensions[0]}", text
+
+    def export_version(self, version_id: str, fmt: str) -> tuple[str, str]:
+        """``(file name, text)`` of a saved version's graph (CPDs fitted for it)."""
+        from kg_editor.formats import get_format
+
+        f = get_format(fmt)
+        graph = self.versions.get(version_id).graph
+        cpds = self.fitted_model(graph) if f.has_cpds else None
+        return self.versions.export(version_id, f.name, cpds=cpds)
+
+    # -- teaching --------------------------------------------------------------------
+    def teaching_model(self, sid: str) -> tuple[TeachingModel, str, EditSession]:
+        """The :class:`~kg_editor.teaching.beliefs.TeachingModel` of the session's
+        current graph, the graph's key and the session (the model is built once per
+        graph and kept in :attr:`teaching`)."""
+        with self.reading(sid) as session:
+            tm, key = self.teaching.model(str(sid), session)
+            return tm, key, session
+
+    def beliefs(
+        self, sid: str, key: str, tm: TeachingModel, findings: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """:func:`kg_editor.teaching.belief_update` for these findings (cached)."""
+        return self.teaching.beliefs(str(sid), key, tm, findings)
+
+    def save_scenario(self, sid: str | None, scenario: Any, graph_key: str | None) -> str:
+        """Store a :class:`~kg_editor.teaching.Scenario` written on session ``sid`` (tied to
+        the head version of ``main``); returns its id."""
+        return self.store.save_scenario(
+            self.project_id, scenario.to_dict(), session_id=sid, graph_key=graph_key
+        )
+
+    def head_version(self, branch: str = "main") -> Version | None:
+        return self.versions.head(self.project_id, branch)
+
+    def list_scenarios(self) -> list[dict[str, Any]]:
+        return self.store.list_scenarios(self.project_id)
+
+    def get_scenario(self, scenario_id: str) -> dict[str, Any] | None:
+        return self.store.get_scenario(scenario_id)
+
+
+def graph_key(edges: Iterable[tuple[str, str]]) -> str:
+    """A short key of an edge set (the teaching model and saved scenarios are tied to it).
+
+    Examples
+    --------
+    >>> graph_key([("a", "b")]) == graph_key([("a", "b")]) != graph_key([("b", "a")])
+    True
+    """
+    import hashlib
+    import json
+
+    text = json.dumps(sorted([str(u), str(v)] for u, v in edges))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+class TeachingCache:
+    """Teaching models and belief updates, keyed by session and graph.
+
+    The fitted model of a session's current graph is wrapped once
+    (:meth:`TeachingModel.from_session`) and reused until the graph changes; belief
+    updates are kept per findings. A cache only (the store holds the truth), owned by one
+    workspace, never a module global.
+    """
+
+    def __init__(self, max_models: int = 8, max_updates: int = 64):
+        self._models: LRU[tuple[str, str], TeachingModel] = LRU(max_models)
+        self._updates: LRU[tuple[str, str, str], dict[str, Any]] = LRU(max_updates)
+        self.builds = 0  # how many models were wrapped (tests check reuse)
+
+    def model(self, sid: str, session: EditSession) -> tuple[TeachingModel, str]:
+        """The model of the session's current graph and the graph's key (the caller
+        holds the session lock)."""
+        from kg_editor.teaching.beliefs import TeachingModel
+
+        key = graph_key(session.graph.edges)
+
+        def make() -> TeachingModel:
+            self.builds += 1
+            return TeachingModel.from_session(session)
+
+        return self._models.get_or_set((sid, key), make), key
+
+    def beliefs(
+        self, sid: str, key: str, tm: TeachingModel, findings: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """:func:`kg_editor.teaching.belief_update` for these findings (cached)."""
+        import json
+
+        from kg_editor.teaching import belief_update
+
+        fkey = (sid, key, json.dumps(sorted(findings.items())))
+        return self._updates.get_or_set(fkey, lambda: belief_update(tm, findings))
