@@ -39,11 +39,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--method", choices=sorted(METHODS), default="pc", help="structure method (default pc)"
     )
+    # --- issue 12 (trusted-graph): domain tiers are an opt-in preset, not a default ---
+    p.add_argument(
+        "--domain-tiers",
+        action="store_true",
+        help="opt in to the domain-order preset (demographic -> drug -> condition -> findings); "
+        "it forces drug -> condition, wrong for indications (see docs/constraints.md)",
+    )
     p.add_argument(
         "--no-domain-tiers",
         action="store_true",
-        help="do not order domains (demographic -> drug -> condition -> findings)",
+        help="kept for old scripts: domain tiers are off by default now",
     )
+    # --- end issue 12 ---
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -59,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         constraints=args.constraints,
         max_cond=args.max_cond,
-        domain_tiers=None if args.no_domain_tiers else DOMAIN_TIERS,
+        domain_tiers=DOMAIN_TIERS if args.domain_tiers and not args.no_domain_tiers else None,
     )
     with progress("Distilling the graph"):
         d.fit(cohort)
