@@ -448,3 +448,57 @@ def test_demo_directions_follow_the_recorded_order(demo_cohort, demo_distilled):
             if dom == ("drug", "condition"):
                 assert g.edge_attrs(u, v).get("unresolved"), (g.label(u), g.label(v))
     assert len(against) <= 10, [(g.label(u), g.label(v)) for u, v in against]
+
+
+# ---------------------------------------------------------------------------------
+# Edge stability (issue 12)
+# ---------------------------------------------------------------------------------
+def test_stability_frequencies_equal_a_direct_resampling_loop(asia_synthetic):
+    from kg_editor.data.cohort import build_cohort
+    from kg_editor.discovery.stability import EdgeStability
+
+    cohort = build_cohort(asia_synthetic.source, min_patients=5)
+    settings = {"alpha": 0.01}
+    st = EdgeStability(Distiller(**settings), n_resamples=6, seed=4, n_jobs=1).fit(cohort)
+    # the direct loop: resample i draws the training patients with default_rng([seed, i])
+    train = cohort.train
+    linked: dict[frozenset, int] = {}
+    way: dict[tuple, int] = {}
+    for i in range(6):
+        rows = np.random.default_rng([4, i]).integers(0, len(train), len(train))
+        sub = Cohort(
+            data=train.iloc[rows].set_axis([f"r{k}" for k in range(len(rows))]),
+            variables=cohort.variables,
+            persons=cohort.train_persons.iloc[rows].set_axis([f"r{k}" for k in range(len(rows))]),
+            first_dates=cohort.first_dates.reindex(index=train.index)
+            .iloc[rows]
+            .set_axis([f"r{k}" for k in range(len(rows))]),
+            is_test=np.zeros(len(rows), dtype=bool),
+            source_name=cohort.source_name,
+        )
+        for u, v in Distiller(**settings).fit(sub).graph_.edges:
+            linked[frozenset((u, v))] = linked.get(frozenset((u, v)), 0) + 1
+            way[(u, v)] = way.get((u, v), 0) + 1
+    assert linked, "the resamples found no edges"
+    for e, k in linked.items():
+        u, v = sorted(e)
+        assert st.frequency(u, v) == k / 6
+        assert st.direction_frequency(u, v) == way.get((u, v), 0) / 6
+        assert st.direction_frequency(v, u) == way.get((v, u), 0) / 6
+    assert dict(st.pairs()) == linked
+
+
+def test_distiller_stores_stability_in_the_evidence(asia_synthetic):
+    from kg_editor.data.cohort import build_cohort
+
+    cohort = build_cohort(asia_synthetic.source, min_patients=5)
+    seen = []
+    d = Distiller(stability=4, progress=lambda step, done, total: seen.append((step, done, total)))
+    d.fit(cohort)
+    assert seen[-1] == ("stability", 4, 4)
+    for u, v in d.graph_.edges:
+        st = d.graph_.edge_attrs(u, v)["evidence"]["stability"]
+        assert st["resamples"] == 4 and 0.0 <= st["frequency"] <= 1.0
+        assert st["this_direction"] + st["reverse_direction"] == pytest.approx(st["frequency"])
+    assert d.report_["stability"]["resamples"] == 4
+    assert json.loads(d.graph_.to_json())["metadata"]["stability"]["resamples"] == 4

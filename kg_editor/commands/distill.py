@@ -51,6 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="kept for old scripts: domain tiers are off by default now",
     )
+    p.add_argument(
+        "--stability",
+        type=int,
+        default=30,
+        help="resamples of the training patients for edge stability (default 30; 0 turns it off)",
+    )
+    p.add_argument(
+        "--max-parents", type=int, default=6, help="largest in-degree of a family (default 6)"
+    )
     # --- end issue 12 ---
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
@@ -68,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         constraints=args.constraints,
         max_cond=args.max_cond,
         domain_tiers=DOMAIN_TIERS if args.domain_tiers and not args.no_domain_tiers else None,
+        stability=args.stability,
+        max_parents=args.max_parents,
     )
     with progress("Distilling the graph"):
         d.fit(cohort)
@@ -88,6 +99,13 @@ def run(args: argparse.Namespace) -> int:
     rules = ", ".join(f"{k} {v}" for k, v in summary["orientation_rules"].items())
     print(f"Oriented:   {rules or 'none'}")
     print(f"Cycles:     {len(summary['cycle_breaks'])} broken")
+    unresolved = summary["orientation_rules"].get("unresolved", 0)
+    print(f"Unresolved: {unresolved} directions the data cannot tell (resolve them in the editor)")
+    if "stability" in summary:
+        st = summary["stability"]
+        print(
+            f"Stability:  {st['unstable_edges']} edges in fewer than half of {st['resamples']} resamples"
+        )
     for b in summary["cycle_breaks"]:
         print(
             f"            {' -> '.join(b['cycle_labels'])}: {b['action']} {b['edge'][0]} -> {b['edge'][1]}"

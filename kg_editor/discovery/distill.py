@@ -261,6 +261,13 @@ class Distiller:
         the check.
     min_cell : int
         Small-cell suppression threshold for exported counts.
+    stability : int
+        Resamples of the training patients for edge stability (0: none; the CLI's
+        default is 30). Every edge's evidence then holds ``stability`` (how often the
+        edge, and each direction, was distilled again; see
+        :class:`kg_editor.discovery.stability.EdgeStability`).
+    progress : callable, optional
+        ``progress(step, done, total)`` on long steps (the stability resamples).
 
     Attributes
     ----------
@@ -295,6 +302,8 @@ class Distiller:
         ci_alpha: float | None = None,
         positivity_min_expected: float | None = 10.0,
         min_cell: int = DEFAULT_MIN_CELL,
+        stability: int = 0,
+        progress: Callable[[str, int, int], None] | None = None,
     ):
         self.alpha = alpha
         self.min_count = min_count
@@ -313,6 +322,8 @@ class Distiller:
         self.ci_alpha = ci_alpha
         self.positivity_min_expected = positivity_min_expected
         self.min_cell = min_cell
+        self.stability = stability
+        self.progress = progress
 
     def get_params(self) -> dict[str, Any]:
         """Settings as a dict (constraints shown by kind only)."""
@@ -322,6 +333,7 @@ class Distiller:
             None if c is None else (str(c) if isinstance(c, str | Path) else type(c).__name__)
         )
         out["domain_tiers"] = dict(self.domain_tiers) if self.domain_tiers else None
+        out.pop("progress", None)
         return out
 
     def __repr__(self) -> str:
@@ -337,7 +349,7 @@ class Distiller:
             )
         if not 0.0 < self.alpha < 1.0:
             raise SchemaError(f"alpha must be between 0 and 1, got {self.alpha}.")
-        for attr in ("graph_", "stats_", "report_", "constraints_"):
+        for attr in ("graph_", "stats_", "report_", "constraints_", "stability_"):
             self.__dict__.pop(attr, None)
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
@@ -419,6 +431,8 @@ class Distiller:
             **work.notes,
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
+        if self.stability:
+            self._add_stability(cohort)
         logger.info(
             "distilled %d edges from %d candidates (%s) in %.2f s",
             len(self.graph_.edges),
@@ -427,6 +441,32 @@ class Distiller:
             timings["total_s"],
         )
         return self
+
+    def _add_stability(self, cohort: Cohort) -> None:
+        """Distil ``stability`` resamples with the same settings; annotate every edge."""
+        from kg_editor.discovery.stability import EdgeStability
+
+        t0 = time.perf_counter()
+        settings = {k: v for k, v in vars(self).items() if not k.endswith("_")}
+        inner = Distiller(**{**settings, "stability": 0, "progress": None})
+        prog = self.progress
+        st = EdgeStability(
+            inner,
+            n_resamples=int(self.stability),
+            progress=(lambda done, total: prog("stability", done, total)) if prog else None,
+        ).fit(cohort)
+        self.stability_ = st
+        self.graph_ = st.annotate(self.graph_)
+        unstable = st.unstable(self.graph_)
+        self.report_["stability"] = {
+            "resamples": st.n_resamples_,
+            "unstable_edges": len(unstable),
+            "unstable": [list(e) for e in unstable],
+            "median_frequency": float(np.median([st.frequency(u, v) for u, v in self.graph_.edges]))
+            if self.graph_.edges
+            else None,
+        }
+        self.report_["timings"]["stability_s"] = round(time.perf_counter() - t0, 4)
 
     # ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:

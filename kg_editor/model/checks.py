@@ -59,13 +59,35 @@ DEFAULT_MAX_PARENTS = 6
 DEFAULT_PATIENTS_PER_PARAMETER = 10.0
 
 
-def minimal_separator(graph: nx.DiGraph, x: str, y: str) -> tuple[str, ...] | None:
+def _separated(adj: Mapping[str, set[str]], x: str, y: str, given: set[str]) -> bool:
+    """True when ``given`` cuts every path from ``x`` to ``y`` in the undirected ``adj``."""
+    seen = {x}
+    stack = [x]
+    while stack:
+        n = stack.pop()
+        for m in adj[n]:
+            if m == y:
+                return False
+            if m not in seen and m not in given:
+                seen.add(m)
+                stack.append(m)
+    return True
+
+
+def minimal_separator(
+    graph: nx.DiGraph,
+    x: str,
+    y: str,
+    ancestors: Mapping[str, set[str]] | None = None,
+) -> tuple[str, ...] | None:
     """A minimal set that d-separates non-adjacent ``x`` and ``y`` (sorted), or ``None``.
 
     The construction of pgmpy's ``DAG.minimal_dseparator`` (Tian, Paz and Pearl 1998,
     algorithm 4): start from the parents of both in their ancestral graph and drop every
     member whose removal keeps the pair separated, in sorted order so the answer is
-    deterministic.
+    deterministic. Every candidate set lies in the ancestral set of ``{x, y}``, so
+    d-separation is separation in its moral graph (one breadth-first search per test).
+    ``ancestors`` (node -> ancestor set) may be passed to share work across pairs.
 
     Examples
     --------
@@ -75,16 +97,37 @@ def minimal_separator(graph: nx.DiGraph, x: str, y: str) -> tuple[str, ...] | No
     """
     if graph.has_edge(x, y) or graph.has_edge(y, x):
         raise SchemaError(f"{x} and {y} are linked; only unlinked pairs have a separating set.")
-    keep = nx.ancestors(graph, x) | nx.ancestors(graph, y) | {x, y}
-    an = graph.subgraph(keep)
+    anc_x = ancestors[x] if ancestors is not None else nx.ancestors(graph, x)
+    anc_y = ancestors[y] if ancestors is not None else nx.ancestors(graph, y)
+    keep = anc_x | anc_y | {x, y}
+    adj: dict[str, set[str]] = {n: set() for n in keep}
+    for n in keep:
+        pa = list(graph.predecessors(n))
+        for i, p in enumerate(pa):
+            adj[n].add(p)
+            adj[p].add(n)
+            for q in pa[i + 1 :]:
+                adj[p].add(q)
+                adj[q].add(p)
     sep = (set(graph.predecessors(x)) | set(graph.predecessors(y))) - {x, y}
-    if not nx.is_d_separator(an, {x}, {y}, sep):
+    if not _separated(adj, x, y, sep):
         return None
     minimal = set(sep)
     for u in sorted(sep):
-        if nx.is_d_separator(an, {x}, {y}, minimal - {u}):
+        if _separated(adj, x, y, minimal - {u}):
             minimal.discard(u)
     return tuple(sorted(minimal))
+
+
+def _all_ancestors(graph: nx.DiGraph) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for n in nx.topological_sort(graph):
+        acc: set[str] = set()
+        for p in graph.predecessors(n):
+            acc.add(p)
+            acc |= out[p]
+        out[n] = acc
+    return out
 
 
 def affected_nodes(before: nx.DiGraph, after: nx.DiGraph, changed: Iterable[str]) -> set[str]:
@@ -252,11 +295,12 @@ class ImpliedIndependencies:
 
     def _recompute(self, pairs: Sequence[tuple[str, str]]) -> int:
         g = self._graph
+        anc = _all_ancestors(g)
         for x, y in pairs:
             if g.has_edge(x, y) or g.has_edge(y, x):
                 self._sep[(x, y)] = None
                 continue
-            sep = minimal_separator(g, x, y)
+            sep = minimal_separator(g, x, y, anc)
             self._sep[(x, y)] = sep
             if sep is None or (self.max_given is not None and len(sep) > self.max_given):
                 continue
