@@ -53,7 +53,7 @@ from kg_editor.data.cohort import Cohort
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, suppress
 from kg_editor.discovery.evidence import PairStatistics, compute_pair_statistics, pair_evidence
 from kg_editor.discovery.independence import ci_test, local_bic, positivity_violation
-from kg_editor.errors import ConstraintError, NotFittedError, SchemaError
+from kg_editor.errors import ConstraintError, NotFittedError, ResourceLimitError, SchemaError
 from kg_editor.model.graph import CausalGraph, Constraints
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "METHODS",
     "Distiller",
     "demographic_variables",
+    "estimate_memory_mb",
     "register_method",
     "resolve_constraints",
 ]
@@ -210,6 +211,39 @@ def resolve_constraints(
     )
 
 
+#: Default memory budget of one distillation (MB): 2 GB at 20k patients x 200 variables.
+DEFAULT_MEMORY_BUDGET_MB = 2048.0
+#: Fewest training patients a distillation accepts.
+MIN_TRAIN_PATIENTS = 50
+#: Below this many training patients the report suggests settings for a small cohort.
+SMALL_COHORT = 500
+
+
+def estimate_memory_mb(
+    n_patients: int, n_variables: int, dated: bool, max_states: int = 2, stability: int = 0
+) -> float:
+    """Peak memory (MB) a distillation of ``n_patients`` x ``n_variables`` is expected to
+    use beyond the cohort itself: the state codes, the date comparisons of the precedence
+    counts, the pair table, and the tests' tables (bounded by the patients, see
+    :func:`kg_editor.discovery.independence.ci_test`). Calibrated on synthetic cohorts
+    (``tests/test_scale.py`` checks the estimate stays above the traced peak).
+
+    Examples
+    --------
+    >>> round(estimate_memory_mb(20_000, 200, dated=True))
+    236
+    """
+    n, p = int(n_patients), int(n_variables)
+    per_cell = 8.0 + 2.0 + (48.0 if dated else 0.0)  # codes + int64 casts, dates + masks
+    pairs = p * (p - 1) / 2
+    table = pairs * 70 * 8.0 + p * p * 16.0 * (max_states**2)  # pair statistics, count matrix
+    tests = 12.0 * n * 8.0  # a test's index arrays and strata
+    total = n * p * per_cell + table + tests
+    if stability:
+        total *= 2.0  # the resample copy of the training table
+    return total / 2**20
+
+
 class Distiller:
     """Distil a causal graph with evidence on every edge from a :class:`~kg_editor.data.cohort.Cohort`.
 
@@ -268,6 +302,10 @@ class Distiller:
         :class:`kg_editor.discovery.stability.EdgeStability`).
     progress : callable, optional
         ``progress(step, done, total)`` on long steps (the stability resamples).
+    memory_budget_mb : float or None
+        Refuse (with :class:`~kg_editor.errors.ResourceLimitError`, before any work) a
+        cohort whose estimated peak (:func:`estimate_memory_mb`) exceeds this; ``None``
+        for no limit.
 
     Attributes
     ----------
@@ -304,6 +342,7 @@ class Distiller:
         min_cell: int = DEFAULT_MIN_CELL,
         stability: int = 0,
         progress: Callable[[str, int, int], None] | None = None,
+        memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB,
     ):
         self.alpha = alpha
         self.min_count = min_count
@@ -324,6 +363,7 @@ class Distiller:
         self.min_cell = min_cell
         self.stability = stability
         self.progress = progress
+        self.memory_budget_mb = memory_budget_mb
 
     def get_params(self) -> dict[str, Any]:
         """Settings as a dict (constraints shown by kind only)."""
@@ -343,12 +383,7 @@ class Distiller:
     # ---------------------------------------------------------------------------
     def fit(self, cohort: Cohort) -> Distiller:
         """Learn the graph from ``cohort``'s training patients; returns ``self``."""
-        if self.method not in METHODS:
-            raise SchemaError(
-                f"Unknown distil method {self.method!r}; choose one of {', '.join(METHODS)}."
-            )
-        if not 0.0 < self.alpha < 1.0:
-            raise SchemaError(f"alpha must be between 0 and 1, got {self.alpha}.")
+        self._validate(cohort)
         for attr in ("graph_", "stats_", "report_", "constraints_", "stability_"):
             self.__dict__.pop(attr, None)
         t0 = time.perf_counter()
@@ -371,7 +406,7 @@ class Distiller:
             cohort=cohort,
             stats=stats,
             cons=cons,
-            codes=train.to_numpy().astype(np.int64),
+            codes=np.ascontiguousarray(train.to_numpy(), dtype=np.int16),
             cards=np.array([len(cohort.variables[c].states) for c in codes_list], dtype=np.int64),
             index={c: i for i, c in enumerate(codes_list)},
             labels=cohort.labels,
@@ -427,6 +462,9 @@ class Distiller:
             "pruned": work.pruned,
             "edges": len(self.graph_.edges),
             "orientation_rules": dict(sorted(rules.items())),
+            "unresolved_edges": len(self.graph_.unresolved_edges),
+            "funnel": self._funnel(work, cand, n_candidates),
+            "capped_nodes": {n: c["reason"] for n, c in work.capped.items()},
             "cycle_breaks": breaks,
             **work.notes,
             "timings": {k: round(v, 4) for k, v in timings.items()},
@@ -441,6 +479,131 @@ class Distiller:
             timings["total_s"],
         )
         return self
+
+    def _validate(self, cohort: Cohort) -> None:
+        """Refuse nonsense settings and cohorts too small or too large, with what to do."""
+        if self.method not in METHODS:
+            raise SchemaError(
+                f"Unknown distil method {self.method!r}; choose one of {', '.join(METHODS)}."
+            )
+        if self.test not in ("g", "chi2"):
+            raise SchemaError(f"Unknown test {self.test!r}; choose 'g' (G-test) or 'chi2'.")
+
+        def number(
+            name: str,
+            lo: float,
+            hi: float | None = None,
+            *,
+            whole: bool = False,
+            open_lo: bool = False,
+            optional: bool = False,
+        ) -> None:
+            v = getattr(self, name)
+            if v is None and optional:
+                return
+            ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            if ok and whole:
+                ok = float(v).is_integer()
+            if ok:
+                ok = (v > lo if open_lo else v >= lo) and (hi is None or v <= hi)
+            if not ok:
+                rng = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
+                if open_lo:
+                    rng = f"above {lo:g}" + (f" and at most {hi:g}" if hi is not None else "")
+                kind = "a whole number " if whole else "a number "
+                raise SchemaError(f"The setting {name} must be {kind}{rng}; got {v!r}.")
+
+        number("alpha", 0.0, 0.5, open_lo=True)
+        number("ci_alpha", 0.0, 0.5, open_lo=True, optional=True)
+        number("min_count", 0, whole=True)
+        number("min_effect", 0.0, 1.0)
+        number("max_cond", 0, 6, whole=True)
+        number("max_neighbors", 1, whole=True)
+        number("precedence_share", 0.5, 1.0)
+        number("positivity_min_expected", 0.0, optional=True)
+        number("min_cell", 0, whole=True)
+        number("score_margin", 0.0)
+        number("max_parents", 1, whole=True, optional=True)
+        number("patients_per_parameter", 0.0, open_lo=True, optional=True)
+        number("stability", 0, 1000, whole=True)
+        number("memory_budget_mb", 0.0, open_lo=True, optional=True)
+        n_train = int((~np.asarray(cohort.is_test, dtype=bool)).sum())
+        if n_train < MIN_TRAIN_PATIENTS:
+            raise SchemaError(
+                f"The cohort has {n_train} training patients; distilling needs at least "
+                f"{MIN_TRAIN_PATIENTS}. Use a larger extract or a smaller test share."
+            )
+        if self.memory_budget_mb is not None:
+            p = len(cohort.variables)
+            need = estimate_memory_mb(
+                n_train,
+                p,
+                cohort.first_dates is not None,
+                max(len(v.states) for v in cohort.variables.values()) if p else 2,
+                int(self.stability),
+            )
+            if need > self.memory_budget_mb:
+                raise ResourceLimitError(
+                    f"Distilling {n_train:,} training patients x {p} variables needs about "
+                    f"{need:,.0f} MB, above the memory budget of {self.memory_budget_mb:,.0f} MB. "
+                    "Keep fewer variables (--max-variables), sample the patients, or raise the "
+                    "budget (memory_budget_mb)."
+                )
+
+    def _funnel(self, work: _Work, cand_mask: np.ndarray, n_candidates: int) -> dict[str, Any]:
+        """Where the pairs went: tested -> significant -> kept by count and effect ->
+        candidates -> pruned -> bounded -> edges, and which setting to relax."""
+        tb = work.stats.table
+        q = tb["q"].to_numpy()
+        n11 = tb["n11"].to_numpy()
+        v = tb["cramers_v"].to_numpy()
+        sig = q < self.alpha
+        by_count = sig & (n11 < self.min_count)
+        by_effect = sig & (n11 >= self.min_count) & (v < self.min_effect)
+        pruned_ci = sum(1 for r in work.pruned if r.get("given"))
+        bounded = sum(len(c["dropped"]) for c in work.capped.values())
+        edges = len(work.directed)
+        funnel: dict[str, Any] = {
+            **(work.cohort.settings.get("funnel") or {}),
+            "variables": len(work.index),
+            "pairs_tested": len(tb),
+            "significant": int(sig.sum()),
+            "suppressed_by_min_count": int(by_count.sum()),
+            "below_min_effect": int(by_effect.sum()),
+            "candidates": int(n_candidates),
+            "pruned_as_indirect": int(pruned_ci),
+            "dropped_by_family_bound": int(bounded),
+            "edges": int(edges),
+        }
+        advice: list[str] = []
+        if edges <= 1:
+            if not sig.any():
+                advice.append(
+                    f"No pair is significant at alpha = {self.alpha:g}: raise alpha (e.g. 0.05) or "
+                    "use more patients."
+                )
+            if by_count.sum():
+                advice.append(
+                    f"{int(by_count.sum())} significant pairs have fewer than min_count = "
+                    f"{self.min_count} patients with both: lower min_count."
+                )
+            if by_effect.sum():
+                advice.append(
+                    f"{int(by_effect.sum())} significant pairs are below min_effect = "
+                    f"{self.min_effect:g}: lower min_effect."
+                )
+            if pruned_ci:
+                advice.append(
+                    f"{pruned_ci} candidates were pruned as indirect: lower max_cond or ci_alpha."
+                )
+        n_train = int(work.codes.shape[0])
+        if n_train < SMALL_COHORT:
+            advice.append(
+                f"A small cohort ({n_train} training patients): try alpha = 0.05, min_count = 5, "
+                "max_cond = 1 and a stability run to see which edges hold."
+            )
+        funnel["advice"] = advice
+        return funnel
 
     def _add_stability(self, cohort: Cohort) -> None:
         """Distil ``stability`` resamples with the same settings; annotate every edge."""
