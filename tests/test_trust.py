@@ -83,3 +83,22 @@ def test_an_edit_over_the_family_bound_is_warned(demo_cohort, demo_distiller):
     it = s.report.interpretability
     assert added and it["families_over_bound"] >= 1
     assert any("Gastrointestinal hemorrhage has" in w for w in it["family_bound_warnings"])
+
+
+def test_unstable_and_unresolved_edges_get_their_own_canvas_classes():
+    from kg_editor.model.graph import CausalGraph
+    from kg_editor.ui.editor.elements import graph_elements
+
+    g = CausalGraph.from_edges([("a", "b"), ("b", "c"), ("c", "d")]).with_unresolved([("a", "b")])
+    nxg = g.to_networkx()
+    nxg.edges["b", "c"]["evidence"] = {"stability": {"frequency": 0.2, "resamples": 30}}
+    nxg.edges["c", "d"]["evidence"] = {"stability": {"frequency": 0.9, "resamples": 30}}
+    g = CausalGraph(nxg)
+    classes = {
+        (e["data"]["source"], e["data"]["target"]): e["classes"].split()
+        for e in graph_elements(g)
+        if "source" in e["data"]
+    }
+    assert "unresolved" in classes[("a", "b")] and "unstable" not in classes[("a", "b")]
+    assert "unstable" in classes[("b", "c")] and "unresolved" not in classes[("b", "c")]
+    assert not {"unstable", "unresolved"} & set(classes[("c", "d")])
