@@ -102,3 +102,18 @@ def test_unstable_and_unresolved_edges_get_their_own_canvas_classes():
     assert "unresolved" in classes[("a", "b")] and "unstable" not in classes[("a", "b")]
     assert "unstable" in classes[("b", "c")] and "unresolved" not in classes[("b", "c")]
     assert not {"unstable", "unresolved"} & set(classes[("c", "d")])
+
+
+def test_review_queue_lists_unresolved_then_unstable_first(demo_distiller):
+    from kg_editor.model.checks import review_queue
+    from kg_editor.model.graph import ResolveEdge, apply_edit
+
+    g = demo_distiller.graph_
+    q = review_queue(g)
+    n_unres = len(g.unresolved_edges)
+    assert len(q) == len(g.edges)
+    assert all(r["reason"] == "direction unresolved" for r in q[:n_unres])
+    assert all(r["reason"] != "direction unresolved" for r in q[n_unres:])
+    u, v = q[0]["source"], q[0]["target"]
+    settled = apply_edit(g, ResolveEdge(u, v, author="dr"))
+    assert (u, v) == (review_queue(settled)[-1]["source"], review_queue(settled)[-1]["target"])

@@ -51,6 +51,7 @@ __all__ = [
     "affected_nodes",
     "family_bounds",
     "minimal_separator",
+    "review_queue",
 ]
 
 #: Default bound on a family's in-degree (the distiller's ``max_parents``).
@@ -420,3 +421,52 @@ def family_bounds(
                 }
             )
     return out
+
+
+def review_queue(graph: CausalGraph) -> list[dict[str, Any]]:
+    """Edges in the order a physician should review them: unresolved directions first,
+    then the least stable (by resample frequency), then the weakest data support; edges
+    a clinician already added, resolved or endorsed come last.
+
+    Examples
+    --------
+    >>> g = CausalGraph.from_edges([("a", "b"), ("b", "c")]).with_unresolved([("b", "c")])
+    >>> [(r["source"], r["target"], r["reason"]) for r in review_queue(g)][:1]
+    [('b', 'c', 'direction unresolved')]
+    """
+    rows = []
+    for u, v in graph.edges:
+        a = graph.edge_attrs(u, v)
+        ev = a.get("evidence") or {}
+        stab = (ev.get("stability") or {}).get("frequency")
+        q = (ev.get("test") or {}).get("q")
+        done = a.get("provenance") == "clinician" or bool(a.get("endorsed"))
+        unresolved = bool(a.get("unresolved"))
+        if unresolved:
+            reason = "direction unresolved"
+        elif isinstance(stab, int | float) and stab < 0.5:
+            reason = f"found in {stab:.0%} of resamples"
+        else:
+            reason = "data support"
+        rows.append(
+            {
+                "source": u,
+                "target": v,
+                "labels": [graph.label(u), graph.label(v)],
+                "reason": reason,
+                "stability": stab,
+                "q": q,
+                "_key": (
+                    done,
+                    not unresolved,
+                    stab if isinstance(stab, int | float) else 1.0,
+                    -(q if isinstance(q, int | float) and math.isfinite(q) else 0.0),
+                    u,
+                    v,
+                ),
+            }
+        )
+    rows.sort(key=lambda r: r["_key"])
+    for r in rows:
+        del r["_key"]
+    return rows
