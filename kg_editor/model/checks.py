@@ -434,7 +434,7 @@ def review_queue(graph: CausalGraph) -> list[dict[str, Any]]:
     >>> [(r["source"], r["target"], r["reason"]) for r in review_queue(g)][:1]
     [('b', 'c', 'direction unresolved')]
     """
-    rows = []
+    rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     for u, v in graph.edges:
         a = graph.edge_attrs(u, v)
         ev = a.get("evidence") or {}
@@ -448,25 +448,22 @@ def review_queue(graph: CausalGraph) -> list[dict[str, Any]]:
             reason = f"found in {stab:.0%} of resamples"
         else:
             reason = "data support"
-        rows.append(
-            {
-                "source": u,
-                "target": v,
-                "labels": [graph.label(u), graph.label(v)],
-                "reason": reason,
-                "stability": stab,
-                "q": q,
-                "_key": (
-                    done,
-                    not unresolved,
-                    stab if isinstance(stab, int | float) else 1.0,
-                    -(q if isinstance(q, int | float) and math.isfinite(q) else 0.0),
-                    u,
-                    v,
-                ),
-            }
+        key = (
+            done,
+            not unresolved,
+            stab if isinstance(stab, int | float) else 1.0,
+            -(q if isinstance(q, int | float) and math.isfinite(q) else 0.0),
+            u,
+            v,
         )
-    rows.sort(key=lambda r: r["_key"])
-    for r in rows:
-        del r["_key"]
-    return rows
+        row = {
+            "source": u,
+            "target": v,
+            "labels": [graph.label(u), graph.label(v)],
+            "reason": reason,
+            "stability": stab,
+            "q": q,
+        }
+        rows.append((key, row))
+    rows.sort(key=lambda kr: kr[0])
+    return [r for _k, r in rows]
