@@ -25,6 +25,7 @@ __all__ = [
     "FormatError",
     "KGEditorError",
     "NotFittedError",
+    "ResourceLimitError",
     "SchemaError",
     "SettingsMismatchError",
     "StoreError",
@@ -55,6 +56,10 @@ class SchemaError(KGEditorError, ValueError):
         super().__init__(message)
         self.column = column
         self.row = row
+
+
+class ResourceLimitError(KGEditorError, MemoryError):
+    """A step would need more memory than its budget; raised before it starts (issue 12)."""
 
 
 class UnknownVariableError(KGEditorError, KeyError):

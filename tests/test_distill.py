@@ -302,3 +302,203 @@ def test_pair_evidence_for_a_clinician_added_edge(demo_cohort, demo_distilled):
     ev = pair_evidence(demo_distilled.stats_, sprain, demo_cohort.target)
     assert ev["test"]["q"] > 0.05
     assert ev["measures"]["odds_ratio"]["ci_low"] < 1 < ev["measures"]["odds_ratio"]["ci_high"]
+
+
+# ---------------------------------------------------------------------------------
+# Directions from evidence (issue 12)
+# ---------------------------------------------------------------------------------
+def _domain_cohort(
+    frame: pd.DataFrame, dates: pd.DataFrame | None, domains: dict[str, str]
+) -> Cohort:
+    cohort = _cohort(frame, dates)
+    for c, dom in domains.items():
+        v = cohort.variables[c]
+        cohort.variables[c] = Variable(v.code, v.label, dom, v.states, v.n_patients, v.prevalence)
+    return cohort
+
+
+def _indication_and_adverse_effect(seed: int = 0, n: int = 3000):
+    """An indication recorded before its drug, an adverse effect recorded after it."""
+    rng = np.random.default_rng(seed)
+    ind = rng.random(n) < 0.3
+    drug = np.where(ind, rng.random(n) < 0.8, rng.random(n) < 0.05)
+    ae = np.where(drug, rng.random(n) < 0.4, rng.random(n) < 0.05)
+    frame = pd.DataFrame({"htn": ind, "amlodipine": drug, "oedema": ae}).astype(np.int8)
+    day = {
+        "htn": rng.integers(0, 100, n),
+        "amlodipine": rng.integers(150, 250, n),
+        "oedema": rng.integers(300, 400, n),
+    }
+    dates = pd.DataFrame(
+        {
+            c: pd.Series(pd.Timestamp("2020-01-01") + pd.to_timedelta(day[c], unit="D")).where(
+                frame[c].to_numpy() == 1
+            )
+            for c in frame.columns
+        }
+    )
+    domains = {"htn": "condition", "amlodipine": "drug", "oedema": "condition"}
+    return frame, dates, domains
+
+
+def test_precedence_orients_drug_and_condition_both_ways():
+    frame, dates, domains = _indication_and_adverse_effect()
+    d = Distiller().fit(_domain_cohort(frame, dates, domains))
+    g = d.graph_
+    # the indication was recorded before its drug: condition -> drug
+    assert g.has_edge("htn", "amlodipine")
+    assert g.edge_attrs("htn", "amlodipine")["evidence"]["orientation"]["rule"] == "precedence"
+    # the adverse effect was recorded after the drug: drug -> condition
+    assert g.has_edge("amlodipine", "oedema")
+    assert g.edge_attrs("amlodipine", "oedema")["evidence"]["orientation"]["rule"] == "precedence"
+    assert not g.unresolved_edges
+    # the opt-in domain preset forces drug -> condition, against the recorded order
+    from kg_editor.discovery.distill import DOMAIN_TIERS
+
+    forced = Distiller(domain_tiers=DOMAIN_TIERS).fit(_domain_cohort(frame, dates, domains))
+    assert forced.graph_.has_edge("amlodipine", "htn")
+
+
+def test_without_dates_or_colliders_the_direction_is_unresolved():
+    frame, _dates, domains = _indication_and_adverse_effect(seed=1)
+    frame = frame[["htn", "amlodipine"]].copy()
+    d = Distiller().fit(_domain_cohort(frame, None, {k: domains[k] for k in frame.columns}))
+    g = d.graph_
+    assert len(g.edges) == 1
+    (u, v) = g.edges[0]
+    assert g.unresolved_edges == [(u, v)]
+    ev = g.edge_attrs(u, v)
+    assert ev["evidence"]["orientation"]["rule"] == "unresolved"
+    assert "cannot tell" in ev["orientation"] and "used for fitting" in ev["orientation"]
+    assert d.report_["orientation_rules"] == {"unresolved": 1}
+
+
+def test_nothing_causes_a_demographic_by_default():
+    rng = np.random.default_rng(3)
+    n = 3000
+    sex = rng.random(n) < 0.5
+    cond = np.where(sex, rng.random(n) < 0.4, rng.random(n) < 0.1)
+    frame = pd.DataFrame({"pbc": cond, "sex": sex}).astype(np.int8)
+    # dates that would (wrongly) say the condition comes first are ignored for sex
+    dates = pd.DataFrame(
+        {
+            "pbc": pd.Series(pd.Timestamp("2020-01-01"), index=range(n)).where(cond),
+            "sex": pd.Series(pd.Timestamp("2021-01-01"), index=range(n)).where(sex),
+        }
+    )
+    g = (
+        Distiller()
+        .fit(_domain_cohort(frame, dates, {"pbc": "condition", "sex": "demographic"}))
+        .graph_
+    )
+    assert g.has_edge("sex", "pbc") and not g.has_edge("pbc", "sex")
+    assert g.edge_attrs("sex", "pbc")["evidence"]["orientation"]["rule"] == "demographic"
+
+
+def test_family_cap_holds_and_is_recorded_on_the_node():
+    rng = np.random.default_rng(5)
+    n = 2000
+    parents = {f"p{i}": rng.random(n) < 0.3 for i in range(8)}
+    score = sum(p.astype(int) for p in parents.values())
+    child = rng.random(n) < 0.05 + 0.1 * score
+    frame = pd.DataFrame({**parents, "child": child}).astype(np.int8)
+    # dates: every parent before the child, so precedence orients into the child
+    dates = pd.DataFrame(
+        {
+            c: pd.Series(
+                pd.Timestamp("2020-01-01") + pd.to_timedelta(0 if c != "child" else 100, unit="D"),
+                index=range(n),
+            ).where(frame[c].to_numpy() == 1)
+            for c in frame.columns
+        }
+    )
+    cohort = _cohort(frame, dates)
+    free = Distiller(max_parents=None, patients_per_parameter=None, min_effect=0.0).fit(cohort)
+    assert len(free.graph_.parents("child")) >= 6
+    capped = Distiller(max_parents=3, min_effect=0.0).fit(cohort)
+    g = capped.graph_
+    assert len(g.parents("child")) == 3
+    note = g.node_attrs("child")["capped"]
+    assert note["parents_before"] == len(free.graph_.parents("child"))
+    assert note["parents_after"] == 3 and len(note["dropped"]) == note["parents_before"] - 3
+    assert "at most 3 parents" in note["reason"]
+    # the parents kept are the strongest ones
+    kept_strength = min(g.edge_attrs(p, "child")["weight"] for p in g.parents("child"))
+    dropped_strength = max(free.graph_.edge_attrs(p, "child")["weight"] for p in note["dropped"])
+    assert kept_strength >= dropped_strength
+    # a parameter bound: n_train / 400 = 5 parameters -> at most 2 binary parents
+    tight = Distiller(patients_per_parameter=400.0, min_effect=0.0).fit(cohort).graph_
+    assert len(tight.parents("child")) == 2
+
+
+def test_demo_directions_follow_the_recorded_order(demo_cohort, demo_distilled):
+    g = demo_distilled.graph_
+    t = demo_cohort.target
+    assert g.has_edge(demo_cohort.resolve("Peptic ulcer"), t)
+    fd = demo_cohort.first_dates.reindex(index=demo_cohort.train.index)
+    against = []
+    for u, v in g.edges:
+        du, dv = pd.to_datetime(fd[u]), pd.to_datetime(fd[v])
+        both = du.notna() & dv.notna()
+        u_first, v_first = int((du[both] < dv[both]).sum()), int((dv[both] < du[both]).sum())
+        if v_first > u_first:
+            against.append((u, v))
+            dom = (demo_cohort.variables[u].domain, demo_cohort.variables[v].domain)
+            # no asserted drug -> condition edge against the order of most co-patients
+            if dom == ("drug", "condition"):
+                assert g.edge_attrs(u, v).get("unresolved"), (g.label(u), g.label(v))
+    assert len(against) <= 10, [(g.label(u), g.label(v)) for u, v in against]
+
+
+# ---------------------------------------------------------------------------------
+# Edge stability (issue 12)
+# ---------------------------------------------------------------------------------
+def test_stability_frequencies_equal_a_direct_resampling_loop(asia_synthetic):
+    from kg_editor.data.cohort import build_cohort
+    from kg_editor.discovery.stability import EdgeStability
+
+    cohort = build_cohort(asia_synthetic.source, min_patients=5)
+    settings = {"alpha": 0.01}
+    st = EdgeStability(Distiller(**settings), n_resamples=6, seed=4, n_jobs=1).fit(cohort)
+    # the direct loop: resample i draws the training patients with default_rng([seed, i])
+    train = cohort.train
+    linked: dict[frozenset, int] = {}
+    way: dict[tuple, int] = {}
+    for i in range(6):
+        rows = np.random.default_rng([4, i]).integers(0, len(train), len(train))
+        sub = Cohort(
+            data=train.iloc[rows].set_axis([f"r{k}" for k in range(len(rows))]),
+            variables=cohort.variables,
+            persons=cohort.train_persons.iloc[rows].set_axis([f"r{k}" for k in range(len(rows))]),
+            first_dates=cohort.first_dates.reindex(index=train.index)
+            .iloc[rows]
+            .set_axis([f"r{k}" for k in range(len(rows))]),
+            is_test=np.zeros(len(rows), dtype=bool),
+            source_name=cohort.source_name,
+        )
+        for u, v in Distiller(**settings).fit(sub).graph_.edges:
+            linked[frozenset((u, v))] = linked.get(frozenset((u, v)), 0) + 1
+            way[(u, v)] = way.get((u, v), 0) + 1
+    assert linked, "the resamples found no edges"
+    for e, k in linked.items():
+        u, v = sorted(e)
+        assert st.frequency(u, v) == k / 6
+        assert st.direction_frequency(u, v) == way.get((u, v), 0) / 6
+        assert st.direction_frequency(v, u) == way.get((v, u), 0) / 6
+    assert dict(st.pairs()) == linked
+
+
+def test_distiller_stores_stability_in_the_evidence(asia_synthetic):
+    from kg_editor.data.cohort import build_cohort
+
+    cohort = build_cohort(asia_synthetic.source, min_patients=5)
+    seen = []
+    d = Distiller(stability=4, progress=lambda step, done, total: seen.append((step, done, total)))
+    d.fit(cohort)
+    assert seen[-1] == ("stability", 4, 4)
+    for u, v in d.graph_.edges:
+        st = d.graph_.edge_attrs(u, v)["evidence"]["stability"]
+        assert st["resamples"] == 4 and 0.0 <= st["frequency"] <= 1.0
+        assert st["this_direction"] + st["reverse_direction"] == pytest.approx(st["frequency"])
+    assert d.report_["stability"]["resamples"] == 4
+    assert json.loads(d.graph_.to_json())["metadata"]["stability"]["resamples"] == 4

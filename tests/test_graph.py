@@ -170,3 +170,75 @@ def test_any_edit_sequence_keeps_a_dag_and_refusals_change_nothing(ops):
         except (EdgeError, CycleError):
             assert set(g.edges) == before
         assert nx.is_directed_acyclic_graph(g.nx)
+
+
+# ---------------------------------------------------------------------------------
+# Unresolved directions (issue 12)
+# ---------------------------------------------------------------------------------
+def _unresolved_graph() -> CausalGraph:
+    g = CausalGraph.from_edges([("a", "b"), ("b", "c"), ("d", "c")], labels={"a": "Asthma"})
+    return g.with_unresolved([("a", "b")])
+
+
+def test_resolve_edge_is_one_action_either_way():
+    from kg_editor.model.graph import ResolveEdge
+
+    g = _unresolved_graph()
+    assert g.unresolved_edges == [("a", "b")]
+    kept = apply_edit(g, ResolveEdge("a", "b", author="dr", rationale="asthma first"))
+    assert kept.has_edge("a", "b") and kept.unresolved_edges == []
+    attrs = kept.edge_attrs("a", "b")
+    assert attrs["provenance"] == "clinician" and attrs["history"][-1]["kind"] == "resolve"
+    flipped = apply_edit(g, ResolveEdge("b", "a", author="dr"))
+    assert flipped.has_edge("b", "a") and not flipped.has_edge("a", "b")
+    assert flipped.unresolved_edges == [] and g.unresolved_edges == [("a", "b")]  # input unchanged
+    with pytest.raises(EdgeError, match="no edge between"):
+        apply_edit(g, ResolveEdge("a", "d"))
+    with pytest.raises(ConstraintError, match="Resolving"):
+        apply_edit(g, ResolveEdge("b", "a"), Constraints(forbidden=frozenset({("b", "a")})))
+    cyc = CausalGraph.from_edges([("a", "b"), ("b", "c"), ("a", "c")]).with_unresolved([("a", "c")])
+    with pytest.raises(CycleError, match="cycle"):
+        apply_edit(cyc, ResolveEdge("c", "a"))
+    # a reversal decides the direction too
+    rev = apply_edit(g, ReverseEdge("a", "b"))
+    assert rev.unresolved_edges == []
+    # the edit serialises like the others
+    e = ResolveEdge("b", "a", author="dr", rationale="why")
+    assert edit_from_dict(edit_to_dict(e)) == e
+    assert changed_families(e) == ("b", "a")
+
+
+def test_unresolved_edge_round_trips_through_json_and_dagitty(tmp_path):
+    from kg_editor.formats import read_graph, write_graph
+
+    g = _unresolved_graph()
+    back = CausalGraph.from_json(g.to_json())
+    assert back.unresolved_edges == [("a", "b")] and back == g
+    path = tmp_path / "g.json"
+    write_graph(g, "json", path)
+    assert read_graph(path).unresolved_edges == [("a", "b")]
+    dag = tmp_path / "g.dagitty"
+    write_graph(g, "dagitty", dag)
+    text = dag.read_text(encoding="utf-8")
+    assert text.startswith("pdag {") and "a -- b" in text and "b -> c" in text
+    again = read_graph(dag)
+    assert again.unresolved_edges == [("a", "b")] and set(again.edges) == set(g.edges)
+    # an undirected DAGitty edge that would close a cycle the written way is turned round
+    g2 = read_graph("dag { x -> y  y -> z  z -- x }", "dagitty")
+    assert g2.unresolved_edges == [("x", "z")]
+
+
+def test_unresolved_edge_round_trips_through_the_store(tmp_path):
+    from kg_editor.model.graph import ResolveEdge
+    from kg_editor.versions.store import Store
+
+    g = _unresolved_graph()
+    with Store(tmp_path / "s.sqlite") as s:
+        p = s.ensure_project("t", "fp")
+        v1 = s.save_version(p.id, g, author="dr", message="distilled")
+        e = ResolveEdge("b", "a", author="dr", rationale="b first")
+        v2 = s.save_version(p.id, apply_edit(g, e), author="dr", message="resolved", edits=[e])
+        assert s.get_version(v1.id).graph.unresolved_edges == [("a", "b")]
+        got = s.get_version(v2.id)
+        assert got.graph.unresolved_edges == [] and got.graph.has_edge("b", "a")
+        assert got.edits == [e]

@@ -235,3 +235,41 @@ def test_pair_statistics_table_and_evidence():
     assert ev["counts"]["n11"] == "<11" and ev["counts"]["n00"] == 95
     with pytest.raises(KeyError):
         pair_evidence(ps, "a", "zzz")
+
+
+def test_sparse_ci_test_equals_the_dense_table():
+    """Tables too large to hold densely are tested over observed cells only (issue 12)."""
+    import kg_editor.discovery.independence as ind
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(20, 2000))
+        cards = [int(c) for c in rng.integers(2, 6, 6)]
+        codes = np.column_stack([rng.integers(0, c, n) for c in cards]).astype(np.int64)
+        if trial % 2:
+            codes[:, 1] = (codes[:, 0] + (rng.random(n) < 0.3)) % cards[1]
+        z = list(range(2, 2 + int(rng.integers(1, 4))))
+        zi = np.zeros(n, np.int64)
+        for c in z:
+            zi = zi * cards[c] + codes[:, c]
+        for method in ("g", "chi2"):
+            for yates in (True, False):
+                dense = ind.ci_test(codes, cards, 0, 1, z, method=method, yates=yates)
+                sparse = ind._sparse_ci_test(
+                    zi, codes[:, 0], codes[:, 1], cards[0], cards[1], method, yates
+                )
+                assert dense.dof == sparse.dof
+                assert np.isclose(dense.statistic, sparse.statistic, rtol=1e-9, atol=1e-9)
+
+
+def test_ci_test_memory_stays_linear_with_many_states():
+    import resource
+
+    from kg_editor.discovery.independence import ci_test
+
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 60, (20_000, 6)).astype(np.int64)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = ci_test(codes, [60] * 6, 0, 1, [2, 3, 4, 5])  # 60**6 cells as a dense table
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert r.dof >= 0 and grown_mb < 200

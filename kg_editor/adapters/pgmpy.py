@@ -46,9 +46,12 @@ __all__ = [
     "example_models_dir",
     "forward_sample",
     "from_pgmpy_model",
+    "hill_climb_reference",
+    "implied_cis_reference",
     "is_network",
     "is_tabular_cpd",
     "new_network",
+    "pc_reference",
     "read_bif",
     "read_bif_model",
     "read_xmlbif",
@@ -441,3 +444,51 @@ def read_xmlbif(text: str) -> tuple[CausalGraph, Any]:
     except Exception as exc:
         raise FormatError(f"This is not a readable XMLBIF network: {exc}") from exc
     return _graph_from_read_model(model)
+
+
+def implied_cis_reference(graph: CausalGraph, data: Any, ci_test: str = "chi_square") -> Any:
+    """pgmpy's ``ImpliedCIs`` on ``graph`` and a frame of states (reference for
+    :class:`kg_editor.model.checks.ImpliedIndependencies`): columns ``u``, ``v``,
+    ``cond_vars``, ``p-value``."""
+    from pgmpy.base import DAG
+    from pgmpy.metrics import ImpliedCIs
+
+    dag = DAG()
+    dag.add_nodes_from(graph.nodes)
+    dag.add_edges_from(graph.edges)
+    return ImpliedCIs(ci_test=ci_test, show_progress=False).evaluate(X=data, causal_graph=dag)
+
+
+def pc_reference(data: Any, significance_level: float = 0.01, max_cond_vars: int = 3) -> Any:
+    """pgmpy's PC (stable variant, chi-square test) on a frame of states; returns the
+    estimated networkx DiGraph (an undirected PC edge appears both ways)."""
+    from pgmpy.estimators import PC
+
+    est = PC(data)
+    model = est.estimate(
+        variant="stable",
+        ci_test="chi_square",
+        significance_level=significance_level,
+        max_cond_vars=max_cond_vars,
+        return_type="pdag",
+        show_progress=False,
+    )
+    g = nx.DiGraph()
+    g.add_nodes_from(data.columns)
+    g.add_edges_from(model.edges())
+    return g
+
+
+def hill_climb_reference(data: Any, max_indegree: int | None = 6) -> Any:
+    """pgmpy's BIC hill climb on a frame of states; returns a networkx DiGraph."""
+    from pgmpy.estimators import HillClimbSearch
+
+    model = HillClimbSearch(data).estimate(
+        scoring_method="bic-d", max_indegree=max_indegree, show_progress=False
+    )
+    g = nx.DiGraph()
+    g.add_nodes_from(data.columns)
+    g.add_edges_from(model.edges())
+    return g
+
+

@@ -45,11 +45,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="structure method: pc (default), hc, assoc or any registered in "
         "kg_editor.discovery.distill.METHODS",
     )
+    # --- issue 12 (trusted-graph): domain tiers are an opt-in preset, not a default ---
+    p.add_argument(
+        "--domain-tiers",
+        action="store_true",
+        help="opt in to the domain-order preset (demographic -> drug -> condition -> findings); "
+        "it forces drug -> condition, wrong for indications (see docs/constraints.md)",
+    )
     p.add_argument(
         "--no-domain-tiers",
         action="store_true",
-        help="do not order domains (demographic -> drug -> condition -> findings)",
+        help="kept for old scripts: domain tiers are off by default now",
     )
+    p.add_argument(
+        "--stability",
+        type=int,
+        default=30,
+        help="resamples of the training patients for edge stability (default 30; 0 turns it off)",
+    )
+    p.add_argument(
+        "--max-parents", type=int, default=6, help="largest in-degree of a family (default 6)"
+    )
+    # --- end issue 12 ---
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -72,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         constraints=args.constraints,
         max_cond=args.max_cond,
-        domain_tiers=None if args.no_domain_tiers else DOMAIN_TIERS,
+        domain_tiers=DOMAIN_TIERS if args.domain_tiers and not args.no_domain_tiers else None,
+        stability=args.stability,
+        max_parents=args.max_parents,
     )
     g = d.graph_
     g.to_json(args.out)
@@ -91,6 +110,13 @@ def run(args: argparse.Namespace) -> int:
     rules = ", ".join(f"{k} {v}" for k, v in summary["orientation_rules"].items())
     print(f"Oriented:   {rules or 'none'}")
     print(f"Cycles:     {len(summary['cycle_breaks'])} broken")
+    unresolved = summary["orientation_rules"].get("unresolved", 0)
+    print(f"Unresolved: {unresolved} directions the data cannot tell (resolve them in the editor)")
+    if "stability" in summary:
+        st = summary["stability"]
+        print(
+            f"Stability:  {st['unstable_edges']} edges in fewer than half of {st['resamples']} resamples"
+        )
     for b in summary["cycle_breaks"]:
         print(
             f"            {' -> '.join(b['cycle_labels'])}: {b['action']} {b['edge'][0]} -> {b['edge'][1]}"

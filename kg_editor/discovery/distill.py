@@ -53,20 +53,26 @@ from kg_editor.data.cohort import Cohort
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, suppress
 from kg_editor.discovery.evidence import PairStatistics, compute_pair_statistics, pair_evidence
 from kg_editor.discovery.independence import ci_test, local_bic, positivity_violation
-from kg_editor.errors import ConstraintError, NotFittedError, SchemaError
+from kg_editor.errors import ConstraintError, NotFittedError, ResourceLimitError, SchemaError
 from kg_editor.model.graph import CausalGraph, Constraints
 
 __all__ = [
+    "DEMOGRAPHIC_NAMES",
     "DOMAIN_TIERS",
     "METHODS",
     "Distiller",
+    "demographic_variables",
+    "estimate_memory_mb",
     "register_method",
     "resolve_constraints",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Default tier of each OMOP domain: causes come from earlier tiers.
+#: Opt-in preset (``Distiller(domain_tiers=DOMAIN_TIERS)``, CLI ``--domain-tiers``): the
+#: tier of each OMOP domain, causes from earlier tiers. It forces every drug-condition
+#: edge to point drug -> condition, which is wrong for indications (a condition treated
+#: by the drug); it is no longer a default.
 DOMAIN_TIERS: dict[str, int] = {
     "demographic": 0,
     "drug": 1,
@@ -95,6 +101,9 @@ class _Work:
     directed: dict[frozenset[str], tuple[str, str, str, str]] = field(default_factory=dict)
     score_cache: dict[tuple[str, frozenset[str]], float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    reasons: dict[frozenset[str], str] = field(default_factory=dict)
+    capped: dict[str, dict[str, Any]] = field(default_factory=dict)
+    demographics: frozenset[str] = frozenset()
 
     def bic(self, child: str, parents: Sequence[str] | set[str] | frozenset[str]) -> float:
         key = (child, frozenset(parents))
@@ -121,13 +130,50 @@ def register_method(name: str) -> Callable[[Method], Method]:
     return deco
 
 
+#: Names (codes or labels, lower case) taken as demographic attributes even without a
+#: ``demographic`` domain (e.g. a wide table's ``sex`` column).
+DEMOGRAPHIC_NAMES = frozenset(
+    {
+        "sex",
+        "gender",
+        "age",
+        "age_band",
+        "age band",
+        "age_group",
+        "birth_year",
+        "year_of_birth",
+        "race",
+        "ethnicity",
+    }
+)
+
+
+def demographic_variables(cohort: Cohort) -> list[str]:
+    """Codes of the cohort's demographic attributes (domain ``demographic``, or a name in
+    :data:`DEMOGRAPHIC_NAMES`): nothing recorded in the data causes them."""
+    out = []
+    for c, var in cohort.variables.items():
+        if (
+            str(var.domain).lower() == "demographic"
+            or str(c).lower() in DEMOGRAPHIC_NAMES
+            or str(var.label).lower() in DEMOGRAPHIC_NAMES
+        ):
+            out.append(c)
+    return sorted(out)
+
+
 def resolve_constraints(
     constraints: Constraints | str | Path | Mapping[str, Any] | None,
     cohort: Cohort,
-    domain_tiers: Mapping[str, int] | None = DOMAIN_TIERS,
+    domain_tiers: Mapping[str, int] | None = None,
+    demographics_first: bool = True,
 ) -> Constraints:
-    """Constraints over cohort codes: labels resolved to codes, unknown names refused,
-    domain default tiers filled in for variables the user did not place."""
+    """Constraints over cohort codes: labels resolved to codes, unknown names refused.
+
+    Without user tiers, the only default knowledge is that nothing causes a demographic
+    attribute (``demographics_first``: demographics in tier 0, every other variable in
+    tier 1). ``domain_tiers`` (e.g. :data:`DOMAIN_TIERS`) is an opt-in preset that orders
+    whole domains; see ``docs/constraints.md`` for what it implies."""
     if constraints is None:
         base = Constraints()
     elif isinstance(constraints, Constraints):
@@ -153,12 +199,49 @@ def resolve_constraints(
             for c, v in cohort.variables.items()
             if v.domain in domain_tiers
         }
+    elif demographics_first:
+        demo = set(demographic_variables(cohort))
+        if demo:
+            tiers = {c: (0 if c in demo else 1) for c in cohort.variables}
     for u, v in req:
         if u == v:
             raise ConstraintError(f"Constraints: the required edge {u} -> {v} is a self-loop.")
     return Constraints(
         required=req, forbidden=forb, tiers=tiers, forbid_within_tier=base.forbid_within_tier
     )
+
+
+#: Default memory budget of one distillation (MB): 2 GB at 20k patients x 200 variables.
+DEFAULT_MEMORY_BUDGET_MB = 2048.0
+#: Fewest training patients a distillation accepts.
+MIN_TRAIN_PATIENTS = 50
+#: Below this many training patients the report suggests settings for a small cohort.
+SMALL_COHORT = 500
+
+
+def estimate_memory_mb(
+    n_patients: int, n_variables: int, dated: bool, max_states: int = 2, stability: int = 0
+) -> float:
+    """Peak memory (MB) a distillation of ``n_patients`` x ``n_variables`` is expected to
+    use beyond the cohort itself: the state codes, the date comparisons of the precedence
+    counts, the pair table, and the tests' tables (bounded by the patients, see
+    :func:`kg_editor.discovery.independence.ci_test`). Calibrated on synthetic cohorts
+    (``tests/test_scale.py`` checks the estimate stays above the traced peak).
+
+    Examples
+    --------
+    >>> round(estimate_memory_mb(20_000, 200, dated=True))
+    236
+    """
+    n, p = int(n_patients), int(n_variables)
+    per_cell = 8.0 + 2.0 + (48.0 if dated else 0.0)  # codes + int64 casts, dates + masks
+    pairs = p * (p - 1) / 2
+    table = pairs * 70 * 8.0 + p * p * 16.0 * (max_states**2)  # pair statistics, count matrix
+    tests = 12.0 * n * 8.0  # a test's index arrays and strata
+    total = n * p * per_cell + table + tests
+    if stability:
+        total *= 2.0  # the resample copy of the training table
+    return total / 2**20
 
 
 class Distiller:
@@ -179,7 +262,20 @@ class Distiller:
     constraints : Constraints, path, mapping or None
         Expert constraints (see ``docs/constraints.md``); labels or codes.
     domain_tiers : mapping or None
-        Default tier per domain (:data:`DOMAIN_TIERS`); ``None`` for no default tiers.
+        Opt-in tier per domain (the :data:`DOMAIN_TIERS` preset); ``None`` (default) for
+        no domain order: directions then come from the data.
+    demographics_first : bool
+        Default knowledge: nothing causes a demographic attribute (sex, age band, ...);
+        ignored when the constraints carry tiers or ``domain_tiers`` is given.
+    score_margin : float
+        Smallest BIC difference (log scale) between the two directions of an edge for the
+        score to orient it; below it the edge stays unresolved.
+    max_parents : int or None
+        Largest in-degree of a distilled family (``None``: no cap).
+    patients_per_parameter : float or None
+        A distilled family keeps at most ``n_train / patients_per_parameter`` free
+        parameters (``None``: no cap). Parents beyond either cap are dropped weakest first;
+        the node records why (``capped``).
     test : {"g", "chi2"}
         Statistic of the marginal and conditional independence tests.
     max_cond : int
@@ -199,6 +295,17 @@ class Distiller:
         the check.
     min_cell : int
         Small-cell suppression threshold for exported counts.
+    stability : int
+        Resamples of the training patients for edge stability (0: none; the CLI's
+        default is 30). Every edge's evidence then holds ``stability`` (how often the
+        edge, and each direction, was distilled again; see
+        :class:`kg_editor.discovery.stability.EdgeStability`).
+    progress : callable, optional
+        ``progress(step, done, total)`` on long steps (the stability resamples).
+    memory_budget_mb : float or None
+        Refuse (with :class:`~kg_editor.errors.ResourceLimitError`, before any work) a
+        cohort whose estimated peak (:func:`estimate_memory_mb`) exceeds this; ``None``
+        for no limit.
 
     Attributes
     ----------
@@ -221,7 +328,11 @@ class Distiller:
         min_effect: float = 0.03,
         method: str = "pc",
         constraints: Constraints | str | Path | Mapping[str, Any] | None = None,
-        domain_tiers: Mapping[str, int] | None = DOMAIN_TIERS,
+        domain_tiers: Mapping[str, int] | None = None,
+        demographics_first: bool = True,
+        score_margin: float = 3.0,
+        max_parents: int | None = 6,
+        patients_per_parameter: float | None = 10.0,
         test: str = "g",
         max_cond: int = 1,
         max_neighbors: int = 8,
@@ -229,6 +340,9 @@ class Distiller:
         ci_alpha: float | None = None,
         positivity_min_expected: float | None = 10.0,
         min_cell: int = DEFAULT_MIN_CELL,
+        stability: int = 0,
+        progress: Callable[[str, int, int], None] | None = None,
+        memory_budget_mb: float | None = DEFAULT_MEMORY_BUDGET_MB,
     ):
         self.alpha = alpha
         self.min_count = min_count
@@ -236,6 +350,10 @@ class Distiller:
         self.method = method
         self.constraints = constraints
         self.domain_tiers = domain_tiers
+        self.demographics_first = demographics_first
+        self.score_margin = score_margin
+        self.max_parents = max_parents
+        self.patients_per_parameter = patients_per_parameter
         self.test = test
         self.max_cond = max_cond
         self.max_neighbors = max_neighbors
@@ -243,6 +361,9 @@ class Distiller:
         self.ci_alpha = ci_alpha
         self.positivity_min_expected = positivity_min_expected
         self.min_cell = min_cell
+        self.stability = stability
+        self.progress = progress
+        self.memory_budget_mb = memory_budget_mb
 
     def get_params(self) -> dict[str, Any]:
         """Settings as a dict (constraints shown by kind only)."""
@@ -252,6 +373,7 @@ class Distiller:
             None if c is None else (str(c) if isinstance(c, str | Path) else type(c).__name__)
         )
         out["domain_tiers"] = dict(self.domain_tiers) if self.domain_tiers else None
+        out.pop("progress", None)
         return out
 
     def __repr__(self) -> str:
@@ -261,18 +383,16 @@ class Distiller:
     # ---------------------------------------------------------------------------
     def fit(self, cohort: Cohort) -> Distiller:
         """Learn the graph from ``cohort``'s training patients; returns ``self``."""
-        if self.method not in METHODS:
-            raise SchemaError(
-                f"Unknown distil method {self.method!r}; choose one of {', '.join(METHODS)}."
-            )
-        if not 0.0 < self.alpha < 1.0:
-            raise SchemaError(f"alpha must be between 0 and 1, got {self.alpha}.")
-        for attr in ("graph_", "stats_", "report_", "constraints_"):
+        self._validate(cohort)
+        for attr in ("graph_", "stats_", "report_", "constraints_", "stability_"):
             self.__dict__.pop(attr, None)
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        cons = resolve_constraints(self.constraints, cohort, self.domain_tiers)
+        cons = resolve_constraints(
+            self.constraints, cohort, self.domain_tiers, self.demographics_first
+        )
         self.constraints_ = cons
+        demographics = frozenset(demographic_variables(cohort))
         train = cohort.train
         dates = None
         if cohort.first_dates is not None:
@@ -286,11 +406,12 @@ class Distiller:
             cohort=cohort,
             stats=stats,
             cons=cons,
-            codes=train.to_numpy().astype(np.int64),
+            codes=np.ascontiguousarray(train.to_numpy(), dtype=np.int16),
             cards=np.array([len(cohort.variables[c].states) for c in codes_list], dtype=np.int64),
             index={c: i for i, c in enumerate(codes_list)},
             labels=cohort.labels,
             strength={},
+            demographics=demographics,
         )
         tb = stats.table
         stat = tb["statistic"].to_numpy(dtype=np.float64)
@@ -322,6 +443,8 @@ class Distiller:
         t2 = time.perf_counter()
         self._orient(work)
         breaks = self._break_cycles(work)
+        self._check_recorded_order(work, keep_direction=True)
+        self._cap_families(work)
         timings["orientation_s"] = time.perf_counter() - t2
         self.stats_ = stats
         self.graph_ = self._build_graph(work, cohort)
@@ -339,10 +462,15 @@ class Distiller:
             "pruned": work.pruned,
             "edges": len(self.graph_.edges),
             "orientation_rules": dict(sorted(rules.items())),
+            "unresolved_edges": len(self.graph_.unresolved_edges),
+            "funnel": self._funnel(work, cand, n_candidates),
+            "capped_nodes": {n: c["reason"] for n, c in work.capped.items()},
             "cycle_breaks": breaks,
             **work.notes,
             "timings": {k: round(v, 4) for k, v in timings.items()},
         }
+        if self.stability:
+            self._add_stability(cohort)
         logger.info(
             "distilled %d edges from %d candidates (%s) in %.2f s",
             len(self.graph_.edges),
@@ -351,6 +479,157 @@ class Distiller:
             timings["total_s"],
         )
         return self
+
+    def _validate(self, cohort: Cohort) -> None:
+        """Refuse nonsense settings and cohorts too small or too large, with what to do."""
+        if self.method not in METHODS:
+            raise SchemaError(
+                f"Unknown distil method {self.method!r}; choose one of {', '.join(METHODS)}."
+            )
+        if self.test not in ("g", "chi2"):
+            raise SchemaError(f"Unknown test {self.test!r}; choose 'g' (G-test) or 'chi2'.")
+
+        def number(
+            name: str,
+            lo: float,
+            hi: float | None = None,
+            *,
+            whole: bool = False,
+            open_lo: bool = False,
+            optional: bool = False,
+        ) -> None:
+            v = getattr(self, name)
+            if v is None and optional:
+                return
+            ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            if ok and whole:
+                ok = float(v).is_integer()
+            if ok:
+                ok = (v > lo if open_lo else v >= lo) and (hi is None or v <= hi)
+            if not ok:
+                rng = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
+                if open_lo:
+                    rng = f"above {lo:g}" + (f" and at most {hi:g}" if hi is not None else "")
+                kind = "a whole number " if whole else "a number "
+                raise SchemaError(f"The setting {name} must be {kind}{rng}; got {v!r}.")
+
+        number("alpha", 0.0, 0.5, open_lo=True)
+        number("ci_alpha", 0.0, 0.5, open_lo=True, optional=True)
+        number("min_count", 0, whole=True)
+        number("min_effect", 0.0, 1.0)
+        number("max_cond", 0, 6, whole=True)
+        number("max_neighbors", 1, whole=True)
+        number("precedence_share", 0.5, 1.0)
+        number("positivity_min_expected", 0.0, optional=True)
+        number("min_cell", 0, whole=True)
+        number("score_margin", 0.0)
+        number("max_parents", 1, whole=True, optional=True)
+        number("patients_per_parameter", 0.0, open_lo=True, optional=True)
+        number("stability", 0, 1000, whole=True)
+        number("memory_budget_mb", 0.0, open_lo=True, optional=True)
+        n_train = int((~np.asarray(cohort.is_test, dtype=bool)).sum())
+        if n_train < MIN_TRAIN_PATIENTS:
+            raise SchemaError(
+                f"The cohort has {n_train} training patients; distilling needs at least "
+                f"{MIN_TRAIN_PATIENTS}. Use a larger extract or a smaller test share."
+            )
+        if self.memory_budget_mb is not None:
+            p = len(cohort.variables)
+            need = estimate_memory_mb(
+                n_train,
+                p,
+                cohort.first_dates is not None,
+                max(len(v.states) for v in cohort.variables.values()) if p else 2,
+                int(self.stability),
+            )
+            if need > self.memory_budget_mb:
+                raise ResourceLimitError(
+                    f"Distilling {n_train:,} training patients x {p} variables needs about "
+                    f"{need:,.0f} MB, above the memory budget of {self.memory_budget_mb:,.0f} MB. "
+                    "Keep fewer variables (--max-variables), sample the patients, or raise the "
+                    "budget (memory_budget_mb)."
+                )
+
+    def _funnel(self, work: _Work, cand_mask: np.ndarray, n_candidates: int) -> dict[str, Any]:
+        """Where the pairs went: tested -> significant -> kept by count and effect ->
+        candidates -> pruned -> bounded -> edges, and which setting to relax."""
+        tb = work.stats.table
+        q = tb["q"].to_numpy()
+        n11 = tb["n11"].to_numpy()
+        v = tb["cramers_v"].to_numpy()
+        sig = q < self.alpha
+        by_count = sig & (n11 < self.min_count)
+        by_effect = sig & (n11 >= self.min_count) & (v < self.min_effect)
+        pruned_ci = sum(1 for r in work.pruned if r.get("given"))
+        bounded = sum(len(c["dropped"]) for c in work.capped.values())
+        edges = len(work.directed)
+        funnel: dict[str, Any] = {
+            **(work.cohort.settings.get("funnel") or {}),
+            "variables": len(work.index),
+            "pairs_tested": len(tb),
+            "significant": int(sig.sum()),
+            "suppressed_by_min_count": int(by_count.sum()),
+            "below_min_effect": int(by_effect.sum()),
+            "candidates": int(n_candidates),
+            "pruned_as_indirect": int(pruned_ci),
+            "dropped_by_family_bound": int(bounded),
+            "edges": int(edges),
+        }
+        advice: list[str] = []
+        if edges <= 1:
+            if not sig.any():
+                advice.append(
+                    f"No pair is significant at alpha = {self.alpha:g}: raise alpha (e.g. 0.05) or "
+                    "use more patients."
+                )
+            if by_count.sum():
+                advice.append(
+                    f"{int(by_count.sum())} significant pairs have fewer than min_count = "
+                    f"{self.min_count} patients with both: lower min_count."
+                )
+            if by_effect.sum():
+                advice.append(
+                    f"{int(by_effect.sum())} significant pairs are below min_effect = "
+                    f"{self.min_effect:g}: lower min_effect."
+                )
+            if pruned_ci:
+                advice.append(
+                    f"{pruned_ci} candidates were pruned as indirect: lower max_cond or ci_alpha."
+                )
+        n_train = int(work.codes.shape[0])
+        if n_train < SMALL_COHORT:
+            advice.append(
+                f"A small cohort ({n_train} training patients): try alpha = 0.05, min_count = 5, "
+                "max_cond = 1 and a stability run to see which edges hold."
+            )
+        funnel["advice"] = advice
+        return funnel
+
+    def _add_stability(self, cohort: Cohort) -> None:
+        """Distil ``stability`` resamples with the same settings; annotate every edge."""
+        from kg_editor.discovery.stability import EdgeStability
+
+        t0 = time.perf_counter()
+        settings = {k: v for k, v in vars(self).items() if not k.endswith("_")}
+        inner = Distiller(**{**settings, "stability": 0, "progress": None})
+        prog = self.progress
+        st = EdgeStability(
+            inner,
+            n_resamples=int(self.stability),
+            progress=(lambda done, total: prog("stability", done, total)) if prog else None,
+        ).fit(cohort)
+        self.stability_ = st
+        self.graph_ = st.annotate(self.graph_)
+        unstable = st.unstable(self.graph_)
+        self.report_["stability"] = {
+            "resamples": st.n_resamples_,
+            "unstable_edges": len(unstable),
+            "unstable": [list(e) for e in unstable],
+            "median_frequency": float(np.median([st.frequency(u, v) for u, v in self.graph_.edges]))
+            if self.graph_.edges
+            else None,
+        }
+        self.report_["timings"]["stability_s"] = round(time.perf_counter() - t0, 4)
 
     # ---------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -396,6 +675,16 @@ class Distiller:
             u, v, why = a, b, vb
         else:
             return None
+        if (
+            why.startswith("tier")
+            and not (self.constraints or self.domain_tiers)
+            and (work.cohort.variables[u].domain == "demographic" or u in work.demographics)
+        ):
+            text = (
+                f"{lab.get(u, u)} is a demographic attribute: nothing recorded in the data causes it, "
+                f"so the edge points {lab.get(u, u)} -> {lab.get(v, v)}."
+            )
+            return u, v, "demographic", text
         if why.startswith("tier"):
             text = (
                 f"{lab.get(u, u)} (tier {cons.tiers.get(u)}, {work.cohort.variables[u].domain}) comes before "
@@ -409,11 +698,50 @@ class Distiller:
             f"The reverse direction is forbidden by an expert constraint ({why}).",
         )
 
+    def _recorded_order(self, work: _Work, u: str, v: str) -> tuple[float, int] | None:
+        """(share of co-patients with ``u`` recorded before ``v``, ordered co-patients), or
+        ``None`` without dates or ordered co-patients."""
+        if not work.stats.has_dates:
+            return None
+        row, flipped = work.stats.row(u, v)
+        a_first, b_first = float(row["a_first"]), float(row["b_first"])
+        if not (math.isfinite(a_first) and math.isfinite(b_first)) or a_first + b_first <= 0:
+            return None
+        uf, vf = (b_first, a_first) if flipped else (a_first, b_first)
+        return uf / (uf + vf), int(uf + vf)
+
+    def _unresolved(
+        self, work: _Work, a: str, b: str, reason: str, picked: tuple[str, str] | None = None
+    ) -> tuple[str, str, str, str]:
+        """An unresolved entry: the direction picked for fitting and why the data cannot
+        decide (recorded order where dates exist, else the better BIC, else code order)."""
+        lab = work.labels
+        work.reasons[frozenset((a, b))] = reason
+        order = self._recorded_order(work, a, b)
+        if picked is not None:
+            u, v = picked
+            pick = f"{lab.get(u, u)} -> {lab.get(v, v)} is used for fitting (the other way closes a cycle)"
+        elif order is not None and order[0] != 0.5:
+            u, v = (a, b) if order[0] > 0.5 else (b, a)
+            share = max(order[0], 1.0 - order[0])
+            pick = (
+                f"{lab.get(u, u)} -> {lab.get(v, v)} is used for fitting because {lab.get(u, u)} was "
+                f"recorded first in {share:.0%} of {order[1]} co-patients (not decisive)"
+            )
+        else:
+            u, v = a, b
+            pick = f"{lab.get(u, u)} -> {lab.get(v, v)} is used for fitting (first in code order)"
+        why = (
+            f"The data cannot tell {lab.get(a, a)} -> {lab.get(b, b)} from {lab.get(b, b)} -> "
+            f"{lab.get(a, a)}: {reason}. {pick}; resolve it in one action."
+        )
+        return u, v, "unresolved", why
+
     def _orient(self, work: _Work) -> None:
         lab = work.labels
         decided = work.directed  # edges a method already oriented (e.g. hc)
         for e in sorted(work.skeleton, key=sorted):
-            if e in decided and decided[e][2] in ("required", "tier", "forbidden"):
+            if e in decided and decided[e][2] in ("required", "tier", "forbidden", "demographic"):
                 continue
             a, b = sorted(e)
             c = self._constraint_direction(work, a, b)
@@ -435,26 +763,62 @@ class Distiller:
         if self.method == "pc":
             self._orient_colliders(work)
             self._meek(work)
-        # the rest by BIC, strongest first, given the parents decided so far
+        # the rest by BIC, strongest first, given the parents decided so far; a
+        # difference below ``score_margin`` leaves the edge unresolved
         rest = [e for e in work.skeleton if e not in decided]
         rest.sort(key=lambda e: (-work.strength.get(e, 0.0), sorted(e)))
         for e in rest:
             a, b = sorted(e)
-            pa = {u for (u, v, _r, _w) in decided.values() if v == a}
-            pb = {u for (u, v, _r, _w) in decided.values() if v == b}
+            pa = {u for (u, v, r, _w) in decided.values() if v == a and r != "unresolved"}
+            pb = {u for (u, v, r, _w) in decided.values() if v == b and r != "unresolved"}
             gain_ab = work.bic(b, pb | {a}) - work.bic(b, pb)
             gain_ba = work.bic(a, pa | {b}) - work.bic(a, pa)
             if gain_ab >= gain_ba:
                 u, v, d = a, b, gain_ab - gain_ba
             else:
                 u, v, d = b, a, gain_ba - gain_ab
-            why = (
-                f"The data fit better with {lab.get(u, u)} as a cause of {lab.get(v, v)} than the reverse "
-                f"(BIC difference {d:.1f}, given the parents already oriented)."
-                if d > 1e-9
-                else "No constraint, precedence or collider decides it; both directions fit equally, the first in code order was kept."
+            if d > self.score_margin:
+                decided[e] = (
+                    u,
+                    v,
+                    "score",
+                    f"The data fit better with {lab.get(u, u)} as a cause of {lab.get(v, v)} than the "
+                    f"reverse (BIC difference {d:.1f} > {self.score_margin:g}, given the parents "
+                    "already oriented).",
+                )
+            else:
+                decided[e] = self._unresolved(
+                    work,
+                    a,
+                    b,
+                    "no constraint, no significant recorded order and no collider decides it, and "
+                    f"both directions fit the data about equally (BIC difference {d:.1f} <= "
+                    f"{self.score_margin:g})",
+                )
+        self._check_recorded_order(work)
+
+    def _check_recorded_order(self, work: _Work, keep_direction: bool = False) -> None:
+        """Directions from collider, Meek or score rules (or a cycle break) that go against
+        the recorded order of most co-patients become unresolved (the rules and the dates
+        disagree); ``keep_direction`` keeps the stored direction as the fitting pick."""
+        if not work.stats.has_dates:
+            return
+        lab = work.labels
+        for e, (u, v, rule, why) in sorted(work.directed.items(), key=lambda kv: sorted(kv[0])):
+            if rule not in ("v-structure", "meek", "score", "cycle-break"):
+                continue
+            order = self._recorded_order(work, u, v)
+            if order is None or order[0] >= 0.5 or order[1] < self.min_count:
+                continue
+            a, b = sorted(e)
+            work.directed[e] = self._unresolved(
+                work,
+                a,
+                b,
+                f"the {rule} rule gives {lab.get(u, u)} -> {lab.get(v, v)} ({why.rstrip('.')}), but "
+                f"{lab.get(v, v)} was recorded first in {1 - order[0]:.0%} of {order[1]} co-patients",
+                picked=(u, v) if keep_direction else None,
             )
-            decided[e] = (u, v, "score", why)
 
     def _orient_colliders(self, work: _Work) -> None:
         lab = work.labels
@@ -473,6 +837,18 @@ class Distiller:
                 ea, eb = frozenset((a, c)), frozenset((b, c))
                 if ea in work.directed or eb in work.directed:
                     continue
+                # a collider opens the path: a and b must be dependent given c
+                r = ci_test(
+                    work.codes,
+                    work.cards,
+                    work.index[a],
+                    work.index[b],
+                    [work.index[c]],
+                    method=self.test,
+                )
+                ci_alpha = self.ci_alpha if self.ci_alpha is not None else self.alpha
+                if not (math.isfinite(r.p) and r.p < ci_alpha):
+                    continue
                 sep_txt = ", ".join(lab.get(s, s) for s in sep) if sep else "nothing"
                 for x, other, ex in ((a, b, ea), (b, a, eb)):
                     work.directed[ex] = (
@@ -480,7 +856,8 @@ class Distiller:
                         c,
                         "v-structure",
                         f"{lab.get(x, x)} and {lab.get(other, other)} are independent given {sep_txt} but both "
-                        f"are associated with {lab.get(c, c)}: {lab.get(c, c)} is a common effect (collider).",
+                        f"are associated with {lab.get(c, c)} and they become dependent given {lab.get(c, c)} "
+                        f"(p = {r.p:.2g}): {lab.get(c, c)} is a common effect (collider).",
                     )
 
     def _meek(self, work: _Work) -> None:
@@ -518,6 +895,117 @@ class Distiller:
                 if changed:
                     break
 
+    def _family_limits(self, n_train: int) -> tuple[int | None, float | None]:
+        max_par = (
+            None if self.patients_per_parameter is None else n_train / self.patients_per_parameter
+        )
+        return self.max_parents, max_par
+
+    def _cap_families(self, work: _Work) -> None:
+        """Bound every family: at most ``max_parents`` parents and ``n_train /
+        patients_per_parameter`` free parameters. An unresolved parent edge is flipped
+        first when that keeps the graph acyclic and the other family within bounds; then
+        the weakest non-required parents are dropped. The node records why."""
+        max_k, max_par = self._family_limits(int(work.codes.shape[0]))
+        if max_k is None and max_par is None:
+            return
+        lab = work.labels
+        card = {c: int(work.cards[i]) for c, i in work.index.items()}
+
+        def parents_of(n: str) -> list[str]:
+            return [u for (u, v, _r, _w) in work.directed.values() if v == n]
+
+        def params(n: str, pa: Sequence[str]) -> int:
+            return (card[n] - 1) * math.prod(card[p] for p in pa)
+
+        def over(n: str, pa: Sequence[str]) -> bool:
+            return (max_k is not None and len(pa) > max_k) or (
+                max_par is not None and len(pa) > 0 and params(n, pa) > max_par
+            )
+
+        limit_txt = []
+        if max_k is not None:
+            limit_txt.append(f"at most {max_k} parents")
+        if max_par is not None:
+            limit_txt.append(
+                f"at most {max_par:,.0f} free parameters ({work.codes.shape[0]:,} training patients / "
+                f"{self.patients_per_parameter:g} per parameter)"
+            )
+        for n in sorted(work.index):
+            pa = parents_of(n)
+            if not over(n, pa):
+                continue
+            before, before_params = len(pa), params(n, pa)
+            flipped: list[str] = []
+            dropped: list[str] = []
+            order = sorted(pa, key=lambda p: (work.strength.get(frozenset((p, n)), 0.0), p))
+            for p in order:
+                if not over(n, parents_of(n)):
+                    break
+                e = frozenset((p, n))
+                entry = work.directed[e]
+                if entry[2] != "unresolved" or work.cons.violation(n, p):
+                    continue
+                g = nx.DiGraph()
+                g.add_edges_from((u, v) for (u, v, _r, _w) in work.directed.values())
+                g.remove_edge(p, n)
+                if nx.has_path(g, p, n) or over(p, [*parents_of(p), n]):
+                    continue
+                work.directed[e] = (
+                    n,
+                    p,
+                    "unresolved",
+                    f"The data cannot tell {lab.get(p, p)} -> {lab.get(n, n)} from {lab.get(n, n)} -> "
+                    f"{lab.get(p, p)}: {work.reasons.get(e, 'no rule decides it')}. {lab.get(n, n)} -> "
+                    f"{lab.get(p, p)} is used for fitting (the other way exceeds the family bound of "
+                    f"{lab.get(n, n)}); resolve it in one action.",
+                )
+                flipped.append(p)
+            for p in order:
+                if not over(n, parents_of(n)):
+                    break
+                if p in flipped or work.directed[frozenset((p, n))][2] == "required":
+                    continue
+                e = frozenset((p, n))
+                del work.directed[e]
+                work.skeleton.discard(e)
+                dropped.append(p)
+                a, b = sorted(e)
+                work.pruned.append(
+                    {
+                        "pair": [a, b],
+                        "labels": [lab.get(a, a), lab.get(b, b)],
+                        "given": [],
+                        "given_labels": [],
+                        "p": None,
+                        "why": f"{lab.get(p, p)} -> {lab.get(n, n)} was dropped to keep the family of "
+                        f"{lab.get(n, n)} within its bound ({'; '.join(limit_txt)}); it was its weakest parent.",
+                    }
+                )
+            kept = parents_of(n)
+            work.capped[n] = {
+                "parents_before": before,
+                "parameters_before": before_params,
+                "parents_after": len(kept),
+                "parameters_after": params(n, kept),
+                "dropped": dropped,
+                "dropped_labels": [lab.get(p, p) for p in dropped],
+                "flipped": flipped,
+                "reason": f"{lab.get(n, n)} had {before} parents and {before_params:,} free parameters; "
+                f"a family keeps {' and '.join(limit_txt)}. "
+                + (
+                    f"Dropped the weakest: {', '.join(lab.get(p, p) for p in dropped)}. "
+                    if dropped
+                    else ""
+                )
+                + (
+                    f"Pointed unresolved edges away: {', '.join(lab.get(p, p) for p in flipped)}."
+                    if flipped
+                    else ""
+                ),
+            }
+        work.notes["capped_families"] = len(work.capped)
+
     def _break_cycles(self, work: _Work) -> list[dict[str, Any]]:
         lab = work.labels
         breaks: list[dict[str, Any]] = []
@@ -532,7 +1020,16 @@ class Distiller:
             edges = [(u, v) for u, v in cyc]
             path = [edges[0][0], *[v for _u, v in edges]]
             cands = [e for e in edges if work.directed[frozenset(e)][2] != "required"] or edges
-            weakest = min(cands, key=lambda e: (work.strength.get(frozenset(e), 0.0), e))
+            # an unresolved edge is reversed first (its direction was only a pick), then
+            # the weakest by test statistic
+            weakest = min(
+                cands,
+                key=lambda e: (
+                    work.directed[frozenset(e)][2] != "unresolved",
+                    work.strength.get(frozenset(e), 0.0),
+                    e,
+                ),
+            )
             u, v = weakest
             g.remove_edge(u, v)
             action = "removed"
@@ -542,12 +1039,25 @@ class Distiller:
                 and work.directed[frozenset(weakest)][2] != "required"
             ):
                 action = "reversed"
-                work.directed[frozenset(weakest)] = (
-                    v,
-                    u,
-                    "cycle-break",
-                    f"Reversed to break the cycle {' -> '.join(lab.get(n, n) for n in path)} at its weakest edge.",
-                )
+                old = work.directed[frozenset(weakest)]
+                if old[2] == "unresolved":
+                    reason = work.reasons.get(frozenset(weakest), "")
+                    work.directed[frozenset(weakest)] = (
+                        v,
+                        u,
+                        "unresolved",
+                        f"The data cannot tell {lab.get(u, u)} -> {lab.get(v, v)} from {lab.get(v, v)} -> "
+                        f"{lab.get(u, u)}: {reason}. {lab.get(v, v)} -> {lab.get(u, u)} is used for fitting "
+                        f"(the other way closes the cycle {' -> '.join(lab.get(n, n) for n in path)}); "
+                        "resolve it in one action.",
+                    )
+                else:
+                    work.directed[frozenset(weakest)] = (
+                        v,
+                        u,
+                        "cycle-break",
+                        f"Reversed to break the cycle {' -> '.join(lab.get(n, n) for n in path)} at its weakest edge.",
+                    )
             else:
                 del work.directed[frozenset(weakest)]
                 work.skeleton.discard(frozenset(weakest))
@@ -583,6 +1093,9 @@ class Distiller:
             ev["pruning"] = {
                 "conditioning_sets_tested_up_to": self.max_cond if self.method == "pc" else 0
             }
+            attrs: dict[str, Any] = {}
+            if rule == "unresolved":
+                attrs["unresolved"] = True
             g.add_edge(
                 u,
                 v,
@@ -592,7 +1105,10 @@ class Distiller:
                 orientation=why,
                 history=[],
                 weight=float(work.strength.get(e, 0.0)),
+                **attrs,
             )
+        for node, cap in work.capped.items():
+            g.nodes[node]["capped"] = cap
         metadata = {
             "created": datetime.now(UTC).isoformat(),
             "source": cohort.source_name,
@@ -692,11 +1208,14 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                 }
             )
     work.notes["tests_skipped_for_positivity"] = skipped
-    # pairs never candidates are separated by the empty set (for colliders)
+    # pairs never candidates are separated by the empty set (for colliders) only when
+    # their marginal test is not significant: a pair left out for a small count or a
+    # small effect was never shown independent
     tb = work.stats.table
-    for a, b in zip(tb["a"], tb["b"], strict=True):
+    pvals = tb["p"].to_numpy(dtype=np.float64)
+    for a, b, p in zip(tb["a"], tb["b"], pvals, strict=True):
         e = frozenset((a, b))
-        if e not in work.skeleton and e not in work.sepsets:
+        if e not in work.skeleton and e not in work.sepsets and math.isfinite(p) and p > ci_alpha:
             work.sepsets[e] = ()
 
 

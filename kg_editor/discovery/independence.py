@@ -16,6 +16,10 @@ __all__ = [
 ]
 
 
+#: Largest dense x-by-y-by-strata table a test allocates before it keeps only observed strata.
+_DENSE_CELLS = 1 << 22
+
+
 @dataclass(frozen=True)
 class CITestResult:
     """Result of a conditional-independence test: statistic, degrees of freedom, p."""
@@ -51,32 +55,53 @@ def ci_test(
     (True, True)
     """
     kx, ky = int(cards[x]), int(cards[y])
-    zi = np.zeros(codes.shape[0], np.int64)
-    ns = 1
-    for c in z:
-        zi = zi * int(cards[c]) + codes[:, c]
-        ns *= int(cards[c])
-    flat = (zi * kx + codes[:, x]) * ky + codes[:, y]
+    n = codes.shape[0]
+    if z:
+        zi = codes[:, z[0]].astype(np.int64, copy=True)
+        ns = int(cards[z[0]])
+        for c in z[1:]:
+            k = int(cards[c])
+            if ns * k * kx * ky > _DENSE_CELLS and ns * k * kx * ky > 4 * n:
+                # keep only the strata that occur: memory stays linear in the patients
+                # (and the stratum index never overflows), whatever the cardinalities
+                _, zi = np.unique(zi, return_inverse=True)
+                zi = zi.astype(np.int64).ravel()
+                ns = int(zi.max()) + 1 if n else 1
+            zi *= k
+            zi += codes[:, c]
+            ns *= k
+        if ns * kx * ky > _DENSE_CELLS and ns * kx * ky > 4 * n:
+            _, zi = np.unique(zi, return_inverse=True)
+            zi = zi.astype(np.int64).ravel()
+            ns = int(zi.max()) + 1 if n else 1
+        if ns * kx * ky > _DENSE_CELLS and ns * kx * ky > 4 * n:
+            return _sparse_ci_test(zi, codes[:, x], codes[:, y], kx, ky, method, yates)
+        flat = (zi * kx + codes[:, x]) * ky + codes[:, y]
+    else:
+        ns = 1
+        flat = codes[:, x].astype(np.int64) * ky + codes[:, y]
     obs = np.bincount(flat, minlength=ns * kx * ky).reshape(ns, kx, ky).astype(np.float64)
+    if ns > 1:
+        # strata that never occur add nothing (no rows, no degrees of freedom)
+        obs = obs[obs.reshape(ns, -1).any(axis=1)]
     rows = obs.sum(axis=2, keepdims=True)
     cols = obs.sum(axis=1, keepdims=True)
-    tot = obs.sum(axis=(1, 2), keepdims=True)
+    tot = rows.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         exp = rows * cols / tot
-    ra = (rows[:, :, 0] > 0).sum(axis=1)
-    ca = (cols[:, 0, :] > 0).sum(axis=1)
-    dof_per = np.clip(ra - 1, 0, None) * np.clip(ca - 1, 0, None)
+    ra = np.count_nonzero(rows[:, :, 0] > 0, axis=1)
+    ca = np.count_nonzero(cols[:, 0, :] > 0, axis=1)
+    dof_per = np.maximum(ra - 1, 0) * np.maximum(ca - 1, 0)
     dof = int(dof_per.sum())
-    if yates and (dof_per == 1).any():
-        diff = exp - obs
-        adj = np.minimum(0.5, np.abs(diff)) * np.sign(diff)
-        obs = np.where((dof_per == 1)[:, None, None], obs + np.nan_to_num(adj), obs)
     safe = exp > 0
+    if yates and (dof_per == 1).any():
+        diff = np.where(safe, exp - obs, 0.0)
+        adj = np.minimum(0.5, np.abs(diff)) * np.sign(diff)
+        obs = np.where((dof_per == 1)[:, None, None], obs + adj, obs)
     from scipy import special
-    from scipy import stats as sst
 
     if method == "g":
-        terms = 2.0 * (special.xlogy(obs, obs) - special.xlogy(obs, np.where(safe, exp, 0.0)))
+        terms = 2.0 * (special.xlogy(obs, obs) - special.xlogy(obs, np.where(safe, exp, 1.0)))
         terms = np.where(safe, terms, 0.0)
     elif method == "chi2":
         terms = np.zeros_like(obs)
@@ -84,7 +109,87 @@ def ci_test(
     else:
         raise ValueError(f"Unknown CI test {method!r}; choose 'g' or 'chi2'.")
     stat = float(terms.sum())
-    p = float(sst.chi2.sf(stat, dof)) if dof > 0 else float("nan")
+    p = float(special.chdtrc(dof, stat)) if dof > 0 else float("nan")
+    return CITestResult(statistic=stat, dof=dof, p=p)
+
+
+def _sparse_ci_test(
+    zi: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    kx: int,
+    ky: int,
+    method: str,
+    yates: bool,
+) -> CITestResult:
+    """The stratified test over observed cells only (for tables too large to hold densely):
+    memory linear in the patients, the same statistic as the dense form."""
+    from scipy import special
+
+    if method not in ("g", "chi2"):
+        raise ValueError(f"Unknown CI test {method!r}; choose 'g' or 'chi2'.")
+    xs = xs.astype(np.int64)
+    ys = ys.astype(np.int64)
+    cell, cnt = np.unique((zi * kx + xs) * ky + ys, return_counts=True)
+    cz = cell // (kx * ky)
+    cx = (cell // ky) % kx
+    cy = cell % ky
+    obs = cnt.astype(np.float64)
+    zx, zx_inv = np.unique(cz * kx + cx, return_inverse=True)
+    zy, zy_inv = np.unique(cz * ky + cy, return_inverse=True)
+    strata, z_inv = np.unique(cz, return_inverse=True)
+    n_zx = np.bincount(zx_inv.ravel(), weights=obs)
+    n_zy = np.bincount(zy_inv.ravel(), weights=obs)
+    n_z = np.bincount(z_inv.ravel(), weights=obs)
+    ra = np.bincount(np.searchsorted(strata, zx // kx), minlength=len(strata))
+    ca = np.bincount(np.searchsorted(strata, zy // ky), minlength=len(strata))
+    dof_per = np.maximum(ra - 1, 0) * np.maximum(ca - 1, 0)
+    dof = int(dof_per.sum())
+    exp = n_zx[zx_inv.ravel()] * n_zy[zy_inv.ravel()] / n_z[z_inv.ravel()]
+    two = dof_per == 1
+    if yates and two.any():
+        # 2x2 strata: every one of the four cells, observed or not, is adjusted
+        s2 = np.flatnonzero(two)
+        rows_x = zx[np.isin(zx // kx, strata[s2])]
+        cols_y = zy[np.isin(zy // ky, strata[s2])]
+        x_pairs = rows_x.reshape(-1, 2) % kx
+        y_pairs = cols_y.reshape(-1, 2) % ky
+        sz = strata[s2]
+        keys, o4, e4 = [], [], []
+        for i in (0, 1):
+            for j in (0, 1):
+                key = (sz * kx + x_pairs[:, i]) * ky + y_pairs[:, j]
+                pos = np.searchsorted(cell, key)
+                pos_c = np.minimum(pos, len(cell) - 1)
+                found = cell[pos_c] == key
+                o = np.where(found, obs[pos_c], 0.0)
+                nzx = n_zx[np.searchsorted(zx, sz * kx + x_pairs[:, i])]
+                nzy = n_zy[np.searchsorted(zy, sz * ky + y_pairs[:, j])]
+                e = nzx * nzy / n_z[s2]
+                keys.append(key)
+                o4.append(o)
+                e4.append(e)
+        o2 = np.concatenate(o4)
+        e2 = np.concatenate(e4)
+        diff = e2 - o2
+        o2 = o2 + np.minimum(0.5, np.abs(diff)) * np.sign(diff)
+        in_two = two[z_inv.ravel()]
+        obs_r, exp_r = obs[~in_two], exp[~in_two]
+        if method == "g":
+            stat = float(
+                2.0 * (special.xlogy(obs_r, obs_r) - special.xlogy(obs_r, exp_r)).sum()
+                + 2.0 * (special.xlogy(o2, o2) - special.xlogy(o2, e2)).sum()
+            )
+        else:
+            rest_unobserved = float(n_z[~two].sum() - exp_r.sum())
+            stat = float(((obs_r - exp_r) ** 2 / exp_r).sum() + rest_unobserved)
+            stat += float(((o2 - e2) ** 2 / e2).sum())
+    elif method == "g":
+        stat = float(2.0 * (special.xlogy(obs, obs) - special.xlogy(obs, exp)).sum())
+    else:
+        # unobserved cells add their expected count: sum over all cells of e is n_z
+        stat = float(((obs - exp) ** 2 / exp).sum() + (n_z.sum() - exp.sum()))
+    p = float(special.chdtrc(dof, stat)) if dof > 0 else float("nan")
     return CITestResult(statistic=stat, dof=dof, p=p)
 
 
@@ -138,11 +243,28 @@ def local_bic(
     """
     r = int(cards[child])
     q = 1
-    idx = np.zeros(codes.shape[0], np.int64)
+    n = codes.shape[0]
+    idx = np.zeros(n, np.int64)
+    seen = 1  # configurations idx can take (observed ones only once compressed)
     for pa in parents:
-        idx = idx * int(cards[pa]) + codes[:, pa]
-        q *= int(cards[pa])
-    nijk = np.bincount(idx * r + codes[:, child], minlength=q * r).reshape(q, r).astype(np.float64)
+        k = int(cards[pa])
+        if seen * k * r > _DENSE_CELLS and seen * k * r > 4 * n:
+            # keep only observed parent configurations: bounded memory, no overflow
+            _, idx = np.unique(idx, return_inverse=True)
+            idx = idx.astype(np.int64).ravel()
+            seen = int(idx.max()) + 1 if n else 1
+        idx = idx * k + codes[:, pa]
+        seen *= k
+        q *= k
+    if seen * r > _DENSE_CELLS and seen * r > 4 * n:
+        _, idx = np.unique(idx, return_inverse=True)
+        idx = idx.astype(np.int64).ravel()
+        seen = int(idx.max()) + 1 if n else 1
+    nijk = (
+        np.bincount(idx * r + codes[:, child], minlength=seen * r)
+        .reshape(seen, r)
+        .astype(np.float64)
+    )
     nij = nijk.sum(axis=1, keepdims=True)
     nz = nijk > 0
     ll = float(np.sum(nijk[nz] * np.log((nijk / np.where(nij > 0, nij, 1.0))[nz])))

@@ -1,4 +1,10 @@
-"""DAGitty model code: nodes with labels and roles (exposure, outcome, adjusted, latent, selected), directed edges."""
+"""DAGitty model code: nodes with labels and roles (exposure, outcome, adjusted, latent, selected), directed edges.
+
+Unresolved edges (direction undecided, see :class:`kg_editor.model.graph.ResolveEdge`) are
+written as ``u -- v`` in a ``pdag { ... }`` block, ``u`` first being the direction picked
+for fitting; reading ``--`` (in ``dag`` or ``pdag``) gives an unresolved edge pointing
+the written way (the other way if the written way would close a cycle).
+"""
 
 from __future__ import annotations
 
@@ -47,7 +53,8 @@ def _node_role(graph: CausalGraph, n: str) -> str | None:
 
 
 def _write_dagitty(graph: CausalGraph, _cpds: Any) -> str:
-    lines = ["dag {"]
+    unresolved = set(graph.unresolved_edges)
+    lines = ["pdag {" if unresolved else "dag {"]
     for n in graph.nodes:
         attrs = []
         role = _node_role(graph, n)
@@ -61,7 +68,8 @@ def _write_dagitty(graph: CausalGraph, _cpds: Any) -> str:
             attrs.append(f'pos="{float(pos[0]):g},{float(pos[1]):g}"')
         lines.append(_dag_quote(n) + (f" [{','.join(attrs)}]" if attrs else ""))
     for u, v in graph.edges:
-        lines.append(f"{_dag_quote(u)} -> {_dag_quote(v)}")
+        arrow = "--" if (u, v) in unresolved else "->"
+        lines.append(f"{_dag_quote(u)} {arrow} {_dag_quote(v)}")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -95,7 +103,7 @@ def _read_dagitty(text: str) -> tuple[CausalGraph, Any]:
     toks = _tokenize_dagitty(text)
     i = 0
     if i < len(toks) and toks[i] in ("dag", "pdag", "graph"):
-        if toks[i] != "dag":
+        if toks[i] not in ("dag", "pdag"):
             raise FormatError(
                 f"DAGitty {toks[i]!r} graphs are not DAGs; kg-editor reads 'dag {{ ... }}' only."
             )
@@ -113,6 +121,7 @@ def _read_dagitty(text: str) -> tuple[CausalGraph, Any]:
     else:
         toks = toks[i:]
     g = nx.DiGraph()
+    undirected: list[tuple[str, str]] = []
     j = 0
 
     def add_node(name: str) -> None:
@@ -173,19 +182,36 @@ def _read_dagitty(text: str) -> tuple[CausalGraph, Any]:
             right, j = parse_group(j + 1)
             for n in right:
                 add_node(n)
-            if arrow in ("<->", "--"):
-                kind = "bidirected (a hidden common cause)" if arrow == "<->" else "undirected"
+            if arrow == "<->":
                 raise FormatError(
-                    f"The DAGitty edge {left[0]} {arrow} {right[0]} is {kind}; kg-editor graphs hold "
-                    "directed edges only. Orient it or model the common cause as a variable."
+                    f"The DAGitty edge {left[0]} <-> {right[0]} is bidirected (a hidden common cause); "
+                    "kg-editor graphs hold directed or unresolved (--) edges only. Model the common "
+                    "cause as a variable."
                 )
             for a in left:
                 for b in right:
+                    if arrow == "--":
+                        undirected.append((a, b))
+                        continue
                     u, v = (a, b) if arrow == "->" else (b, a)
                     g.add_edge(u, v, provenance="imported", endorsed=False, evidence={}, history=[])
             if j < len(toks) and toks[j] == "[" and len(right) == 1:
                 j = parse_attrs(j, right[0])
             left = right
+    for a, b in undirected:
+        if g.has_edge(a, b) or g.has_edge(b, a):
+            continue
+        u, v = (b, a) if nx.has_path(g, b, a) else (a, b)
+        g.add_edge(
+            u,
+            v,
+            provenance="imported",
+            endorsed=False,
+            evidence={},
+            history=[],
+            unresolved=True,
+            orientation="unresolved in the imported file; this direction was picked for fitting",
+        )
     meta: dict[str, Any] = {}
     for n, a in g.nodes(data=True):
         if a.get("role") == "outcome":

@@ -43,12 +43,14 @@ __all__ = [
     "Constraints",
     "Edit",
     "RemoveEdge",
+    "ResolveEdge",
     "ReverseEdge",
     "apply_edit",
     "changed_families",
     "edit_from_dict",
     "edit_to_dict",
     "inverse_edit",
+    "is_unresolved",
 ]
 
 GRAPH_FORMAT = "kg-editor-graph"
@@ -73,7 +75,9 @@ class CausalGraph:
         Node ids are variable codes. Node attributes: ``label``, ``domain``, ``tier``,
         ``prevalence``, ``states`` (all optional). Edge attributes: ``provenance`` (one of
         :data:`PROVENANCES`), ``endorsed`` (bool), ``evidence`` (dict), ``orientation``
-        (why the edge points this way), ``history`` (list of edit dicts).
+        (why the edge points this way), ``history`` (list of edit dicts), ``unresolved``
+        (bool: the data cannot tell the direction; the stored direction is only the one
+        picked for fitting, see :class:`ResolveEdge`).
     metadata : mapping, optional
         Free-form provenance of the whole graph (source, method, settings).
 
@@ -168,6 +172,28 @@ class CausalGraph:
     def children(self, node: str) -> tuple[str, ...]:
         self._check_node(node)
         return tuple(sorted(self._g.successors(node)))
+
+    @property
+    def unresolved_edges(self) -> list[tuple[str, str]]:
+        """Edges whose direction the data could not decide (stored direction = the one
+        picked for fitting), in a deterministic order.
+
+        Examples
+        --------
+        >>> g = CausalGraph.from_edges([("a", "b")]).with_unresolved([("a", "b")])
+        >>> g.unresolved_edges
+        [('a', 'b')]
+        """
+        return sorted((u, v) for u, v, a in self._g.edges(data=True) if a.get("unresolved"))
+
+    def with_unresolved(self, edges: Iterable[tuple[str, str]]) -> CausalGraph:
+        """A copy with ``edges`` marked unresolved (their direction undecided)."""
+        g = self._copy_graph()
+        for u, v in edges:
+            if not g.has_edge(u, v):
+                raise EdgeError(f"There is no edge {self.label(u)} -> {self.label(v)}.")
+            g.edges[u, v]["unresolved"] = True
+        return CausalGraph(g, metadata=self.metadata)
 
     def markov_blanket(self, node: str) -> set[str]:
         """Parents, children and the children's other parents of ``node``."""
@@ -289,6 +315,11 @@ class CausalGraph:
             for u, v, a in self._g.edges(data=True)
         )
         return g
+
+
+def is_unresolved(attrs: Mapping[str, Any]) -> bool:
+    """True when an edge's attributes mark its direction as unresolved."""
+    return bool(attrs.get("unresolved", False))
 
 
 # ---------------------------------------------------------------------------------
@@ -470,7 +501,29 @@ class ReverseEdge(Edit):
     verb: ClassVar[str] = "Reversing"
 
 
-_EDIT_TYPES: dict[str, type[Edit]] = {c.kind: c for c in (AddEdge, RemoveEdge, ReverseEdge)}
+@dataclass(frozen=True)
+class ResolveEdge(Edit):
+    """Settle the direction of an unresolved edge as ``source -> target``.
+
+    The edge may be stored either way (the stored direction of an unresolved edge is
+    only the one picked for fitting); afterwards it points ``source -> target`` and is
+    no longer unresolved. One action, whichever way the physician decides.
+
+    Examples
+    --------
+    >>> g = CausalGraph.from_edges([("a", "b")]).with_unresolved([("a", "b")])
+    >>> g2 = apply_edit(g, ResolveEdge("b", "a", author="dr"))
+    >>> g2.edges, g2.unresolved_edges
+    ([('b', 'a')], [])
+    """
+
+    kind: ClassVar[str] = "resolve"
+    verb: ClassVar[str] = "Resolving"
+
+
+_EDIT_TYPES: dict[str, type[Edit]] = {
+    c.kind: c for c in (AddEdge, RemoveEdge, ReverseEdge, ResolveEdge)
+}
 
 
 def edit_to_dict(edit: Edit) -> dict[str, Any]:
@@ -507,6 +560,10 @@ def inverse_edit(edit: Edit) -> Edit:
         return RemoveEdge(edit.source, edit.target, edit.author, "undo", override=True)
     if isinstance(edit, RemoveEdge):
         return AddEdge(edit.source, edit.target, edit.author, "undo", override=True)
+    if isinstance(edit, ResolveEdge):
+        # structurally the edge ends source -> target; undoing a resolution that kept
+        # the stored direction is a no-op the session handles by restoring its snapshot
+        return ReverseEdge(edit.source, edit.target, edit.author, "undo", override=True)
     return ReverseEdge(edit.target, edit.source, edit.author, "undo", override=True)
 
 
@@ -518,7 +575,7 @@ def changed_families(edit: Edit) -> tuple[str, ...]:
     >>> changed_families(AddEdge("a", "b")), changed_families(ReverseEdge("a", "b"))
     (('b',), ('a', 'b'))
     """
-    if isinstance(edit, ReverseEdge):
+    if isinstance(edit, ReverseEdge | ResolveEdge):
         return (edit.source, edit.target)
     return (edit.target,)
 
@@ -631,7 +688,44 @@ def apply_edit(
             "orientation": "reversed by a clinician",
         }
         attrs["history"] = [*attrs.get("history", []), record]
+        attrs.pop("unresolved", None)
         g.add_edge(v, u, **attrs)
+    elif isinstance(edit, ResolveEdge):
+        if not (g.has_edge(u, v) or g.has_edge(v, u)):
+            raise EdgeError(f"There is no edge between {lab(u)} and {lab(v)} to resolve.")
+        why = cons.violation(u, v, lab)
+        if cons.is_required(v, u):
+            why = f"required edge {lab(v)} -> {lab(u)}"
+        if why and not edit.override:
+            raise ConstraintError(
+                f"Resolving the edge as {lab(u)} -> {lab(v)} goes against the constraint: {why}. "
+                "Override it explicitly if you are sure (your name is recorded).",
+                constraint=why,
+            )
+        if why:
+            record["overridden_constraint"] = why
+        if g.has_edge(v, u):
+            attrs = dict(g.edges[v, u])
+            g.remove_edge(v, u)
+            cyc = _cycle_through(g, u, v)
+            if cyc:
+                raise CycleError(
+                    f"Resolving the edge as {lab(u)} -> {lab(v)} would create the cycle "
+                    f"{graph.describe_path(cyc)}; reverse or remove an edge on it first.",
+                    cycle=cyc,
+                )
+        else:
+            attrs = dict(g.edges[u, v])
+            g.remove_edge(u, v)
+        attrs = {
+            **attrs,
+            "provenance": "clinician",
+            "endorsed": True,
+            "orientation": f"direction {lab(u)} -> {lab(v)} set by a clinician",
+        }
+        attrs.pop("unresolved", None)
+        attrs["history"] = [*attrs.get("history", []), record]
+        g.add_edge(u, v, **attrs)
     else:  # pragma: no cover - closed set of edit types
         raise TypeError(f"Unknown edit {edit!r}")
     return CausalGraph(g, metadata=graph.metadata)

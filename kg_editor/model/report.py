@@ -301,6 +301,64 @@ for _spec in (
     MetricSpec(
         "reference_recall", "interpretability", "|E n R| / |R|", "Share of reference edges present."
     ),
+    # --- issue 12 (trusted-graph) ---
+    MetricSpec(
+        "unresolved_edges",
+        "interpretability",
+        "|{e : direction unresolved}|",
+        "Edges whose direction the data cannot tell; the stored direction is only the one used for fitting.",
+        False,
+    ),
+    MetricSpec(
+        "edges_against_temporal_order",
+        "interpretability",
+        "|{u -> v : among co-patients with both dated, v recorded first in more than half}|",
+        "Edges pointing against the recorded order of most co-patients (unresolved edges included).",
+        False,
+    ),
+    MetricSpec(
+        "asserted_edges_against_temporal_order",
+        "interpretability",
+        "|{u -> v resolved : v recorded first in more than half of co-patients}|",
+        "Resolved edges pointing against the recorded order of most co-patients.",
+        False,
+    ),
+    MetricSpec(
+        "families_over_bound",
+        "interpretability",
+        "|{v : |Pa(v)| > 6 or (r_v - 1) prod r_Pa(v) > n_train / 10}|",
+        "Families with too many parents or too many free parameters per training patient.",
+        False,
+    ),
+    MetricSpec(
+        "implied_independencies",
+        "interpretability",
+        "|{(x, y) unlinked : a minimal separating set exists}|",
+        "Independencies the graph implies (one minimal separating set per unlinked pair).",
+        None,
+    ),
+    MetricSpec(
+        "implied_independence_failures",
+        "interpretability",
+        "|{x _||_ y | S implied : BH q < alpha, >= 5 patients per cell}|",
+        "Implied independencies the training data contradict (chi-square, Benjamini-Hochberg).",
+        False,
+    ),
+    MetricSpec(
+        "implied_independence_sparse",
+        "interpretability",
+        "|{x _||_ y | S implied : < 5 patients per cell}|",
+        "Implied independencies whose tables are too sparse to test reliably (not counted as failures).",
+        None,
+    ),
+    MetricSpec(
+        "implied_independence_skipped",
+        "interpretability",
+        "|{x _||_ y | S implied : |S| > 12}|",
+        "Implied independencies with a separating set too large to test.",
+        None,
+    ),
+    # --- end issue 12 ---
     MetricSpec(
         "precedence_contradictions",
         "interpretability",

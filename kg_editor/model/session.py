@@ -32,6 +32,7 @@ import pandas as pd
 from kg_editor.cache import LRU
 from kg_editor.data.cohort import Cohort
 from kg_editor.errors import FormatError, KGEditorError, unknown_variable
+from kg_editor.model.checks import ImpliedIndependencies, family_bounds
 from kg_editor.model.fit import CodeTable, Family, families_to_pgmpy, fit_families, refit_families
 from kg_editor.model.graph import (
     AddEdge,
@@ -39,6 +40,7 @@ from kg_editor.model.graph import (
     Constraints,
     Edit,
     RemoveEdge,
+    ResolveEdge,
     ReverseEdge,
     apply_edit,
     changed_families,
@@ -209,6 +211,10 @@ class EditSession:
         )
         self.initial_graph = graph
         self.graph = graph
+        # issue 12: the graph-versus-data check, updated incrementally on every report
+        self._check = ImpliedIndependencies(alpha=self.alpha).fit(
+            graph, self._train.columns, self._train.cards
+        )
         self.families = fit_families(
             self._train,
             {n: graph.parents(n) for n in nodes},
@@ -318,6 +324,7 @@ class EditSession:
             alpha=self.alpha,
             contradicting=self._contradicting(graph),
         )
+        interp.update(self._trust(graph))
         settings = {
             "estimator": self.estimator,
             "equivalent_sample_size": self.equivalent_sample_size,
@@ -326,6 +333,51 @@ class EditSession:
             "targets": list(self.targets),
         }
         return Report.build(acc, targets, interp, settings)
+
+    # --- issue 12 (trusted-graph): trust figures of the report ---------------------
+    def _trust(self, graph: CausalGraph) -> dict[str, Any]:
+        """Unresolved directions, edges against the recorded order, family bounds and the
+        implied independencies the data contradict (re-tested only where the edit reached)."""
+        lab = graph.label
+        against = 0
+        against_asserted = 0
+        dates = self._first_dates()
+        if dates is not None:
+            self._contradicting(graph)  # fills the precedence cache of every dated edge
+            for u, v in graph.edges:
+                res = self._precedence.get((u, v))
+                if res is not None and res["share"] is not None and res["share"] > 0.5:
+                    against += 1
+                    against_asserted += not graph.edge_attrs(u, v).get("unresolved")
+        bounds = family_bounds(graph, self._train.cards, self._train.n)
+        check = self._check.update(graph)
+        failing = [
+            {**r.to_dict(), "labels": [lab(r.x), lab(r.y)], "why": r.describe(lab)}
+            for r in check.failures_[:20]
+        ]
+        return {
+            "unresolved_edges": len(graph.unresolved_edges),
+            "edges_against_temporal_order": against,
+            "asserted_edges_against_temporal_order": against_asserted,
+            "families_over_bound": len(bounds),
+            "family_bound_warnings": [b["message"] for b in bounds],
+            **check.summary(),
+            "implied_independence_failing": failing,
+        }
+
+    def resolve(
+        self,
+        source: str,
+        target: str,
+        *,
+        author: str | None = None,
+        rationale: str = "",
+        override: bool = False,
+    ) -> ReportDelta:
+        """Settle an unresolved edge as ``source -> target`` (one action either way)."""
+        return self._edit(ResolveEdge, source, target, author, rationale, override)
+
+    # --- end issue 12 ------------------------------------------------------------
 
     def _bootstrap(self) -> np.ndarray | None:
         if self.n_bootstrap <= 0 or self._test.n == 0:

@@ -275,6 +275,20 @@ def edge_card(
             )
         )
     rows.append(_kv("Oriented because", orientation_text(a.get("orientation"))))
+    # --- issue 12: unresolved direction and edge stability ---
+    if a.get("unresolved"):
+        rows.append(_kv("Direction", "unresolved: the data cannot tell; resolve it (one action)"))
+    stab = ev.get("stability") if isinstance(ev, dict) else None
+    if stab:
+        rows.append(
+            _kv(
+                "Stability",
+                f"in {format_value(stab.get('frequency'), '%')} of {stab.get('resamples')} resamples "
+                f"(this way {format_value(stab.get('this_direction'), '%')}, reversed "
+                f"{format_value(stab.get('reverse_direction'), '%')})",
+            )
+        )
+    # --- end issue 12 ---
     parts.append(html.Table(rows, className="kv"))
     if computed:
         parts.append(

@@ -59,6 +59,9 @@ PROVENANCE_STYLES: dict[str, tuple[str, str, str]] = {
     "suggested": ("#d9822b", "dashed", "suggested (ghost, not in the model)"),
 }
 
+#: An edge found in fewer than this share of the stability resamples is drawn as unstable.
+UNSTABLE_BELOW = 0.5
+
 CONTRADICTS_COLOUR = "#c2410c"
 CYCLE_COLOUR = "#d7263d"
 SELECT_COLOUR = "#f2a900"
@@ -223,6 +226,13 @@ def graph_elements(
             classes.append("contradicts")
         if (u, v) in cyc_edges:
             classes.append("cycle")
+        # issue 12: direction undecided by the data / edge seldom found in resamples
+        if a.get("unresolved"):
+            classes.append("unresolved")
+        stab = (a.get("evidence") or {}).get("stability") or {}
+        freq = stab.get("frequency")
+        if isinstance(freq, int | float) and freq < UNSTABLE_BELOW:
+            classes.append("unstable")
         el: dict[str, Any] = {
             "data": {
                 "id": edge_id(u, v),
@@ -374,6 +384,20 @@ def stylesheet() -> list[dict[str, Any]]:
             },
         },
         {"selector": "edge.refused", "style": {"line-style": "dashed", "width": 3}},
+        # issue 12: no arrowhead for an undecided direction; faint for an unstable edge
+        {
+            "selector": "edge.unresolved",
+            "style": {
+                "target-arrow-shape": "none",
+                "line-style": "dotted",
+                "line-dash-pattern": [2, 3],
+            },
+        },
+        {"selector": "edge.unstable", "style": {"opacity": 0.45, "line-style": "dashed"}},
+        {
+            "selector": "edge.unresolved.unstable",
+            "style": {"target-arrow-shape": "none", "line-style": "dotted", "opacity": 0.45},
+        },
         {
             "selector": "node:selected",
             "style": {"border-width": 4, "border-color": SELECT_COLOUR},

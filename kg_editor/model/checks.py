@@ -1,0 +1,469 @@
+"""Checks of the current graph against the data: implied independencies and family bounds.
+
+Every pair of variables the graph leaves unlinked is a claim: the two are independent
+given a separating set. :class:`ImpliedIndependencies` tests one minimal separating set per
+non-adjacent pair (the same construction and test as pgmpy's ``ImpliedCIs``; a test proves
+them equal), corrects the p-values with Benjamini-Hochberg, marks tests whose tables are
+too sparse to trust, and after an edit recomputes only the pairs whose ancestral graph the
+edit touched.
+
+:func:`family_bounds` lists the families (a node and its parents) that exceed the default
+bound on in-degree and on free parameters per training patient.
+
+Examples
+--------
+>>> import numpy as np
+>>> from kg_editor.model.graph import CausalGraph
+>>> rng = np.random.default_rng(0)
+>>> a = rng.integers(0, 2, 3000); b = a ^ (rng.random(3000) < .2); c = b ^ (rng.random(3000) < .2)
+>>> codes = {"a": a, "b": b, "c": c}
+>>> chain = CausalGraph.from_edges([("a", "b"), ("b", "c")])
+>>> check = ImpliedIndependencies().fit(chain, codes, {"a": 2, "b": 2, "c": 2})
+>>> [(r.x, r.y, r.given) for r in check.results_]
+[('a', 'c', ('b',))]
+>>> check.failures_
+[]
+>>> wrong = CausalGraph.from_edges([("a", "b"), ("c", "b")])  # a collider at b
+>>> [(r.x, r.y, r.given, r.fails) for r in check.update(wrong).results_]
+[('a', 'c', (), True)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from kg_editor.discovery.independence import ci_test
+from kg_editor.discovery.measures import bh_qvalues
+from kg_editor.errors import NotFittedError, SchemaError
+from kg_editor.model.graph import CausalGraph
+
+__all__ = [
+    "DEFAULT_MAX_PARENTS",
+    "DEFAULT_PATIENTS_PER_PARAMETER",
+    "ImpliedCI",
+    "ImpliedIndependencies",
+    "affected_nodes",
+    "family_bounds",
+    "minimal_separator",
+    "review_queue",
+]
+
+#: Default bound on a family's in-degree (the distiller's ``max_parents``).
+DEFAULT_MAX_PARENTS = 6
+#: Default training patients per free parameter of a family (``patients_per_parameter``).
+DEFAULT_PATIENTS_PER_PARAMETER = 10.0
+
+
+def _separated(adj: Mapping[str, set[str]], x: str, y: str, given: set[str]) -> bool:
+    """True when ``given`` cuts every path from ``x`` to ``y`` in the undirected ``adj``."""
+    seen = {x}
+    stack = [x]
+    while stack:
+        n = stack.pop()
+        for m in adj[n]:
+            if m == y:
+                return False
+            if m not in seen and m not in given:
+                seen.add(m)
+                stack.append(m)
+    return True
+
+
+def minimal_separator(
+    graph: nx.DiGraph,
+    x: str,
+    y: str,
+    ancestors: Mapping[str, set[str]] | None = None,
+) -> tuple[str, ...] | None:
+    """A minimal set that d-separates non-adjacent ``x`` and ``y`` (sorted), or ``None``.
+
+    The construction of pgmpy's ``DAG.minimal_dseparator`` (Tian, Paz and Pearl 1998,
+    algorithm 4): start from the parents of both in their ancestral graph and drop every
+    member whose removal keeps the pair separated, in sorted order so the answer is
+    deterministic. Every candidate set lies in the ancestral set of ``{x, y}``, so
+    d-separation is separation in its moral graph (one breadth-first search per test).
+    ``ancestors`` (node -> ancestor set) may be passed to share work across pairs.
+
+    Examples
+    --------
+    >>> g = nx.DiGraph([("a", "b"), ("b", "c"), ("a", "d"), ("d", "c")])
+    >>> minimal_separator(g, "a", "c")
+    ('b', 'd')
+    """
+    if graph.has_edge(x, y) or graph.has_edge(y, x):
+        raise SchemaError(f"{x} and {y} are linked; only unlinked pairs have a separating set.")
+    anc_x = ancestors[x] if ancestors is not None else nx.ancestors(graph, x)
+    anc_y = ancestors[y] if ancestors is not None else nx.ancestors(graph, y)
+    keep = anc_x | anc_y | {x, y}
+    adj: dict[str, set[str]] = {n: set() for n in keep}
+    for n in keep:
+        pa = list(graph.predecessors(n))
+        for i, p in enumerate(pa):
+            adj[n].add(p)
+            adj[p].add(n)
+            for q in pa[i + 1 :]:
+                adj[p].add(q)
+                adj[q].add(p)
+    sep = (set(graph.predecessors(x)) | set(graph.predecessors(y))) - {x, y}
+    if not _separated(adj, x, y, sep):
+        return None
+    minimal = set(sep)
+    for u in sorted(sep):
+        if _separated(adj, x, y, minimal - {u}):
+            minimal.discard(u)
+    return tuple(sorted(minimal))
+
+
+def _all_ancestors(graph: nx.DiGraph) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for n in nx.topological_sort(graph):
+        acc: set[str] = set()
+        for p in graph.predecessors(n):
+            acc.add(p)
+            acc |= out[p]
+        out[n] = acc
+    return out
+
+
+def affected_nodes(before: nx.DiGraph, after: nx.DiGraph, changed: Iterable[str]) -> set[str]:
+    """Nodes whose ancestral graph may differ after an edit that changed the parents of
+    ``changed``: the changed nodes and their descendants, before or after.
+
+    A pair's minimal separator depends only on the ancestral graph of the pair, so pairs
+    with neither end in this set keep their implication.
+    """
+    out: set[str] = set()
+    for n in changed:
+        for g in (before, after):
+            if n in g:
+                out |= nx.descendants(g, n) | {n}
+    return out
+
+
+@dataclass(frozen=True)
+class ImpliedCI:
+    """One implied independence ``x _||_ y | given`` and its test on the data.
+
+    Attributes
+    ----------
+    x, y : str
+        The unlinked pair (sorted).
+    given : tuple of str
+        The minimal separating set the test conditions on.
+    statistic, dof, p : float, int, float
+        The test (chi-square or G, stratified over ``given``).
+    q : float
+        Benjamini-Hochberg q-value over every implied independence of the graph.
+    patients_per_cell : float
+        Training patients per cell of the ``x`` by ``y`` by ``given`` table.
+    reliable : bool
+        False when the table is too sparse to trust (fewer than ``min_per_cell``
+        patients per cell, or no degrees of freedom left): such a test is reported but
+        never counted as a failure.
+    fails : bool
+        The data contradict the implication: ``q < alpha`` on a reliable test.
+    """
+
+    x: str
+    y: str
+    given: tuple[str, ...]
+    statistic: float
+    dof: int
+    p: float
+    q: float
+    patients_per_cell: float
+    reliable: bool
+    fails: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["given"] = list(self.given)
+        for k in ("statistic", "p", "q", "patients_per_cell"):
+            if not math.isfinite(d[k]):
+                d[k] = None
+        return d
+
+    def describe(self, label: Any = str) -> str:
+        """The failing implication in words, with the edit that would remove the conflict."""
+        given = ", ".join(label(z) for z in self.given) or "nothing"
+        return (
+            f"The graph says {label(self.x)} and {label(self.y)} are independent given {given}, "
+            f"but the data disagree (test statistic {self.statistic:.1f} on {self.dof} df, "
+            f"q = {self.q:.2g}). Linking {label(self.x)} and {label(self.y)}, or a path between "
+            "them through a variable not in that set, removes the conflict."
+        )
+
+
+class ImpliedIndependencies:
+    """Test every independence the graph implies (one minimal separator per unlinked pair).
+
+    Follows the settings-then-fit contract: ``fit(graph, columns, cards)`` tests every
+    unlinked pair; ``update(graph, changed)`` moves to an edited graph and re-tests only
+    the pairs the edit can change (tests of an unchanged ``(x, y, given)`` are reused).
+
+    Parameters
+    ----------
+    alpha : float
+        Level of the Benjamini-Hochberg corrected q-values for a failure.
+    test : {"chi2", "g"}
+        Stratified chi-square (pgmpy's ``chi_square``) or G test.
+    min_per_cell : float
+        Fewest training patients per cell of the ``x`` by ``y`` by ``given`` table for a
+        test to count (small cells make the chi-square approximation unreliable).
+    max_given : int or None
+        Separating sets larger than this are not tested (reported as ``skipped_``).
+
+    Attributes
+    ----------
+    results_ : list of ImpliedCI
+        Every tested implication, sorted by q (failures first).
+    failures_ : list of ImpliedCI
+        The reliable implications the data contradict.
+    recomputed_ : int
+        Pairs whose separator was recomputed by the last ``fit``/``update``.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.05,
+        test: str = "chi2",
+        min_per_cell: float = 5.0,
+        max_given: int | None = 12,
+    ):
+        self.alpha = alpha
+        self.test = test
+        self.min_per_cell = min_per_cell
+        self.max_given = max_given
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        graph: CausalGraph | nx.DiGraph,
+        columns: Mapping[str, np.ndarray],
+        cards: Mapping[str, int],
+    ) -> ImpliedIndependencies:
+        """Test every implication of ``graph`` on ``columns`` (code -> state-index array)."""
+        if self.test not in ("chi2", "g"):
+            raise SchemaError(f"Unknown test {self.test!r} for the graph check; use 'chi2' or 'g'.")
+        g = graph.nx if isinstance(graph, CausalGraph) else graph
+        nodes = sorted(g.nodes)
+        missing = [n for n in nodes if n not in columns]
+        if missing:
+            raise SchemaError(
+                f"The data have no column for {missing[0]!r}; the graph check needs every graph variable."
+            )
+        self._index = {n: i for i, n in enumerate(nodes)}
+        self._codes = np.column_stack([np.asarray(columns[n], dtype=np.int64) for n in nodes])
+        self._cards = np.array([int(cards[n]) for n in nodes], dtype=np.int64)
+        self._tests: dict[tuple[str, str, tuple[str, ...]], tuple[float, int, float, float]] = {}
+        self._graph = nx.DiGraph(g)
+        self._sep: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        pairs = [(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1 :]]
+        self.recomputed_ = self._recompute(pairs)
+        self._finish()
+        return self
+
+    def update(
+        self, graph: CausalGraph | nx.DiGraph, changed: Iterable[str] | None = None
+    ) -> ImpliedIndependencies:
+        """Move to ``graph`` (an edit of the fitted one) and re-test what it can change.
+
+        ``changed`` names the nodes whose parents changed (see
+        :func:`kg_editor.model.graph.changed_families`); by default they are found by
+        comparing parent sets.
+        """
+        if not hasattr(self, "_graph"):
+            raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
+        g = nx.DiGraph(graph.nx if isinstance(graph, CausalGraph) else graph)
+        if set(g.nodes) != set(self._graph.nodes):
+            raise SchemaError("The edited graph has other variables; fit the check again.")
+        if changed is None:
+            changed = [
+                n for n in g.nodes if set(g.predecessors(n)) != set(self._graph.predecessors(n))
+            ]
+        hit = affected_nodes(self._graph, g, changed)
+        self._graph = g
+        pairs = [p for p in self._sep if p[0] in hit or p[1] in hit]
+        self.recomputed_ = self._recompute(pairs)
+        self._finish()
+        return self
+
+    def _recompute(self, pairs: Sequence[tuple[str, str]]) -> int:
+        g = self._graph
+        anc = _all_ancestors(g)
+        for x, y in pairs:
+            if g.has_edge(x, y) or g.has_edge(y, x):
+                self._sep[(x, y)] = None
+                continue
+            sep = minimal_separator(g, x, y, anc)
+            self._sep[(x, y)] = sep
+            if sep is None or (self.max_given is not None and len(sep) > self.max_given):
+                continue
+            key = (x, y, sep)
+            if key not in self._tests:
+                self._tests[key] = self._run(x, y, sep)
+        return len(pairs)
+
+    def _run(self, x: str, y: str, given: tuple[str, ...]) -> tuple[float, int, float, float]:
+        idx = self._index
+        r = ci_test(
+            self._codes,
+            self._cards,
+            idx[x],
+            idx[y],
+            [idx[z] for z in given],
+            method=self.test,
+        )
+        cells = int(self._cards[idx[x]] * self._cards[idx[y]])
+        for z in given:
+            cells *= int(self._cards[idx[z]])
+        return r.statistic, r.dof, r.p, self._codes.shape[0] / max(cells, 1)
+
+    def _finish(self) -> None:
+        rows = []
+        skipped = 0
+        for (x, y), sep in sorted(self._sep.items()):
+            if sep is None:
+                continue
+            if self.max_given is not None and len(sep) > self.max_given:
+                skipped += 1
+                continue
+            rows.append((x, y, sep, *self._tests[(x, y, sep)]))
+        ps = np.array([r[5] for r in rows], dtype=np.float64)
+        finite = np.isfinite(ps)
+        qs = np.full(ps.shape, np.nan)
+        if finite.any():
+            qs[finite] = bh_qvalues(ps[finite])
+        out = []
+        for (x, y, sep, stat, dof, p, ppc), q in zip(rows, qs, strict=True):
+            reliable = bool(dof > 0 and math.isfinite(p) and ppc >= self.min_per_cell)
+            out.append(
+                ImpliedCI(
+                    x=x,
+                    y=y,
+                    given=sep,
+                    statistic=float(stat),
+                    dof=int(dof),
+                    p=float(p),
+                    q=float(q),
+                    patients_per_cell=float(ppc),
+                    reliable=reliable,
+                    fails=bool(reliable and math.isfinite(q) and q < self.alpha),
+                )
+            )
+        out.sort(key=lambda r: (not r.fails, r.q if math.isfinite(r.q) else 2.0, r.x, r.y))
+        self.results_ = out
+        self.failures_ = [r for r in out if r.fails]
+        self.skipped_ = skipped
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the report: tested, failing, unreliable (sparse) and skipped."""
+        if not hasattr(self, "results_"):
+            raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
+        return {
+            "implied_independencies": len(self.results_),
+            "implied_independence_failures": len(self.failures_),
+            "implied_independence_sparse": sum(1 for r in self.results_ if not r.reliable),
+            "implied_independence_skipped": self.skipped_,
+        }
+
+
+def family_bounds(
+    graph: CausalGraph,
+    cards: Mapping[str, int],
+    n_train: int,
+    *,
+    max_parents: int | None = DEFAULT_MAX_PARENTS,
+    patients_per_parameter: float | None = DEFAULT_PATIENTS_PER_PARAMETER,
+) -> list[dict[str, Any]]:
+    """Families over the bound: more than ``max_parents`` parents, or more free
+    parameters than ``n_train / patients_per_parameter``; one dict per family with a
+    message for the physician.
+
+    Examples
+    --------
+    >>> g = CausalGraph.from_edges([(f"p{i}", "c") for i in range(4)])
+    >>> cards = {n: 2 for n in g.nodes}
+    >>> [f["node"] for f in family_bounds(g, cards, 1000, max_parents=3)]
+    ['c']
+    >>> family_bounds(g, cards, 1000, max_parents=None, patients_per_parameter=10.0)
+    []
+    """
+    out = []
+    max_par = None if patients_per_parameter is None else n_train / patients_per_parameter
+    for n in graph.nodes:
+        pa = graph.parents(n)
+        if not pa:
+            continue
+        params = (int(cards[n]) - 1) * math.prod(int(cards[p]) for p in pa)
+        reasons = []
+        if max_parents is not None and len(pa) > max_parents:
+            reasons.append(f"{len(pa)} parents (bound {max_parents})")
+        if max_par is not None and params > max_par:
+            reasons.append(
+                f"{params:,} free parameters for {n_train:,} training patients (bound "
+                f"{max_par:,.0f}: {patients_per_parameter:g} patients per parameter)"
+            )
+        if reasons:
+            out.append(
+                {
+                    "node": n,
+                    "parents": len(pa),
+                    "parameters": params,
+                    "message": f"{graph.label(n)} has {' and '.join(reasons)}: its probability table "
+                    "is estimated from too few patients per cell. Remove a parent or merge states.",
+                }
+            )
+    return out
+
+
+def review_queue(graph: CausalGraph) -> list[dict[str, Any]]:
+    """Edges in the order a physician should review them: unresolved directions first,
+    then the least stable (by resample frequency), then the weakest data support; edges
+    a clinician already added, resolved or endorsed come last.
+
+    Examples
+    --------
+    >>> g = CausalGraph.from_edges([("a", "b"), ("b", "c")]).with_unresolved([("b", "c")])
+    >>> [(r["source"], r["target"], r["reason"]) for r in review_queue(g)][:1]
+    [('b', 'c', 'direction unresolved')]
+    """
+    rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    for u, v in graph.edges:
+        a = graph.edge_attrs(u, v)
+        ev = a.get("evidence") or {}
+        stab = (ev.get("stability") or {}).get("frequency")
+        q = (ev.get("test") or {}).get("q")
+        done = a.get("provenance") == "clinician" or bool(a.get("endorsed"))
+        unresolved = bool(a.get("unresolved"))
+        if unresolved:
+            reason = "direction unresolved"
+        elif isinstance(stab, int | float) and stab < 0.5:
+            reason = f"found in {stab:.0%} of resamples"
+        else:
+            reason = "data support"
+        key = (
+            done,
+            not unresolved,
+            stab if isinstance(stab, int | float) else 1.0,
+            -(q if isinstance(q, int | float) and math.isfinite(q) else 0.0),
+            u,
+            v,
+        )
+        row = {
+            "source": u,
+            "target": v,
+            "labels": [graph.label(u), graph.label(v)],
+            "reason": reason,
+            "stability": stab,
+            "q": q,
+        }
+        rows.append((key, row))
+    rows.sort(key=lambda kr: kr[0])
+    return [r for _k, r in rows]
