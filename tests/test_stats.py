@@ -232,7 +232,13 @@ def test_pair_statistics_table_and_evidence():
     )
     small = pd.DataFrame({"a": [1] * 5 + [0] * 95, "b": [1] * 3 + [0] * 97}, dtype="int8")
     ev = pair_evidence(compute_pair_statistics(small), "a", "b")
-    assert ev["counts"]["n11"] == "<11" and ev["counts"]["n00"] == 95
+    # complementary suppression (issue 13): beside its margins, n00 = 95 would give the
+    # small cells back, so the whole table is hidden
+    assert ev["counts"]["n11"] == "<11" and ev["counts"]["n00"] == "suppressed"
+    assert (
+        pair_evidence(compute_pair_statistics(small), "a", "b", suppress=False)["counts"]["n00"]
+        == 95
+    )
     with pytest.raises(KeyError):
         pair_evidence(ps, "a", "zzz")
 

@@ -490,5 +490,3 @@ def hill_climb_reference(data: Any, max_indegree: int | None = 6) -> Any:
     g.add_nodes_from(data.columns)
     g.add_edges_from(model.edges())
     return g
-
-

@@ -43,6 +43,12 @@ COHORT_OPTIONS = {
     "test_size": "test_size",
     "seed": "seed",
     "age_at": "age_at",
+    "concepts": "concepts",
+    "index": "index",
+    "lookback_days": "lookback_days",
+    "outcome_days": "outcome_days",
+    "unmatched_persons": "unmatched_persons",
+    "min_cell": "min_cell",
 }
 
 
@@ -85,8 +91,44 @@ def add_cohort_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed of the train/test split (default 0)")
     p.add_argument(
         "--age-at",
-        choices=("first_event", "last_event"),
-        help="age band at the first (default) or last recorded event",
+        choices=("first_event", "last_event", "index"),
+        default=None,
+        help="age band at the index date (default with --index), the first (default "
+        "otherwise) or the last recorded event",
+    )
+    p.add_argument(
+        "--date-format", help="strftime format of every date, e.g. %%d/%%m/%%Y (default: detected)"
+    )
+    p.add_argument(
+        "--date-unit",
+        choices=("days", "s", "ms", "us", "ns", "yyyymmdd"),
+        help="unit of integer dates (epoch counts from 1970-01-01, or yyyymmdd numbers)",
+    )
+    p.add_argument(
+        "--unmatched-persons",
+        choices=("warn", "error"),
+        help="persons rows without events, or events without a persons row: warn (default) or error",
+    )
+    p.add_argument(
+        "--unmapped",
+        choices=("drop", "source"),
+        help="OMOP rows with concept id 0: drop and count (default) or keep as labelled source-value variables",
+    )
+    p.add_argument("--concepts", help="concept-set file (YAML/JSON): name -> codes, prefixes, ids")
+    p.add_argument(
+        "--index",
+        help="index date: first_event, persons (its index_date column), or a code/label/concept set",
+    )
+    p.add_argument(
+        "--lookback-days", type=int, help="features only from this many days before the index"
+    )
+    p.add_argument(
+        "--outcome-days", type=int, help="target only up to this many days after the index"
+    )
+    p.add_argument(
+        "--min-cell",
+        type=int,
+        help="patient counts below this are hidden in every output (default 11)",
     )
 
 
@@ -102,7 +144,10 @@ def cohort_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def _reader(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
     kind = "wide" if getattr(args, "wide", False) else None
-    opts = {"persons": args.persons} if getattr(args, "persons", None) else {}
+    opts: dict[str, Any] = {}
+    for key in ("persons", "date_format", "date_unit", "unmapped"):
+        if getattr(args, key, None):
+            opts[key] = getattr(args, key)
     return kind, opts
 
 

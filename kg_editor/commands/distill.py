@@ -131,9 +131,15 @@ def run(args: argparse.Namespace) -> int:
             o = ev["measures"]["odds_ratio"]
             arrow = f"{g.label(u)} -> {g.label(v)}"
             print(
-                f"  {arrow:<60} OR {o['estimate']:.2f} [{o['ci_low']:.2f}, {o['ci_high']:.2f}]"
-                f"  q={ev['test']['q']:.1e}  {ev['orientation']['rule']}"
+                f"  {arrow:<60} OR {_num(o.get('estimate'), '.2f')} [{_num(o.get('ci_low'), '.2f')}, "
+                f"{_num(o.get('ci_high'), '.2f')}]  q{'<=' if ev['test'].get('bounded') else '='}"
+                f"{_num(ev['test'].get('q'), '.1e')}  {ev['orientation']['rule']}"
             )
         print(f"Markov blanket: {len(g.markov_blanket(t))} variables")
     print(f"\nWrote {args.out} ({summary['timings']['total_s']:.2f} s)")
     return 0
+
+
+def _num(x: float | None, fmt: str) -> str:
+    """A figure for the text output; ``-`` when hidden (small-cell suppression) or unbounded."""
+    return "-" if x is None else format(x, fmt)

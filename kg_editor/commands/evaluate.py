@@ -16,6 +16,7 @@ from kg_editor.commands._common import (
     progress,
     workspace_for_graph,
 )
+from kg_editor.data.privacy import protect_report
 
 if TYPE_CHECKING:
     from kg_editor.model.graph import CausalGraph
@@ -95,10 +96,11 @@ def run(args: argparse.Namespace) -> int:
     ws = workspace_for_graph(args, graph, source=args.source, what=f"The graph {args.graph}")
     session = session_from_args(args, graph, ws)
     report = session.report
+    k = int(session.cohort.settings.get("min_cell", 11))
     if args.json:
-        print_json({**report.to_dict(), "provenance": ws.provenance()})
+        print_json({**protect_report(report.to_dict(), k), "provenance": ws.provenance()})
         return 0
-    print_report(report)
+    print_report(report, k)
     return 0
 
 
@@ -108,7 +110,9 @@ def _f(x: Any) -> str:
     return format_value(x)
 
 
-def print_report(report: Report) -> None:
+def print_report(report: Report, k: int = 11) -> None:
+    """The report as text; every count passes :func:`kg_editor.data.privacy.protect_report`."""
+    shown = protect_report(report.to_dict(), k)
     acc = report.accuracy
     print(
         f"Held-out log-likelihood per patient: {_f(acc['loglik_per_patient'])}  ({acc['n_test']:,} patients)"
@@ -116,7 +120,7 @@ def print_report(report: Report) -> None:
     print(
         f"Training BIC: {_f(acc['bic'])}   BDeu: {_f(acc['bdeu'])}   ({acc['n_train']:,} patients)"
     )
-    for _code, t in report.targets.items():
+    for _code, t in shown["targets"].items():
         print(
             f"\nTarget {t['label']}: AUROC {_f(t['auroc'])}, Brier {_f(t['brier'])}, accuracy {_f(t['accuracy'])}, ECE {_f(t['ece'])}"
         )

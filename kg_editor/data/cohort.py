@@ -23,11 +23,14 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from kg_editor.data.concepts import ConceptSets, apply_concept_sets, read_concept_sets
+from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_summary
 from kg_editor.errors import SchemaError, unknown_variable
 
 if TYPE_CHECKING:
@@ -102,6 +105,13 @@ class Cohort:
         True for held-out patients (aligned with ``data``'s rows).
     target : str or None
         Code of the target variable.
+    settings : dict
+        How the cohort was built (recorded in every artefact; ``min_cell`` among them).
+    build_report : dict
+        What building left out, counted: codes seen/kept and why, persons without events,
+        patients without an index, concept-set members.
+    set_aside : dict
+        Member columns of concepts merged with :meth:`merge`, so :meth:`split` restores them.
     """
 
     data: pd.DataFrame
@@ -112,6 +122,8 @@ class Cohort:
     target: str | None = None
     source_name: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    build_report: dict[str, Any] = field(default_factory=dict)
+    set_aside: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -- basic shape ----------------------------------------------------------------
     @property
@@ -172,8 +184,19 @@ class Cohort:
         """Code for a code or a label (case-insensitive); clear error with suggestions."""
         return resolve_name(name, self.variables)
 
-    def summary(self) -> dict[str, Any]:
-        """A JSON-ready description: patients, variables, subgroup counts, split sizes."""
+    def summary(self, *, protect: bool = True) -> dict[str, Any]:
+        """A JSON-ready description: patients, variables, subgroup counts, split sizes,
+        and what building the cohort left out (``build``).
+
+        With ``protect`` (the default) every count passes
+        :func:`kg_editor.data.privacy.protect_summary` at the cohort's ``min_cell``.
+        """
+        raw = self._raw_summary()
+        if not protect:
+            return raw
+        return protect_summary(raw, int(self.settings.get("min_cell", DEFAULT_MIN_CELL)))
+
+    def _raw_summary(self) -> dict[str, Any]:
         return {
             "source": self.source_name,
             "patients": self.n_patients,
@@ -203,7 +226,137 @@ class Cohort:
             "split": {"train": int((~self.is_test).sum()), "test": int(self.is_test.sum())},
             "has_dates": self.first_dates is not None,
             "settings": self.settings,
+            "build": self.build_report,
         }
+
+    def merge(self, codes: Sequence[str], name: str) -> Cohort:
+        """A new cohort where the binary variables ``codes`` become one concept ``name``.
+
+        The concept (code ``concept:NAME``) is present in a patient who has any member,
+        from the earliest member date, exactly what a concept set with these codes gives
+        when the cohort is built from the events. The members are kept aside so that
+        :meth:`split` restores them. The split into train and test is unchanged.
+
+        Raises
+        ------
+        SchemaError
+            Fewer than two codes, a categorical or demographic member, a name in use.
+        UnknownVariableError
+            A code that is not a variable.
+        """
+        members = [self.resolve(c) for c in codes]
+        members = list(dict.fromkeys(members))
+        if len(members) < 2:
+            raise SchemaError("Merging needs at least two variables; select two or more nodes.")
+        for c in members:
+            v = self.variables[c]
+            if not v.is_binary or v.domain == "demographic":
+                raise SchemaError(
+                    f"{v.label!r} ({c}) has the states {', '.join(v.states)}; only present/absent "
+                    "codes can be merged into a concept."
+                )
+        code = name if name.startswith("concept:") else f"concept:{name}"
+        label = code[len("concept:") :]
+        if code in self.variables:
+            raise SchemaError(
+                f"A variable {label!r} already exists; choose another name for the concept."
+            )
+        merged_col = (self.data[members].to_numpy() != 0).any(axis=1).astype(np.int8)
+        pos = [self.codes.index(c) for c in members]
+        keep = [c for c in self.codes if c not in members]
+        data = self.data[keep].copy()
+        data.insert(min(pos), code, merged_col)
+        doms = [self.variables[c].domain for c in members]
+        nz = int(merged_col.sum())
+        variables = {c: self.variables[c] for c in keep}
+        variables[code] = Variable(
+            code=code,
+            label=label,
+            domain=max(set(doms), key=doms.count),
+            states=(ABSENT, PRESENT),
+            n_patients=nz,
+            prevalence=nz / self.n_patients,
+        )
+        variables = {c: variables[c] for c in data.columns}
+        fd = None
+        if self.first_dates is not None:
+            fd = self.first_dates[keep].copy()
+            fd.insert(min(pos), code, self.first_dates[members].min(axis=1))
+        settings = dict(self.settings)
+        settings["merged"] = {**settings.get("merged", {}), code: members}
+        out = Cohort(
+            data=data,
+            variables=variables,
+            persons=self.persons,
+            first_dates=fd,
+            is_test=self.is_test,
+            target=code if self.target in members else self.target,
+            source_name=self.source_name,
+            settings=settings,
+            build_report=dict(self.build_report),
+        )
+        out.set_aside = {
+            **self.set_aside,
+            code: (
+                {c: self.variables[c] for c in members},
+                self.data[members].copy(),
+                None if self.first_dates is None else self.first_dates[members].copy(),
+                self.target if self.target in members else None,
+                pos,
+            ),
+        }
+        return out
+
+    def split(self, code: str) -> Cohort:
+        """Undo :meth:`merge`: the concept ``code`` becomes its member variables again.
+
+        Raises
+        ------
+        SchemaError
+            ``code`` is not a concept merged in this cohort.
+        """
+        code = self.resolve(code)
+        if code not in self.set_aside:
+            raise SchemaError(
+                f"{self.variables[code].label!r} was not merged in this session; only merged "
+                "concepts can be split."
+            )
+        members, cols, dates, target, pos = self.set_aside[code]
+        keep = [c for c in self.codes if c != code]
+        order = list(keep)
+        for p, c in sorted(zip(pos, members, strict=True)):
+            order.insert(min(p, len(order)), c)
+        data = self.data[keep].copy()
+        for c in members:
+            data[c] = cols[c].to_numpy()
+        data = data[order]
+        variables = {**{c: self.variables[c] for c in keep}, **members}
+        variables = {c: variables[c] for c in data.columns}
+        fd = None
+        if self.first_dates is not None and dates is not None:
+            fd = self.first_dates[keep].copy()
+            for c in members:
+                fd[c] = dates[c].to_numpy()
+            fd = fd[order]
+        settings = dict(self.settings)
+        merged = {k: v for k, v in settings.get("merged", {}).items() if k != code}
+        if merged:
+            settings["merged"] = merged
+        else:
+            settings.pop("merged", None)
+        out = Cohort(
+            data=data,
+            variables=variables,
+            persons=self.persons,
+            first_dates=fd,
+            is_test=self.is_test,
+            target=target if self.target == code and target else self.target,
+            source_name=self.source_name,
+            settings=settings,
+            build_report=dict(self.build_report),
+        )
+        out.set_aside = {k: v for k, v in self.set_aside.items() if k != code}
+        return out
 
     def fingerprint(self) -> str:
         """A short hash of the data and settings: the same cohort gives the same value."""
@@ -345,7 +498,13 @@ def build_cohort(
     age_bands: Sequence[int] = DEFAULT_AGE_BANDS,
     include_demographics: bool = True,
     keep: Sequence[str] = (),
-    age_at: str = "first_event",
+    age_at: str | None = None,
+    concepts: ConceptSets | str | Path | None = None,
+    index: str | None = None,
+    lookback_days: int | None = None,
+    outcome_days: int | None = None,
+    unmatched_persons: str = "warn",
+    min_cell: int = DEFAULT_MIN_CELL,
 ) -> Cohort:
     """Build a :class:`Cohort` from an EHR source.
 
@@ -368,9 +527,27 @@ def build_cohort(
         Add ``sex`` and ``age_band`` as variables (tier 0) when the source has them.
     keep : sequence of str
         Codes or labels always kept.
-    age_at : {"first_event", "last_event"}
-        When the age band is taken: at the patient's first recorded event (default) or
-        at the last one (closer to "age now" in extracts that start in childhood).
+    age_at : {"first_event", "last_event", "index"}, optional
+        When the age band is taken: at the index date (the default when ``index`` is
+        given), at the patient's first recorded event (the default otherwise) or at the
+        last one.
+    concepts : ConceptSets or path, optional
+        Concept sets (and roll-up, mapping) applied to the events first; see
+        :mod:`kg_editor.data.concepts`.
+    index : str, optional
+        The index date: ``"first_event"``, ``"persons"`` (the persons file's
+        ``index_date`` column) or a code, label or concept-set name whose first dated
+        occurrence is the index. Features are events strictly before it, the target is
+        the target code on or after it; patients without an index are left out and counted.
+    lookback_days, outcome_days : int, optional
+        Window lengths: features from ``index - lookback_days`` up to the day before the
+        index; the target from the index to ``index + outcome_days``. ``None`` means
+        unbounded.
+    unmatched_persons : {"warn", "error"}
+        What to do when persons rows match no events, or events have no persons row
+        (both are counted in ``build_report``).
+    min_cell : int
+        Small-cell threshold recorded with the cohort (see :mod:`kg_editor.data.privacy`).
 
     Raises
     ------
@@ -379,25 +556,65 @@ def build_cohort(
     UnknownVariableError
         The target is not found (closest names suggested).
     """
+    age_at = age_at or ("index" if index else "first_event")
+    if age_at not in ("first_event", "last_event", "index"):
+        raise SchemaError(f"age_at must be 'first_event', 'last_event' or 'index', got {age_at!r}.")
+    if unmatched_persons not in ("warn", "error"):
+        raise SchemaError(
+            f"unmatched_persons must be 'warn' or 'error', got {unmatched_persons!r}."
+        )
+    build: dict[str, Any] = {}
+    concept_sets = (
+        concepts
+        if isinstance(concepts, ConceptSets) or concepts is None
+        else read_concept_sets(concepts)
+    )
     if source.wide is not None:
+        if concept_sets is not None or index is not None:
+            raise SchemaError(
+                "Concept sets and an index date need an events source (patient_id, code, date); "
+                "a wide table has no codes or dates."
+            )
         patients, columns, states, dates, labels, domains = _from_wide(source)
         first_event = None
     else:
         ev = source.events
-        patients = pd.Index(
-            sorted(set(ev["patient_id"].unique()) | set(source.person_ids())), name="patient_id"
-        )
+        if concept_sets is not None:
+            if concept_sets.roll_up == "icd3" and source.kind in ("omop", "demo"):
+                raise SchemaError(
+                    "The icd3 roll-up reads ICD-10-CM/ICD-9-CM codes; this OMOP source codes "
+                    "events as concept ids. Use concept_ids with descendants: true instead."
+                )
+            applied = apply_concept_sets(ev, concept_sets, expand=source.descendants)
+            ev = applied.events
+            build["concept_sets"] = applied.members
+        build.update(_check_persons(source, ev, unmatched_persons))
+        person_ids = set(source.person_ids())
+        index_dates: pd.Series | None = None
+        if index is not None:
+            tgt_code = _event_code(target, ev) if target is not None else None
+            ev, index_dates, notes = _apply_index(
+                ev, source, index, tgt_code, lookback_days, outcome_days
+            )
+            build.update(notes)
+            person_ids &= set(index_dates.index)
+        elif lookback_days is not None or outcome_days is not None:
+            raise SchemaError(
+                "A look-back or outcome window needs an index date; give index= (--index)."
+            )
+        patients = pd.Index(sorted(set(ev["patient_id"].unique()) | person_ids), name="patient_id")
         columns, states, dates = _event_variables(ev, patients)
         labels = _most_common(ev, "description")
         domains = _most_common(ev, "domain")
-        if age_at not in ("first_event", "last_event"):
-            raise SchemaError(f"age_at must be 'first_event' or 'last_event', got {age_at!r}.")
-        by_patient = ev.groupby("patient_id")["date"]
-        first_event = (
-            (by_patient.min() if age_at == "first_event" else by_patient.max())
-            if dates is not None
-            else None
-        )
+        by_patient = source.events.groupby("patient_id")["date"]
+        if age_at == "index":
+            if index_dates is None:
+                raise SchemaError("age_at='index' needs an index date; give index= (--index).")
+            first_event = index_dates
+        elif dates is not None or source.events["date"].notna().any():
+            first_event = by_patient.min() if age_at == "first_event" else by_patient.max()
+        else:
+            first_event = None
     n = len(patients)
     if n < MIN_PATIENTS:
         raise SchemaError(
@@ -496,7 +713,36 @@ def build_cohort(
         "age_bands": list(age_bands),
         "include_demographics": include_demographics,
         "age_at": age_at,
+        "min_cell": min_cell,
     }
+    if concept_sets is not None:
+        settings["concepts"] = concept_sets.to_dict()
+    if index is not None:
+        settings.update(
+            {"index": index, "lookback_days": lookback_days, "outcome_days": outcome_days}
+        )
+    build.update(
+        {
+            "codes_seen": len(columns),
+            "codes_kept": len([c for c in ordered if c in columns]),
+            "codes_below_min_patients": len(
+                [c for c in columns if counts[c] < min_patients and c not in always]
+            ),
+            "codes_over_max_variables": len([c for c in eligible if c not in chosen_set]),
+        }
+    )
+    dropped = build["codes_seen"] - build["codes_kept"]
+    if dropped and source.wide is None:
+        logger.info(
+            "cohort %s kept %d of %d codes (%d below %d patients, %d over the cap of %d)",
+            source.name,
+            build["codes_kept"],
+            build["codes_seen"],
+            build["codes_below_min_patients"],
+            min_patients,
+            build["codes_over_max_variables"],
+            max_variables,
+        )
     logger.info("cohort %s: %d patients, %d variables", source.name, n, len(ordered))
     return Cohort(
         data=data,
@@ -507,7 +753,123 @@ def build_cohort(
         target=tgt,
         source_name=source.name,
         settings=settings,
+        build_report=build,
     )
+
+
+def _event_code(name: str, ev: pd.DataFrame) -> str | None:
+    """The event code a target/index name means (code, label or concept-set name)."""
+    codes = set(ev["code"].astype(str).unique())
+    for cand in (name, f"concept:{name}"):
+        if cand in codes:
+            return cand
+    low = name.strip().lower()
+    labels = _most_common(ev, "description")
+    for code, lab in labels.items():
+        if lab.lower() == low or code.lower() == low:
+            return code
+    return None
+
+
+def _check_persons(source: EHRSource, ev: pd.DataFrame, mode: str) -> dict[str, int]:
+    """Count persons without events and event patients without a persons row."""
+    if source.persons is None:
+        return {}
+    pids = set(source.person_ids())
+    eids = set(ev["patient_id"].unique())
+    notes = {
+        "persons_without_events": len(pids - eids),
+        "event_patients_without_person": len(eids - pids),
+    }
+    n_no_ev, n_no_p = notes["persons_without_events"], notes["event_patients_without_person"]
+    # persons without events alone are ordinary (patients with none of the codes); events
+    # whose patient has no persons row mean the two files disagree about ids
+    if n_no_p:
+        ex_p = sorted(pids - eids)[:3]
+        ex_e = sorted(eids - pids)[:3]
+        msg = (
+            f"{source.name}: {n_no_ev} of {len(pids)} persons rows match no event"
+            + (f" (e.g. {', '.join(map(repr, ex_p))})" if ex_p else "")
+            + f", and {n_no_p} of {len(eids)} patients with events have no persons row"
+            + (f" (e.g. {', '.join(map(repr, ex_e))})" if ex_e else "")
+            + ". Check that both files use the same patient ids"
+            + (
+                "; pass unmatched_persons='warn' (--unmatched-persons warn) to go on."
+                if mode == "error"
+                else "; unmatched_persons='error' (--unmatched-persons error) makes this an error."
+            )
+        )
+        if mode == "error":
+            raise SchemaError(msg, column="patient_id")
+        warnings.warn(msg, UserWarning, stacklevel=3)
+    return notes
+
+
+def _apply_index(
+    ev: pd.DataFrame,
+    source: EHRSource,
+    index: str,
+    target_code: str | None,
+    lookback_days: int | None,
+    outcome_days: int | None,
+) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
+    """Index date per patient, and the events inside the feature and outcome windows."""
+    for name, days in (("lookback_days", lookback_days), ("outcome_days", outcome_days)):
+        if days is not None and days < 0:
+            raise SchemaError(f"{name} must be 0 or more days, got {days}.")
+    dated = ev.dropna(subset=["date"])
+    index_code: str | None = None
+    if index == "first_event":
+        idx = dated.groupby("patient_id")["date"].min()
+    elif index == "persons":
+        p = source.persons
+        if p is None or "index_date" not in p or p["index_date"].isna().all():
+            raise SchemaError(
+                "index='persons' reads the persons file's 'index_date' column; the persons file "
+                "has none. Add it, or index on a code or on first_event.",
+                column="index_date",
+            )
+        idx = p.dropna(subset=["index_date"]).set_index("patient_id")["index_date"]
+    else:
+        name = index[5:] if index.startswith("code:") else index
+        index_code = _event_code(name, ev)
+        if index_code is None:
+            labels = _most_common(ev, "description")
+            raise unknown_variable(name, [*labels, *labels.values()], what="index code")
+        idx = dated.loc[dated["code"] == index_code].groupby("patient_id")["date"].min()
+    idx = idx.astype("datetime64[ns]")
+    all_patients = set(ev["patient_id"].unique()) | set(source.person_ids())
+    no_index = len(all_patients - set(idx.index))
+    undated = int(ev["date"].isna().sum())
+    ev = ev.loc[ev["patient_id"].isin(idx.index)]
+    d = ev["date"]
+    at = ev["patient_id"].map(idx)
+    is_target = ev["code"] == target_code if target_code is not None else False
+    feat = d.notna() & (d < at)
+    if lookback_days is not None:
+        feat &= d >= at - pd.Timedelta(days=lookback_days)
+    outc = d.notna() & (d >= at)
+    if outcome_days is not None:
+        outc &= d <= at + pd.Timedelta(days=outcome_days)
+    keep = (feat & ~is_target) | (outc & is_target)
+    if index_code is not None:
+        keep &= ev["code"] != index_code
+    kept = ev.loc[keep]
+    notes = {
+        "index": index,
+        "patients_with_index": len(idx),
+        "patients_without_index": no_index,
+        "events_outside_windows": int(len(ev) - int(keep.sum())),
+        "undated_events_left_out": undated,
+    }
+    if no_index:
+        warnings.warn(
+            f"{source.name}: {no_index} patient(s) have no index date ({index}) and are left out "
+            f"of the cohort; {len(idx)} remain.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return kept, idx, notes
 
 
 def _resolve_target(

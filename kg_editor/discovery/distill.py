@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from kg_editor.data.cohort import Cohort
-from kg_editor.data.privacy import DEFAULT_MIN_CELL, suppress
+from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_node
 from kg_editor.discovery.evidence import PairStatistics, compute_pair_statistics, pair_evidence
 from kg_editor.discovery.independence import ci_test, local_bic, positivity_violation
 from kg_editor.errors import ConstraintError, NotFittedError, ResourceLimitError, SchemaError
@@ -1076,14 +1076,15 @@ class Distiller:
         g = nx.DiGraph()
         cons = work.cons
         for c, var in cohort.variables.items():
+            shown = protect_node(var.n_patients, cohort.n_patients, k=self.min_cell)
             g.add_node(
                 c,
                 label=var.label,
                 code=c,
                 domain=var.domain,
                 tier=cons.tiers.get(c),
-                prevalence=float(var.prevalence),
-                patients=suppress(var.n_patients, self.min_cell),
+                prevalence=shown["prevalence"],
+                patients=shown["patients"],
                 states=tuple(var.states),
             )
         for e in sorted(work.directed, key=sorted):

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kg_editor.data.privacy import DEFAULT_MIN_CELL, suppress_counts
+from kg_editor.data.privacy import DEFAULT_MIN_CELL
 from kg_editor.discovery import measures as M
 from kg_editor.discovery.counting import PairCounts, count_pairs, precedence_counts
 
@@ -185,20 +185,27 @@ def _f(x: Any) -> float | None:
 def pair_evidence(
     stats: PairStatistics, a: str, b: str, *, k: int = DEFAULT_MIN_CELL, suppress: bool = True
 ) -> dict[str, Any]:
-    """Evidence for the pair ``a -> b`` as a JSON-ready dict, counts suppressed below ``k``.
+    """Evidence for the pair ``a -> b`` as a JSON-ready dict, protected for release.
 
     Works for any pair, including one a clinician adds that the distiller did not
     propose. Directional measures (relative risk, precedence) read "``b`` given ``a``" and
-    "``a`` first".
+    "``a`` first". With ``suppress`` (the default) the table passes
+    :func:`kg_editor.data.privacy.protect_table`: when a cell is below ``k`` all four
+    cells are hidden and every measure, CI, statistic and p-value becomes bounds over
+    all tables consistent with what is shown (``estimate`` is then ``None``, ``bounds``
+    holds ``[low, high]``, ``p``/``q`` are upper bounds); precedence counts go the same
+    way. ``privacy`` records the threshold.
 
     Examples
     --------
+    >>> d = pd.DataFrame({"a": [1] * 40 + [0] * 60, "b": [1] * 25 + [0] * 50 + [1] * 25}, dtype="int8")
+    >>> ev = pair_evidence(compute_pair_statistics(d), "a", "b")
+    >>> ev["counts"]["n11"], ev["counts"]["n10"], round(ev["measures"]["odds_ratio"]["estimate"], 2)
+    (25, 15, 2.33)
     >>> d = pd.DataFrame({"a": [1] * 30 + [0] * 70, "b": [1] * 25 + [0] * 60 + [1] * 15}, dtype="int8")
-    >>> ev = pair_evidence(compute_pair_statistics(d), "b", "a")
-    >>> ev["counts"]["n11"], ev["counts"]["n10"], round(ev["measures"]["odds_ratio"]["estimate"], 1)
-    (25, 15, 18.3)
-    >>> pair_evidence(compute_pair_statistics(d), "a", "b")["counts"]["n10"]
-    '<11'
+    >>> hidden = pair_evidence(compute_pair_statistics(d), "a", "b")
+    >>> hidden["counts"]["n10"], hidden["counts"]["n11"], hidden["measures"]["odds_ratio"]["estimate"]
+    ('<11', 'suppressed', None)
     """
     row, flipped = stats.row(a, b)
     n11, n10, n01, n00 = (int(row[c]) for c in ("n11", "n10", "n01", "n00"))
@@ -223,6 +230,7 @@ def pair_evidence(
         "n01": n01,
         "n00": n00,
     }
+    multi = int(row["k_a"]) > 2 or int(row["k_b"]) > 2
     ev: dict[str, Any] = {
         "source": a,
         "target": b,
@@ -255,7 +263,104 @@ def pair_evidence(
             "p": _f(row["precedence_p"]),
             "q": _f(row["precedence_q"]),
         }
-    return suppress_counts(ev, k) if suppress else ev
+    if not suppress:
+        return ev
+    return _protect_evidence(
+        ev,
+        k,
+        test=str(stats.settings.get("test", "chi2")),
+        fisher_below=float(stats.settings.get("fisher_below", 5.0)),
+        n_tests=len(stats.table),
+        multi=multi,
+    )
+
+
+def _p_bucket(p: float | None) -> float | None:
+    """``p`` rounded up to the next power of ten (a coarse, conservative bound)."""
+    if p is None:
+        return None
+    if p <= 0:
+        return 1e-300
+    return float(min(1.0, 10.0 ** math.ceil(math.log10(p))))
+
+
+def _protect_evidence(
+    ev: dict[str, Any], k: int, *, test: str, fisher_below: float, n_tests: int, multi: bool
+) -> dict[str, Any]:
+    from kg_editor.data.privacy import HIDDEN, protect_partition, protect_table
+    from kg_editor.data.privacy import suppress as suppress_one
+
+    c = ev["counts"]
+
+    def recompute(a: np.ndarray, b: np.ndarray, cc: np.ndarray, d: np.ndarray) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, res in M.compute_measures(a, b, cc, d).items():
+            out[name] = res["estimate"]
+            if "ci_low" in res:
+                out[f"{name}:ci_low"] = res["ci_low"]
+                out[f"{name}:ci_high"] = res["ci_high"]
+        out["cramers_v"] = np.abs(np.asarray(out["phi"], dtype=float))
+        stat, pval, _ = M.independence_test(a, b, cc, d, method=test, fisher_below=fisher_below)
+        out["statistic"], out["p"] = stat, pval
+        return out
+
+    tab = protect_table(c, k, recompute=recompute)
+    out = dict(ev)
+    out["counts"] = {**tab["margins"], **tab["cells"]}
+    hidden = bool(tab["hidden"])
+    if hidden:
+        bounds = tab["bounds"]
+        measures = {}
+        for name, entry in ev["measures"].items():
+            new: dict[str, Any] = {"estimate": None, "bounds": bounds.get(name, [None, None])}
+            if "ci_low" in entry:
+                new["ci_low"] = bounds.get(f"{name}:ci_low", [None, None])[0]
+                new["ci_high"] = bounds.get(f"{name}:ci_high", [None, None])[1]
+            if multi and name == "cramers_v":
+                new["bounds"] = [None, None]
+            measures[name] = new
+        out["measures"] = measures
+        test_ev = dict(ev["test"])
+        p_hi = bounds.get("p", [None, None])[1]
+        if multi or p_hi is None:
+            p_hi = _p_bucket(test_ev.get("p"))
+        test_ev.update(
+            {
+                "statistic": None,
+                "statistic_bounds": [None, None] if multi else bounds.get("statistic"),
+                "p": p_hi,
+                "q": None if p_hi is None else min(1.0, p_hi * max(n_tests, 1)),
+                "bounded": True,
+            }
+        )
+        out["test"] = test_ev
+    prec = ev.get("precedence")
+    if prec is not None:
+        cells = {
+            "source_first": prec["source_first"],
+            "target_first": prec["target_first"],
+            "ties": prec["ties"],
+        }
+        small = any(v < k for v in cells.values())
+        if hidden or small:
+            shown = {key: (f"<{k}" if v < k else HIDDEN) for key, v in cells.items()}
+            nbd = prec["n_both_dated"]
+            share = prec["share_source_first"]
+            out["precedence"] = {
+                "n_both_dated": (f"<{k}" if nbd < k else HIDDEN)
+                if hidden
+                else suppress_one(nbd, k),
+                **shown,
+                "share_source_first": None if share is None else round(share, 2),
+                "p": _p_bucket(prec["p"]),
+                "q": _p_bucket(prec["q"]),
+                "bounded": True,
+            }
+        else:
+            part = protect_partition(cells, k)
+            out["precedence"] = {**prec, **part}
+    out["privacy"] = {"min_cell": k, "hidden": hidden}
+    return out
 
 
 def pair_table(
@@ -268,13 +373,50 @@ def pair_table(
     --------
     >>> d = pd.DataFrame({"a": [1] * 30 + [0] * 70, "b": [1] * 25 + [0] * 60 + [1] * 15}, dtype="int8")
     >>> t = pair_table(compute_pair_statistics(d, labels={"a": "Asthma", "b": "Bronchitis"}))
-    >>> t[["label_a", "label_b", "n11", "n10"]].values.tolist()
-    [['Asthma', 'Bronchitis', 25, '<11']]
+    >>> t[["label_a", "label_b", "n11", "n10", "odds_ratio"]].values.tolist()
+    [['Asthma', 'Bronchitis', 'suppressed', '<11', None]]
     """
-    from kg_editor.data.privacy import suppress_frame
+    from kg_editor.data.privacy import HIDDEN, suppress_frame
 
     out = stats.table.copy()
     out.insert(2, "label_a", [stats.labels.get(c, c) for c in out["a"]])
     out.insert(3, "label_b", [stats.labels.get(c, c) for c in out["b"]])
     out = out.sort_values(["q", "p", "a", "b"], kind="stable").reset_index(drop=True)
-    return suppress_frame(out, k) if suppress else out
+    if not suppress:
+        return out
+    cells = ["n11", "n10", "n01", "n00"]
+    small = out[cells].to_numpy() < k
+    hidden = small.any(axis=1)
+    shown = suppress_frame(out, k)
+    # a table with a small cell: every cell and every number derived from them goes
+    # (see kg_editor.data.privacy.protect_table; pair_evidence gives bounds instead)
+    for j, c in enumerate(cells):
+        shown.loc[hidden & ~small[:, j], c] = HIDDEN
+    derived = [
+        c
+        for c in out.columns
+        if c
+        not in {
+            "a",
+            "b",
+            "label_a",
+            "label_b",
+            "n",
+            "n_a",
+            "n_b",
+            "k_a",
+            "k_b",
+            "test",
+            "dof",
+            *cells,
+        }
+        and pd.api.types.is_numeric_dtype(out[c])
+    ]
+    for c in derived:
+        shown[c] = shown[c].astype(object)
+        shown.loc[hidden, c] = None
+    for c in ("n_a", "n_b"):
+        near_all = (out["n"] - out[c]).to_numpy() < k
+        shown[c] = shown[c].astype(object)
+        shown.loc[near_all, c] = HIDDEN
+    return shown

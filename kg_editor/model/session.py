@@ -31,7 +31,7 @@ import pandas as pd
 
 from kg_editor.cache import LRU
 from kg_editor.data.cohort import Cohort
-from kg_editor.errors import FormatError, KGEditorError, unknown_variable
+from kg_editor.errors import CycleError, FormatError, KGEditorError, unknown_variable
 from kg_editor.model.checks import ImpliedIndependencies, family_bounds
 from kg_editor.model.fit import CodeTable, Family, families_to_pgmpy, fit_families, refit_families
 from kg_editor.model.graph import (
@@ -69,7 +69,7 @@ __all__ = ["SESSION_FORMAT", "EditSession", "HistoryEntry", "demo_cohort_for_doc
 logger = logging.getLogger(__name__)
 
 SESSION_FORMAT = "kg-editor-session"
-HISTORY_KINDS = ("start", "edit", "undo", "redo", "accept", "reject")
+HISTORY_KINDS = ("start", "edit", "undo", "redo", "accept", "reject", "merge", "split")
 #: Recent model versions whose per-target results (posterior, metrics, bootstrap) are kept.
 _TARGET_CACHE_SIZE = 8
 
@@ -89,15 +89,19 @@ class HistoryEntry:
     created: datetime = field(default_factory=_now)
     author: str = "anonymous"
     suggestion_id: str | None = None
+    concept: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.kind,
             "edit": edit_to_dict(self.edit) if self.edit is not None else None,
             "created": self.created.isoformat(),
             "author": self.author,
             "suggestion_id": self.suggestion_id,
         }
+        if self.concept is not None:
+            out["concept"] = dict(self.concept)
+        return out
 
 
 @dataclass
@@ -583,6 +587,104 @@ class EditSession:
         self.history.append(HistoryEntry(kind, edit, report, delta, author=author or self.author))
         return delta
 
+    # ------------------------------------------------------------------ concepts
+    def merge(
+        self,
+        nodes: Sequence[str],
+        name: str,
+        *,
+        author: str | None = None,
+        rationale: str = "",
+    ) -> ReportDelta:
+        """Merge the selected binary nodes into one concept and refit.
+
+        The cohort's variables are rebuilt from the members' patients
+        (:meth:`kg_editor.data.cohort.Cohort.merge`: present when any member is, from the
+        earliest member date); the concept node takes every edge of its members to the
+        rest of the graph (edges among members disappear). The step is recorded in the
+        history with its author, time and rationale and saved by :meth:`to_dict`;
+        :meth:`split` is its inverse (undo does not cross a merge).
+
+        Raises
+        ------
+        CycleError
+            The members are linked through an outside node (``A -> X -> B``): the concept
+            would be its own ancestor. The cycle is named; the session is unchanged.
+        SchemaError
+            Fewer than two nodes, a categorical or demographic node, a name in use.
+        """
+        members = list(dict.fromkeys(self.graph.resolve(n) for n in nodes))
+        cohort = self.cohort.merge(members, name)
+        code = next(c for c in cohort.codes if c not in self.cohort.variables)
+        who = author or self.author
+        graph = _contract(self.graph, members, code, cohort, who, rationale)
+        record = {"op": "merge", "nodes": members, "name": name, "code": code}
+        return self._rebind(cohort, graph, "merge", record, who, rationale)
+
+    def split(self, node: str, *, author: str | None = None, rationale: str = "") -> ReportDelta:
+        """Split a merged concept back into its member nodes and refit.
+
+        Each member takes the concept's parents and children. Recorded like :meth:`merge`.
+        """
+        code = self.graph.resolve(node)
+        cohort = self.cohort.split(code)
+        members = list(self.cohort.set_aside[code][0])
+        who = author or self.author
+        graph = _expand(self.graph, code, members, cohort, who, rationale)
+        record = {"op": "split", "node": code, "nodes": members}
+        return self._rebind(cohort, graph, "split", record, who, rationale)
+
+    def _rebind(
+        self,
+        cohort: Cohort,
+        graph: CausalGraph,
+        kind: str,
+        record: dict[str, Any],
+        author: str,
+        rationale: str,
+    ) -> ReportDelta:
+        before = self.report
+        nodes = list(graph.nodes)
+        cards = cohort.cardinalities
+        if kind == "merge":
+            mapping = {m: record["code"] for m in record["nodes"]}
+        else:
+            back = cohort.target if cohort.target in record["nodes"] else ""
+            mapping = {record["node"]: back or ""}
+        self.cohort = cohort
+        self._train = CodeTable.from_frame(cohort.train[nodes], cards)
+        self._test = CodeTable.from_frame(cohort.test[nodes], cards)
+        self._dates = None
+        self._precedence = {}
+        self._target_cache = {}
+        self._pair_cache = {}
+        self._issued = {}
+        targets = [mapping.get(t, t) for t in self.targets]
+        self.targets = [t for t in dict.fromkeys(targets) if t and t in graph]
+        fams = fit_families(
+            self._train,
+            {n: graph.parents(n) for n in nodes},
+            estimator=self.estimator,
+            equivalent_sample_size=self.equivalent_sample_size,
+        )
+        for f in self._stale:
+            f.drop_patient_cache()
+        self._stale = []
+        self.graph, self.families = graph, fams
+        # the variables changed: the graph-versus-data check starts again on the new ones
+        self._check = ImpliedIndependencies(alpha=self.alpha).fit(
+            graph, self._train.columns, self._train.cards
+        )
+        self.report = self._make_report(graph, fams)
+        self._undo.clear()
+        self._redo.clear()
+        entry = {**record, "rationale": rationale}
+        delta = ReportDelta(before, self.report, ci=None, edit=entry)
+        self.history.append(
+            HistoryEntry(kind, None, self.report, delta, author=author, concept=entry)
+        )
+        return delta
+
     # ------------------------------------------------------------------ suggestions
     def suggestions(self, k: int = 10) -> list[Suggestion]:
         """The ``k`` best candidate edits by exact change in the decomposable score."""
@@ -750,6 +852,19 @@ class EditSession:
                 session.undo(author=h.get("author"))
             elif kind == "redo":
                 session.redo(author=h.get("author"))
+            elif kind in ("merge", "split"):
+                rec = h.get("concept") or {}
+                if kind == "merge":
+                    session.merge(
+                        rec["nodes"],
+                        rec["name"],
+                        author=h.get("author"),
+                        rationale=rec.get("rationale", ""),
+                    )
+                else:
+                    session.split(
+                        rec["node"], author=h.get("author"), rationale=rec.get("rationale", "")
+                    )
             elif kind == "reject":
                 sid = h.get("suggestion_id") or ""
                 session._rejected.add(sid)
@@ -771,6 +886,111 @@ class EditSession:
                 "Replaying the session's history does not give its saved graph; the file is inconsistent."
             )
         return session
+
+
+def _concept_attrs(cohort: Cohort, code: str) -> dict[str, Any]:
+    from kg_editor.data.privacy import protect_node
+
+    var = cohort.variables[code]
+    k = int(cohort.settings.get("min_cell", 11))
+    return {
+        "label": var.label,
+        "code": code,
+        "domain": var.domain,
+        "states": tuple(var.states),
+        **protect_node(var.n_patients, cohort.n_patients, k=k),
+    }
+
+
+def _contract(
+    graph: CausalGraph,
+    members: Sequence[str],
+    code: str,
+    cohort: Cohort,
+    author: str,
+    rationale: str,
+) -> CausalGraph:
+    """``graph`` with ``members`` contracted into the node ``code`` (a CycleError if the
+    members are linked through an outside node)."""
+    import networkx as nx
+
+    old = graph.nx
+    inside = set(members)
+    g = nx.DiGraph()
+    for n, a in old.nodes(data=True):
+        if n not in inside:
+            g.add_node(n, **dict(a))
+    tiers = [old.nodes[m].get("tier") for m in members if old.nodes[m].get("tier") is not None]
+    g.add_node(code, **_concept_attrs(cohort, code), tier=min(tiers) if tiers else None)
+    note = {"edit": "merge", "members": list(members), "author": author, "rationale": rationale}
+    for u, v, a in old.edges(data=True):
+        uu, vv = (code if u in inside else u), (code if v in inside else v)
+        if uu == vv or g.has_edge(uu, vv):
+            continue
+        attrs = dict(a)
+        if code in (uu, vv):
+            attrs.update(
+                provenance="clinician",
+                evidence={},
+                history=[*attrs.get("history", []), note],
+            )
+        g.add_edge(uu, vv, **attrs)
+    if not nx.is_directed_acyclic_graph(g):
+        cyc = [u for u, _ in nx.find_cycle(g)]
+        labels = [graph.label(n) if n in graph else cohort.variables[n].label for n in cyc]
+        raise CycleError(
+            "Merging "
+            + ", ".join(repr(graph.label(m)) for m in members)
+            + " would create the cycle "
+            + " -> ".join([*labels, labels[0]])
+            + "; remove the edge through the outside node first.",
+            cycle=[*cyc, cyc[0]],
+        )
+    return CausalGraph(g, metadata=graph.metadata)
+
+
+def _expand(
+    graph: CausalGraph,
+    code: str,
+    members: Sequence[str],
+    cohort: Cohort,
+    author: str,
+    rationale: str,
+) -> CausalGraph:
+    """``graph`` with the concept ``code`` replaced by ``members``, each with its edges."""
+    import networkx as nx
+
+    from kg_editor.data.privacy import protect_node
+
+    old = graph.nx
+    k = int(cohort.settings.get("min_cell", 11))
+    g = nx.DiGraph()
+    for n, a in old.nodes(data=True):
+        if n != code:
+            g.add_node(n, **dict(a))
+    for m in members:
+        var = cohort.variables[m]
+        g.add_node(
+            m,
+            label=var.label,
+            code=m,
+            domain=var.domain,
+            states=tuple(var.states),
+            tier=old.nodes[code].get("tier"),
+            **protect_node(var.n_patients, cohort.n_patients, k=k),
+        )
+    note = {"edit": "split", "concept": code, "author": author, "rationale": rationale}
+    for u, v, a in old.edges(data=True):
+        if code not in (u, v):
+            g.add_edge(u, v, **dict(a))
+            continue
+        for m in members:
+            attrs = dict(a)
+            attrs.update(
+                provenance="clinician", evidence={}, history=[*attrs.get("history", []), note]
+            )
+            g.add_edge(m if u == code else u, m if v == code else v, **attrs)
+    return CausalGraph(g, metadata=graph.metadata)
 
 
 def _edit_dict(edit: Edit) -> dict[str, Any]:

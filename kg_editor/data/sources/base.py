@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,11 @@ class EHRSource:
         Where the data came from.
     labels, domains : mapping
         For wide tables: column -> label / domain.
+    descendants : callable, optional
+        OMOP concept ids -> codes of every descendant (``concept_ancestor``), for concept
+        sets with ``descendants: true``; set by the OMOP reader.
+    notes : dict
+        What the reader did that the user should know (rows dropped and why), counted.
     """
 
     events: pd.DataFrame
@@ -54,6 +59,8 @@ class EHRSource:
     kind: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
     domains: Mapping[str, str] = field(default_factory=dict)
+    descendants: Callable[[Sequence[int]], set[str]] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_frames(

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kg_editor.data.sources.base import EHRSource, register_reader
+from kg_editor.data.sources.dates import parse_dates, row_hint
 from kg_editor.errors import DataSourceError, SchemaError
 
 __all__ = ["normalise_events", "normalise_persons", "read_events", "read_table", "read_wide"]
@@ -51,15 +52,25 @@ def read_table(path: str | Path, *, what: str = "file") -> pd.DataFrame:
         except Exception as exc:
             raise DataSourceError(f"The {what} {p} is not a readable Parquet file: {exc}") from exc
         _check_duplicates(schema_names, p)
-        df = pd.read_parquet(p)
+        try:
+            df = pd.read_parquet(p)
+        except Exception as exc:
+            raise DataSourceError(f"The {what} {p} is not a readable Parquet file: {exc}") from exc
         if df.empty:
             raise DataSourceError(f"The {what} {p} has a header but no rows.")
         return df
     raw = p.read_bytes()
     if p.suffix.lower() == ".gz":
         import gzip
+        import zlib
 
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataSourceError(
+                f"The {what} {p} is not a readable gzip file ({exc}). Compress it again "
+                "(gzip FILE.csv) or give the uncompressed CSV."
+            ) from exc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -73,10 +84,51 @@ def read_table(path: str | Path, *, what: str = "file") -> pd.DataFrame:
     sep = "\t" if p.name.lower().endswith(".tsv") else ","
     header = next(csv.reader(io.StringIO(text.splitlines()[0]), delimiter=sep))
     _check_duplicates(header, p)
-    df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=True, na_values=[""])
+    _check_rows(text, sep, len(header), p, what)
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=True, na_values=[""]
+        )
+    except pd.errors.ParserError as exc:
+        raise DataSourceError(
+            f"The {what} {p} cannot be parsed as CSV: {' '.join(str(exc).split())}. "
+            "Check its quotes and separators."
+        ) from exc
     if df.empty:
         raise DataSourceError(f"The {what} {p} has a header but no rows.")
     return df
+
+
+def _check_rows(text: str, sep: str, n_fields: int, p: Path, what: str) -> None:
+    """Every row has the header's number of fields, and every quote is closed."""
+    if '"' not in text:
+        for i, line in enumerate(text.splitlines()):
+            if not line.strip():
+                continue
+            got = line.count(sep) + 1
+            if got != n_fields:
+                raise _ragged(p, what, i + 1, got, n_fields, line)
+        return
+    reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
+    start = 1
+    try:
+        for row in reader:
+            if row and len(row) != n_fields:
+                raise _ragged(p, what, start, len(row), n_fields, sep.join(row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataSourceError(
+            f"The {what} {p} has a quote opened at line {start} that is never closed ({exc}). "
+            'Close the quote, or double quotes inside a quoted value ("").'
+        ) from exc
+
+
+def _ragged(p: Path, what: str, line: int, got: int, want: int, text: str) -> DataSourceError:
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return DataSourceError(
+        f"The {what} {p} has {got} field(s) at line {line} ({shown!r}) where the header has "
+        f"{want}. Fix that row (a missing or extra separator, or an unquoted comma in a value)."
+    )
 
 
 def _check_duplicates(names: list[str], p: Path) -> None:
@@ -106,13 +158,21 @@ def _require(df: pd.DataFrame, required: tuple[str, ...], where: str) -> None:
         )
 
 
-def _row_hint(where: str, pos: int) -> str:
-    line = f" (line {pos + 2} of the file)" if where.lower().endswith((".csv", ".tsv")) else ""
-    return f"row {pos + 1}{line}"
+_row_hint = row_hint
 
 
-def normalise_events(df: pd.DataFrame, *, where: str = "events") -> pd.DataFrame:
-    """Check and convert an events frame to the canonical columns and types."""
+def normalise_events(
+    df: pd.DataFrame,
+    *,
+    where: str = "events",
+    date_format: str | None = None,
+    date_unit: str | None = None,
+) -> pd.DataFrame:
+    """Check and convert an events frame to the canonical columns and types.
+
+    Dates are read by :func:`kg_editor.data.sources.dates.parse_dates` (one format per
+    column, ``date_format``/``date_unit`` when given).
+    """
     df = df.rename(columns=lambda c: str(c).strip())
     _require(df, ("patient_id", "code"), where)
     pid = df["patient_id"]
@@ -141,7 +201,9 @@ def normalise_events(df: pd.DataFrame, *, where: str = "events") -> pd.DataFrame
         }
     )
     if "date" in df.columns:
-        out["date"] = _parse_dates(df["date"], where, "date").to_numpy()
+        out["date"] = parse_dates(
+            df["date"], where=where, column="date", date_format=date_format, date_unit=date_unit
+        ).to_numpy()
     else:
         out["date"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     for col in ("description", "domain", "value"):
@@ -154,24 +216,18 @@ def normalise_events(df: pd.DataFrame, *, where: str = "events") -> pd.DataFrame
     return out
 
 
-def _parse_dates(s: pd.Series, where: str, column: str) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return s.astype("datetime64[ns]")
-    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
-    bad = parsed.isna() & s.notna() & (s.astype(str).str.strip() != "")
-    if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise SchemaError(
-            f"{where}: cannot read the {column} {s.iloc[pos]!r} in {_row_hint(where, pos)} "
-            f"({int(bad.sum())} bad date(s) in all). Use ISO dates such as 2024-03-31.",
-            column=column,
-            row=pos + 1,
-        )
-    return parsed.astype("datetime64[ns]")
+def normalise_persons(
+    df: pd.DataFrame,
+    *,
+    where: str = "persons",
+    date_format: str | None = None,
+    date_unit: str | None = None,
+) -> pd.DataFrame:
+    """Check and convert a persons frame (patient_id, sex, birth_year).
 
-
-def normalise_persons(df: pd.DataFrame, *, where: str = "persons") -> pd.DataFrame:
-    """Check and convert a persons frame (patient_id, sex, birth_year)."""
+    Rows repeating a patient with the same sex and birth year are merged; repeats that
+    disagree are an error naming the patients and rows.
+    """
     df = df.rename(columns=lambda c: str(c).strip())
     _require(df, ("patient_id",), where)
     bad = df["patient_id"].isna()
@@ -194,14 +250,59 @@ def normalise_persons(df: pd.DataFrame, *, where: str = "persons") -> pd.DataFra
             )
         out["birth_year"] = by.to_numpy()
     elif "birth_date" in df:
-        out["birth_year"] = _parse_dates(df["birth_date"], where, "birth_date").dt.year.to_numpy()
+        out["birth_year"] = parse_dates(
+            df["birth_date"],
+            where=where,
+            column="birth_date",
+            date_format=date_format,
+            date_unit=date_unit,
+        ).dt.year.to_numpy()
     else:
         out["birth_year"] = np.nan
-    return out
+    if "index_date" in df:
+        out["index_date"] = parse_dates(
+            df["index_date"],
+            where=where,
+            column="index_date",
+            date_format=date_format,
+            date_unit=date_unit,
+        ).to_numpy()
+    return _merge_duplicate_persons(out, where)
+
+
+def _merge_duplicate_persons(out: pd.DataFrame, where: str) -> pd.DataFrame:
+    dup = out["patient_id"].duplicated(keep=False)
+    if not dup.any():
+        return out
+    rows = out[dup]
+    sex = rows["sex"].astype(object).where(rows["sex"].notna(), "").astype(str)
+    key = sex + "|" + rows["birth_year"].astype(str)
+    n_keys = key.groupby(rows["patient_id"]).nunique()
+    conflicting = n_keys[n_keys > 1].index.tolist()
+    if conflicting:
+        shown = []
+        for pid in conflicting[:3]:
+            pos = np.flatnonzero((out["patient_id"] == pid).to_numpy())
+            rows_txt = ", ".join(_row_hint(where, int(i)) for i in pos[:3])
+            shown.append(f"{pid!r} ({rows_txt})")
+        more = f" and {len(conflicting) - 3} more" if len(conflicting) > 3 else ""
+        raise SchemaError(
+            f"{where}: {len(conflicting)} patient(s) appear more than once with different sex or "
+            f"birth year: {'; '.join(shown)}{more}. Keep one row per patient.",
+            column="patient_id",
+        )
+    return out.drop_duplicates("patient_id").reset_index(drop=True)
 
 
 @register_reader("events", detect=_is_table_file)
-def read_events(spec: str, persons: str | Path | None = None, **_: object) -> EHRSource:
+def read_events(
+    spec: str,
+    persons: str | Path | None = None,
+    *,
+    date_format: str | None = None,
+    date_unit: str | None = None,
+    **_: object,
+) -> EHRSource:
     """Read a long events file, and optionally a persons file.
 
     Examples
@@ -213,10 +314,15 @@ def read_events(spec: str, persons: str | Path | None = None, **_: object) -> EH
     [['1', 'E11'], ['2', 'I10']]
     """
     df = read_table(spec, what="events file")
-    ev = normalise_events(df, where=str(spec))
+    ev = normalise_events(df, where=str(spec), date_format=date_format, date_unit=date_unit)
     pe = None
     if persons is not None:
-        pe = normalise_persons(read_table(persons, what="persons file"), where=str(persons))
+        pe = normalise_persons(
+            read_table(persons, what="persons file"),
+            where=str(persons),
+            date_format=date_format,
+            date_unit=date_unit,
+        )
     return EHRSource(events=ev, persons=pe, name=Path(spec).name, kind="events")
 
 
