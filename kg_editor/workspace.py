@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from kg_editor.data.cohort import Cohort
     from kg_editor.discovery.distill import Distiller
     from kg_editor.model.graph import CausalGraph, Constraints, Edit
+    from kg_editor.model.report import ReportDelta
     from kg_editor.model.session import EditSession
     from kg_editor.teaching.beliefs import TeachingModel
     from kg_editor.versions.diff import GraphDiff
@@ -885,10 +886,21 @@ class Workspace:
         """Write the session's state to the store."""
         self.store.save_session_state(sid, self.project_id, session.to_dict())
 
-    def log_edit(self, sid: str, edit: Any, delta: Any, action: str = "edit") -> None:
-        """Record one edit in the store's audit log (never breaks the edit)."""
+    def log_edit(
+        self, sid: str, edit: Any, delta: ReportDelta | None, action: str = "edit"
+    ) -> None:
+        """Record one edit in the store's audit log (never breaks the edit); the report
+        change is written as :func:`kg_editor.data.privacy.protect_report_delta` shows it."""
         try:
-            self.store.log_edit(self.project_id, sid, edit, delta, action=action)
+            from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_report_delta
+
+            shown = None
+            if delta is not None:
+                k = int(self.cohort().settings.get("min_cell", DEFAULT_MIN_CELL))
+                shown = protect_report_delta(
+                    delta.to_dict(), delta.before.to_dict(), delta.after.to_dict(), k
+                )
+            self.store.log_edit(self.project_id, sid, edit, shown, action=action)
         except Exception:
             logger.exception("could not write the audit log entry for %s", edit)
 

@@ -37,6 +37,9 @@ from kg_editor.versions.store import (
 )
 
 NODES = ["asia", "tub", "smoke", "lung", "bronc", "either", "xray", "dysp"]
+#: How a stored report records its protection (every report the store writes passes it).
+PRIVACY_RULE = "small-cell and complementary suppression"
+
 REPORT = {
     "accuracy": {"loglik": -2.1, "auroc": 0.71},
     "targets": {"lung": {"auroc": 0.8}},
@@ -200,7 +203,7 @@ def test_branch_restore_and_diff(store, base_graph):
         b1.branch == "dr_b"
         and b1.parent_id == v1.id
         and b1.graph == base_graph
-        and b1.report == REPORT
+        and b1.report == {**REPORT, "privacy": {"min_cell": 11, "rule": PRIVACY_RULE}}
     )
     with pytest.raises(StoreError, match="already exists"):
         store.branch(v1.id, "dr_b", author="b")
@@ -360,7 +363,7 @@ def test_writer_killed_mid_save_loses_nothing_committed(tmp_path, kill_after):
         versions = {v.id: v for v in s.list_versions(p.id)}
         for vid, i in committed:
             v = versions[vid]
-            assert v.message == f"save {i}" and v.report == {"accuracy": {"i": i}}
+            assert v.message == f"save {i}" and v.report["accuracy"] == {"i": i}
             assert set(v.graph.edges) == _expected_edges(i)
         # every stored version is whole (a half-written one would fail to parse)
         for v in versions.values():

@@ -54,8 +54,10 @@ __all__ = [
     "protect_node",
     "protect_partition",
     "protect_report",
+    "protect_report_delta",
     "protect_summary",
     "protect_table",
+    "protect_target",
     "suppress",
     "suppress_counts",
     "suppress_frame",
@@ -320,59 +322,126 @@ def protect_summary(summary: Mapping[str, Any], k: int = DEFAULT_MIN_CELL) -> di
     return out
 
 
-def protect_report(report: Mapping[str, Any], k: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
-    """A model report (:meth:`kg_editor.model.report.Report.to_dict`) as it may be shown.
+def protect_target(block: Mapping[str, Any], k: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
+    """One target's report block (``Report.targets[code]``) as it may be shown.
 
-    Per target: the prevalence goes with the positives it gives back
-    (:func:`protect_margin`); subgroup sizes within one attribute are a partition of
-    the held-out patients (:func:`protect_partition`), and a row whose size or positives
-    are hidden loses its AUROC and Brier too; reliability bins are a partition of the
-    held-out patients, and a hidden bin loses its rates. The threshold is recorded under
-    ``privacy``.
+    The prevalence goes with the positives it gives back (:func:`protect_margin`);
+    subgroup sizes within one attribute are a partition of the held-out patients
+    (:func:`protect_partition`), and a row whose size or positives are hidden loses its
+    AUROC and Brier too; reliability bins are a partition of the held-out patients, and a
+    hidden bin loses its rates.
+
+    Examples
+    --------
+    >>> b = {"n": 200, "prevalence": 0.04, "subgroups": [
+    ...     {"attribute": "sex", "group": "F", "n": 195, "positives": 8, "auroc": 0.7},
+    ...     {"attribute": "sex", "group": "M", "n": 5, "positives": 0, "auroc": None}]}
+    >>> t = protect_target(b)
+    >>> t["prevalence"], [(r["n"], r["positives"]) for r in t["subgroups"]]
+    (None, [('suppressed', '<11'), ('<11', '<11')])
     """
     import copy
 
+    t = copy.deepcopy(dict(block))
+    n, prev = t.get("n"), t.get("prevalence")
+    if (
+        isinstance(n, int)
+        and isinstance(prev, float)
+        and protect_margin(round(prev * n), n, k)["hidden"]
+    ):
+        t["prevalence"] = None
+    rows = t.get("subgroups") or []
+    by_attr: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        by_attr.setdefault(str(r.get("attribute")), {})[str(r.get("group"))] = r.get("n")
+    parts = {a: protect_partition(g, k) for a, g in by_attr.items()}
+    for r in rows:
+        shown_n = parts[str(r.get("attribute"))][str(r.get("group"))]
+        pos = r.get("positives")
+        m = protect_margin(pos, r.get("n"), k) if isinstance(pos, int) else None
+        hide = is_suppressed(shown_n) or (m is not None and m["hidden"])
+        r["n"] = shown_n
+        if m is not None:
+            r["positives"] = m["patients"]
+        if hide:
+            r["auroc"] = None
+            r["brier"] = None
+    # the positives of one attribute's groups add up to the target's positives (shown
+    # through its prevalence or another attribute): one hidden cell takes a second with it
+    for attr in by_attr:
+        group = [r for r in rows if str(r.get("attribute")) == attr]
+        if sum(is_suppressed(r.get("positives")) for r in group) == 1:
+            shown_pos = [r for r in group if isinstance(r.get("positives"), int)]
+            if shown_pos:
+                min(shown_pos, key=lambda r: r["positives"])["positives"] = HIDDEN
+    bins = t.get("reliability") or []
+    counts = {str(i): b.get("count") for i, b in enumerate(bins) if b.get("count")}
+    shown = protect_partition(counts, k)
+    for i, b in enumerate(bins):
+        c = b.get("count")
+        if not c:
+            continue
+        rate = b.get("observed_rate")
+        pos = round(rate * c) if isinstance(rate, float) else None
+        hidden = is_suppressed(shown[str(i)]) or (
+            pos is not None and protect_margin(pos, c, k)["hidden"]
+        )
+        b["count"] = shown[str(i)]
+        if hidden:
+            b["observed_rate"] = None
+            if is_suppressed(shown[str(i)]):
+                b["mean_predicted"] = None
+    return t
+
+
+def protect_report(report: Mapping[str, Any], k: int = DEFAULT_MIN_CELL) -> dict[str, Any]:
+    """A model report (:meth:`kg_editor.model.report.Report.to_dict`) as it may be shown:
+    every target block through :func:`protect_target`, the threshold recorded under
+    ``privacy``. A report that already records its ``privacy`` is returned as it is.
+    """
+    import copy
+
+    if "privacy" in report:
+        return copy.deepcopy(dict(report))
     out = copy.deepcopy(dict(report))
-    for t in out.get("targets", {}).values():
-        n, prev = t.get("n"), t.get("prevalence")
-        if (
-            isinstance(n, int)
-            and isinstance(prev, float)
-            and protect_margin(round(prev * n), n, k)["hidden"]
-        ):
-            t["prevalence"] = None
-        rows = t.get("subgroups") or []
-        by_attr: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            by_attr.setdefault(str(r.get("attribute")), {})[str(r.get("group"))] = r.get("n")
-        parts = {a: protect_partition(g, k) for a, g in by_attr.items()}
-        for r in rows:
-            shown_n = parts[str(r.get("attribute"))][str(r.get("group"))]
-            pos = r.get("positives")
-            m = protect_margin(pos, r.get("n"), k) if isinstance(pos, int) else None
-            hide = is_suppressed(shown_n) or (m is not None and m["hidden"])
-            r["n"] = shown_n
-            if m is not None:
-                r["positives"] = m["patients"]
-            if hide:
-                r["auroc"] = None
-                r["brier"] = None
-        bins = t.get("reliability") or []
-        counts = {str(i): b.get("count") for i, b in enumerate(bins) if b.get("count")}
-        shown = protect_partition(counts, k)
-        for i, b in enumerate(bins):
-            c = b.get("count")
-            if not c:
-                continue
-            rate = b.get("observed_rate")
-            pos = round(rate * c) if isinstance(rate, float) else None
-            hidden = is_suppressed(shown[str(i)]) or (
-                pos is not None and protect_margin(pos, c, k)["hidden"]
-            )
-            b["count"] = shown[str(i)]
-            if hidden:
-                b["observed_rate"] = None
-                if is_suppressed(shown[str(i)]):
-                    b["mean_predicted"] = None
+    out["targets"] = {c: protect_target(t, k) for c, t in out.get("targets", {}).items()}
+    out["privacy"] = {"min_cell": k, "rule": "small-cell and complementary suppression"}
+    return out
+
+
+def protect_report_delta(
+    delta: Mapping[str, Any],
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    k: int = DEFAULT_MIN_CELL,
+) -> dict[str, Any]:
+    """A report change (:meth:`kg_editor.model.report.ReportDelta.to_dict`) as it may be
+    written: a target's prevalence that :func:`protect_target` hides in the report
+    ``before`` or ``after`` (``Report.to_dict()``) is hidden in the change too, with the
+    difference that would give it back.
+
+    Examples
+    --------
+    >>> rep = {"targets": {"t": {"n": 300, "prevalence": 0.02}}}
+    >>> d = {"targets": {"t": {"prevalence": {"before": 0.02, "after": 0.02, "delta": 0.0}}}}
+    >>> protect_report_delta(d, rep, rep)["targets"]["t"]["prevalence"]
+    {'before': None, 'after': None, 'delta': None}
+    """
+    import copy
+
+    out = copy.deepcopy(dict(delta))
+    shown = {
+        side: {c: protect_target(t, k) for c, t in rep.get("targets", {}).items()}
+        for side, rep in (("before", before), ("after", after))
+    }
+    for code, row in out.get("targets", {}).items():
+        prev = row.get("prevalence")
+        if not isinstance(prev, dict):
+            continue
+        for side in ("before", "after"):
+            block = shown[side].get(code)
+            if block is not None and block.get("prevalence") is None:
+                prev[side] = None
+                prev["delta"] = None
     out["privacy"] = {"min_cell": k, "rule": "small-cell and complementary suppression"}
     return out

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_report
 from kg_editor.errors import StoreError
 from kg_editor.jsonsafe import json_safe
 from kg_editor.model.graph import CausalGraph, Edit, edit_from_dict, edit_to_dict
@@ -57,6 +58,7 @@ __all__ = [
     "Version",
     "data_home",
     "default_store_url",
+    "graph_min_cell",
     "new_id",
 ]
 
@@ -202,6 +204,20 @@ class Project:
             "target": self.target,
             "created": self.created.isoformat(),
         }
+
+
+def graph_min_cell(graph: Mapping[str, Any]) -> int:
+    """The small-cell threshold a graph file records (``metadata.min_cell``, else its
+    cohort settings', else the default): reports stored beside it are protected at it.
+
+    Examples
+    --------
+    >>> graph_min_cell({"metadata": {"cohort_settings": {"min_cell": 5}}}), graph_min_cell({})
+    (5, 11)
+    """
+    meta = graph.get("metadata") or {}
+    k = meta.get("min_cell", (meta.get("cohort_settings") or {}).get("min_cell"))
+    return int(k) if k is not None else DEFAULT_MIN_CELL
 
 
 def _flat_metrics(report: Mapping[str, Any] | None) -> dict[str, float]:
@@ -608,7 +624,9 @@ class Store:
             "message": message,
             "created": _now(),
             "graph": _clean_json(gdata),
-            "report": _clean_json(dict(report)) if report is not None else None,
+            "report": _clean_json(protect_report(report, graph_min_cell(gdata)))
+            if report is not None
+            else None,
             "edits": [_clean_json(e if isinstance(e, Mapping) else edit_to_dict(e)) for e in edits],
         }
         conn.execute(versions_t.insert().values(**values))

@@ -361,7 +361,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                         workspace.log_edit(
                             str(sid),
                             last.edit,
-                            last.delta.to_dict() if last.delta is not None else None,
+                            last.delta,
                             action=last.kind if last.kind in ("undo", "redo") else "edit",
                         )
                     # the selected edge may be gone or reversed

@@ -13,6 +13,7 @@ from typing import Any
 
 from dash import html
 
+from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_target
 from kg_editor.model.report import ReportDelta
 from kg_editor.ui import ids
 from kg_editor.ui.editor.elements import graph_elements, neighbourhood
@@ -124,8 +125,13 @@ def render_report(session: Any, target: str | None = None) -> dict[str, Any]:
     t = current_target(session, target)
     delta, has_edit = current_delta(session)
     d = delta.to_dict()
-    before = delta.before.targets.get(t or "") if has_edit else None
-    after = session.report.targets.get(t or "")
+    # counts shown in the subgroup table and the calibration bins pass the one
+    # suppression mechanism (complementary cells included) at the cohort's threshold
+    k = int(session.cohort.settings.get("min_cell", DEFAULT_MIN_CELL))
+    b_raw = delta.before.targets.get(t or "") if has_edit else None
+    a_raw = session.report.targets.get(t or "")
+    before = protect_target(b_raw, k) if b_raw is not None else None
+    after = protect_target(a_raw, k) if a_raw is not None else None
     if has_edit and delta.edit:
         e = delta.edit
         verb = {"add": "Added", "remove": "Removed", "reverse": "Reversed"}.get(

@@ -3,7 +3,8 @@ subgroup table, and the ROC, calibration and history charts.
 
 Functions here turn plain report dictionaries (``Report.to_dict()``,
 ``ReportDelta.to_dict()``) into Dash components and plotly figures; they hold no state.
-Patient counts in tables go through :func:`kg_editor.data.privacy.suppress`.
+Patient counts arrive protected (:func:`kg_editor.data.privacy.protect_target`); the
+tables pass them through :func:`kg_editor.data.privacy.suppress` once more.
 """
 
 from __future__ import annotations
