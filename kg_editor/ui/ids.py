@@ -15,6 +15,11 @@ __all__ = [
     "CALIBRATION",
     "CANVAS",
     "CLIENT_ACTION",
+    "CONCEPT_MEMBERS",
+    "CONCEPT_MERGE",
+    "CONCEPT_NAME",
+    "CONCEPT_SPLIT",
+    "CONCEPT_SPLIT_NODE",
     "CONNECT_MODE",
     "DETAILS",
     "EDGE_CARD",
@@ -134,6 +139,13 @@ FOCUS_HOPS = "kg-focus-hops"
 FORM_SOURCE = "kg-form-source"
 FORM_TARGET = "kg-form-target"
 FORM_ADD = "kg-form-add"
+
+# -- concepts: merge selected nodes into one concept, split it again -------------------
+CONCEPT_MEMBERS = "kg-concept-members"
+CONCEPT_NAME = "kg-concept-name"
+CONCEPT_MERGE = "kg-concept-merge"
+CONCEPT_SPLIT_NODE = "kg-concept-split-node"
+CONCEPT_SPLIT = "kg-concept-split"
 
 # -- details, edge card ----------------------------------------------------------------
 DETAILS = "kg-details"

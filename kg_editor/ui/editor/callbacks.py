@@ -37,7 +37,14 @@ from kg_editor.workspace import Workspace
 if TYPE_CHECKING:
     from kg_editor.model.session import EditSession
 
-__all__ = ["ACTIONS", "Action", "editor_page", "parse_trigger", "register_callbacks"]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "concept_options",
+    "editor_page",
+    "parse_trigger",
+    "register_callbacks",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +67,11 @@ class Action:
 def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) -> Action | None:
     """Map the component (and property) that fired, and its value, to an :class:`Action`."""
     if trigger == ids.CLIENT_ACTION:
+        if isinstance(value, dict) and value.get("kind") == "merge":
+            nodes = [str(n) for n in value.get("nodes") or []]
+            return Action("merge", extra={"nodes": nodes, "name": value.get("name") or ""})
+        if isinstance(value, dict) and value.get("kind") == "split":
+            return Action("split", value.get("node"))
         if not isinstance(value, dict) or value.get("kind") not in (
             "add",
             "remove",
@@ -152,6 +164,32 @@ def _edit_methods() -> dict[str, Callable[..., Any]]:
 _EDIT_METHODS: dict[str, Callable[..., Any]] = _edit_methods()
 
 
+def _merge(session: EditSession, a: Action, st: dict[str, Any]) -> Any:
+    name = str(a.extra.get("name") or "").strip()
+    if len(a.extra.get("nodes") or []) < 2:
+        raise KGEditorError("Choose two or more variables to merge into one concept.")
+    if not name:
+        raise KGEditorError("Name the concept before merging (e.g. “GI mucosal disease”).")
+    return session.merge(a.extra["nodes"], name, author=st["author"], rationale=st["rationale"])
+
+
+def _split(session: EditSession, a: Action, st: dict[str, Any]) -> Any:
+    if not a.source:
+        raise KGEditorError("Choose a merged concept to split.")
+    return session.split(str(a.source), author=st["author"], rationale=st["rationale"])
+
+
+def concept_options(session: EditSession) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Options of the concept card: binary variables that may be merged, and the merged
+    concepts that may be split."""
+    merged = [
+        {"label": session.graph.label(c), "value": str(c)}
+        for c in session.cohort.set_aside
+        if c in session.graph
+    ]
+    return _binary_options(session), sorted(merged, key=lambda o: o["label"].lower())
+
+
 #: Action kind -> function(session, action, state) that changes the session.
 ACTIONS: dict[str, Callable[[EditSession, Action, dict[str, Any]], Any]] = {
     "add": _edit("add"),
@@ -161,13 +199,15 @@ ACTIONS: dict[str, Callable[[EditSession, Action, dict[str, Any]], Any]] = {
     "redo": lambda s, a, st: s.redo(author=st["author"]),
     "accept": lambda s, a, st: s.accept(a.extra["id"], author=st["author"]),
     "reject": lambda s, a, st: s.reject(a.extra["id"], author=st["author"]),
+    "merge": _merge,
+    "split": _split,
     "target": lambda s, a, st: (
         s.set_targets([a.extra["target"]]) if a.extra.get("target") else None
     ),
 }
 
 #: Actions that change the graph (and so are logged, and clear the rationale).
-GRAPH_EDITS = ("add", "remove", "reverse", "undo", "redo", "accept")
+GRAPH_EDITS = ("add", "remove", "reverse", "undo", "redo", "accept", "merge", "split")
 
 
 def _outputs() -> dict[str, Output]:
@@ -249,8 +289,11 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
             f"{workspace.title} · {cohort.n_patients:,} patients · {len(session.graph)} variables · "
             f"{len(session.graph.edges)} edges"
         )
+        mergeable, merged = concept_options(session)
         return editor_layout(
             view,
+            concept_options=mergeable,
+            merged_options=merged,
             session_id=sid,
             title=title_text,
             options=options,
@@ -424,6 +467,61 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
             logger.exception("could not refresh the suggestions")
             raise PreventUpdate from None
 
+    @app.callback(
+        output={
+            "members": Output(ids.CONCEPT_MEMBERS, "options"),
+            "members_value": Output(ids.CONCEPT_MEMBERS, "value"),
+            "merged": Output(ids.CONCEPT_SPLIT_NODE, "options"),
+            "split_value": Output(ids.CONCEPT_SPLIT_NODE, "value"),
+            "name": Output(ids.CONCEPT_NAME, "value"),
+            "form_source": Output(ids.FORM_SOURCE, "options"),
+            "form_target": Output(ids.FORM_TARGET, "options"),
+        },
+        inputs={"view": Input(ids.VIEW, "data"), "session_data": State(ids.SESSION, "data")},
+        prevent_initial_call=True,
+    )
+    def refresh_concepts(view: Any, session_data: Any) -> dict[str, Any]:
+        """After a merge or split the variables changed: refresh every list of them."""
+        if not view or view.get("last") not in ("merge", "split"):
+            raise PreventUpdate
+        with workspace.reading(session_id(session_data)) as session:
+            mergeable, merged = concept_options(session)
+            every = sorted(
+                ({"label": session.graph.label(n), "value": str(n)} for n in session.graph.nodes),
+                key=lambda o: o["label"].lower(),
+            )
+        return {
+            "members": mergeable,
+            "members_value": [],
+            "merged": merged,
+            "split_value": None,
+            "name": "",
+            "form_source": every,
+            "form_target": every,
+        }
+
+    # the concept card's buttons send their action through the one client-action store
+    app.clientside_callback(
+        """function(n, nodes, name){
+            if (!n) { return window.dash_clientside.no_update; }
+            return {kind: "merge", nodes: nodes || [], name: name || "", via: "concept", t: Date.now()};
+        }""",
+        Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
+        Input(ids.CONCEPT_MERGE, "n_clicks"),
+        State(ids.CONCEPT_MEMBERS, "value"),
+        State(ids.CONCEPT_NAME, "value"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        """function(n, node){
+            if (!n) { return window.dash_clientside.no_update; }
+            return {kind: "split", node: node || null, via: "concept", t: Date.now()};
+        }""",
+        Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
+        Input(ids.CONCEPT_SPLIT, "n_clicks"),
+        State(ids.CONCEPT_SPLIT_NODE, "value"),
+        prevent_initial_call=True,
+    )
     app.clientside_callback(
         "function(n){ return true; }",
         Output(ids.ALERT, "hidden", allow_duplicate=True),

@@ -13,7 +13,7 @@ from typing import Any
 
 from dash import html
 
-from kg_editor.data.privacy import suppress, suppress_counts
+from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_node, suppress_counts
 from kg_editor.ui.editor.report_view import format_value
 
 __all__ = ["cpd_component", "edge_card", "empty_card", "node_details", "orientation_text"]
@@ -90,15 +90,22 @@ def node_details(session: Any, node: str) -> html.Div:
     g = session.graph
     attrs = g.node_attrs(node)
     var = session.cohort.variables.get(node)
-    prevalence = attrs.get("prevalence", getattr(var, "prevalence", None))
-    patients = getattr(var, "n_patients", None)
+    # patients and prevalence shown together: one gives the other back, so both pass
+    # protect_node at the cohort's threshold
+    shown = protect_node(
+        getattr(var, "n_patients", attrs.get("patients")),
+        session.cohort.n_patients,
+        attrs.get("prevalence", getattr(var, "prevalence", None)),
+        k=int(session.cohort.settings.get("min_cell", DEFAULT_MIN_CELL)),
+    )
+    prevalence, patients = shown["prevalence"], shown["patients"]
     info = html.Table(
         [
             _kv("Code", str(node)),
             _kv("Domain", str(attrs.get("domain") or getattr(var, "domain", "") or "–")),
             _kv("Tier", "–" if attrs.get("tier") is None else str(attrs.get("tier"))),
             _kv("Prevalence", format_value(prevalence, "%")),
-            _kv("Patients", str(suppress(patients)) if patients is not None else "–"),
+            _kv("Patients", str(patients) if patients is not None else "–"),
             _kv(
                 "States",
                 ", ".join(map(str, getattr(var, "states", ()) or attrs.get("states") or ())),

@@ -7,6 +7,7 @@ the graph and its report); afterwards callbacks update it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dash_cytoscape as cyto
@@ -129,6 +130,8 @@ def editor_layout(
     options: list[dict[str, str]],
     target_options: list[dict[str, str]],
     target: str | None,
+    concept_options: Sequence[Mapping[str, str]] = (),
+    merged_options: Sequence[Mapping[str, str]] = (),
     focus_on: bool,
     n_nodes: int,
     author: str = "",
@@ -355,6 +358,61 @@ def editor_layout(
         ],
         className="card form-card",
     )
+    concept_card = html.Section(
+        [
+            html.H3("Merge codes into a concept"),
+            html.Div(
+                "Variables that carry one disease process can be merged into one concept "
+                "(present when any member is, dated by the earliest); the model is refitted "
+                "and the step recorded. Split a merged concept to undo it.",
+                className="muted",
+            ),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id=ids.CONCEPT_MEMBERS,
+                        options=list(concept_options),
+                        multi=True,
+                        placeholder="Variables to merge…",
+                        className="form-dd concept-dd",
+                    ),
+                    html.Label(
+                        "Concept name", htmlFor=ids.CONCEPT_NAME, className="visually-hidden"
+                    ),
+                    dcc.Input(
+                        id=ids.CONCEPT_NAME,
+                        type="text",
+                        placeholder="Concept name…",
+                        className="concept-name",
+                    ),
+                    _button(
+                        "Merge",
+                        ids.CONCEPT_MERGE,
+                        "Merge the chosen variables into one concept and refit",
+                        cls="btn primary",
+                    ),
+                ],
+                className="form-row",
+            ),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id=ids.CONCEPT_SPLIT_NODE,
+                        options=list(merged_options),
+                        placeholder="Merged concept…",
+                        className="form-dd",
+                    ),
+                    _button(
+                        "Split",
+                        ids.CONCEPT_SPLIT,
+                        "Split the chosen concept back into its member variables and refit",
+                    ),
+                ],
+                className="form-row",
+            ),
+        ],
+        className="card concept-card",
+    )
     suggestions_card = html.Section(
         [
             html.Div(
@@ -419,6 +477,7 @@ def editor_layout(
                             selection_card,
                             form_card,
                             suggestions_card,
+                            concept_card,
                         ],
                         className="col-side",
                     ),

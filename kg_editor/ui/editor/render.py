@@ -7,7 +7,7 @@ suppressed counts); never a patient row or a patient id.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ __all__ = [
     "visible_nodes",
 ]
 
-STEP_KINDS = ("start", "edit", "undo", "redo", "accept")
+STEP_KINDS = ("start", "edit", "undo", "redo", "accept", "merge", "split")
 
 
 @dataclass
@@ -132,7 +132,9 @@ def render_report(session: Any, target: str | None = None) -> dict[str, Any]:
     a_raw = session.report.targets.get(t or "")
     before = protect_target(b_raw, k) if b_raw is not None else None
     after = protect_target(a_raw, k) if a_raw is not None else None
-    if has_edit and delta.edit:
+    if has_edit and delta.edit and delta.edit.get("op") in ("merge", "split"):
+        status = _concept_text(session.graph, delta.edit)
+    elif has_edit and delta.edit:
         e = delta.edit
         verb = {"add": "Added", "remove": "Removed", "reverse": "Reversed"}.get(
             str(e.get("kind")), "Edited"
@@ -220,13 +222,27 @@ def suggestion_list(session: Any, k: int = 8) -> Any:
     return html.Ol(rows, className="suggestions")
 
 
+def _concept_text(g: Any, entry: Mapping[str, Any]) -> str:
+    """``Merged A, B into “C”`` / ``Split “C” into A, B`` for a concept step."""
+    members = ", ".join(g.label(m) if m in g else str(m) for m in entry.get("nodes") or [])
+    if entry.get("op") == "merge":
+        return f"Merged {members} into “{entry.get('name')}”"
+    node = str(entry.get("node"))
+    return f"Split “{g.label(node) if node in g else node}” into {members}"
+
+
 def history_list(session: Any, limit: int = 30) -> Any:
     """The session's steps, newest first: who, when, what, why."""
     items = []
     g = session.graph
     for h in reversed(session.history[-limit:]):
         when = h.created.strftime("%H:%M:%S")
-        if h.edit is None:
+        concept = getattr(h, "concept", None)
+        if concept:
+            text = _concept_text(g, concept)
+            if concept.get("rationale"):
+                text += f" — “{concept['rationale']}”"
+        elif h.edit is None:
             text = "Session opened on the distilled graph"
         else:
             e = h.edit

@@ -1,0 +1,96 @@
+"""A physician merges two codes into one concept on the page and splits it again
+(issue 13): the canvas, the report and the server agree with the Python API."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import pytest
+
+from kg_editor.model.session import EditSession
+
+pytestmark = pytest.mark.browser
+
+#: The demo's nested GI conditions (peptic ulcer and the five found only beside it).
+GI = ["4027663", "30753", "4266809", "4310024", "81893", "4285898"]
+NAME = "GI mucosal disease"
+
+
+def _mergeable_pair(graph, target):
+    """Two GI codes whose merge closes no cycle through an outside node."""
+    g = graph.nx
+    for a, b in itertools.combinations([c for c in GI if c in g and c != target], 2):
+        contracted = nx.relabel_nodes(nx.DiGraph(g), {a: "m", b: "m"})
+        contracted.remove_edges_from(list(nx.selfloop_edges(contracted)))
+        if nx.is_directed_acyclic_graph(contracted):
+            return a, b
+    raise AssertionError("no GI pair merges without a cycle")
+
+
+def _pick(editor, dropdown, label):
+    """Type ``label`` into a searchable Dash dropdown and take the option (Enter)."""
+    editor.page.click(dropdown)
+    search = editor.page.locator("input[placeholder='Search']:visible").first
+    search.fill(label)
+    editor.page.locator("[role=option]:visible").filter(has_text=label).first.wait_for()
+    search.press("Enter")
+    editor.page.keyboard.press("Escape")
+
+
+def _wait_loglik(editor, value):
+    editor.page.wait_for_function(
+        "(v) => { const r = document.getElementById('metric-loglik_per_patient');"
+        " return r && r.getAttribute('data-after') === v; }",
+        arg=repr(value),
+        timeout=30000,
+    )
+
+
+def test_merge_and_split_a_concept_on_the_page(editor, editor_server, demo_cohort, demo_graph):
+    ref = EditSession(demo_cohort, demo_graph, bootstrap=0)
+    a, b = _mergeable_pair(ref.graph, ref.targets[0])
+    n_nodes = editor.js("return cy.nodes().length;")
+    for code in (a, b):
+        _pick(editor, "#kg-concept-members", ref.graph.label(code))
+    editor.page.fill("#kg-concept-name", NAME)
+    editor.page.click("#kg-concept-merge")
+
+    code = "concept:" + NAME
+    editor.wait("return cy.getElementById(arg).length === 1;", code, timeout=60000)
+    editor.wait_status("Merged")
+    assert editor.js("return cy.nodes().length;") == n_nodes - 1
+    assert editor.js(
+        "return [cy.getElementById(arg[0]).length, cy.getElementById(arg[1]).length];", [a, b]
+    ) == [0, 0]
+    ref.merge([a, b], NAME)
+    _wait_loglik(editor, ref.report.accuracy["loglik_per_patient"])
+    # the history names the step; the server's session holds the same graph
+    assert "Merged" in editor.page.inner_text("#kg-history")
+    sid = editor.page.evaluate("() => new URL(location.href).searchParams.get('session')")
+    with editor_server.workspace.reading(sid) as session:
+        assert session.graph == ref.graph
+    # the new concept is offered for splitting, and for the add-edge form
+    editor.page.click("#kg-concept-split-node")
+    editor.page.locator("[role=option]:visible").filter(has_text=NAME).first.wait_for()
+    editor.page.keyboard.press("Escape")
+
+    _pick(editor, "#kg-concept-split-node", NAME)
+    editor.page.click("#kg-concept-split")
+    editor.wait(
+        "return cy.getElementById(arg[0]).length === 0 && cy.getElementById(arg[1]).length === 1;",
+        [code, a],
+        timeout=60000,
+    )
+    editor.wait_status("Split")
+    ref.split(code)
+    _wait_loglik(editor, ref.report.accuracy["loglik_per_patient"])
+    assert editor.js("return cy.nodes().length;") == n_nodes
+    assert not [e for e in editor.console_errors if "favicon" not in e]
+
+
+def test_merge_without_a_name_is_refused_with_a_message(editor):
+    editor.page.fill("#kg-concept-name", "")
+    editor.page.click("#kg-concept-merge")
+    editor.page.wait_for_selector("#kg-alert:not([hidden])", timeout=15000)
+    assert "two or more variables" in editor.page.inner_text("#kg-alert")
