@@ -22,7 +22,7 @@ import itertools
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -284,16 +284,8 @@ class Cohort:
             fd.insert(min(pos), code, self.first_dates[members].min(axis=1))
         settings = dict(self.settings)
         settings["merged"] = {**settings.get("merged", {}), code: members}
-        out = Cohort(
-            data=data,
-            variables=variables,
-            persons=self.persons,
-            first_dates=fd,
-            is_test=self.is_test,
-            target=code if self.target in members else self.target,
-            source_name=self.source_name,
-            settings=settings,
-            build_report=dict(self.build_report),
+        out = self._rebuilt(
+            data, variables, fd, code if self.target in members else self.target, settings
         )
         out.set_aside = {
             **self.set_aside,
@@ -344,19 +336,30 @@ class Cohort:
             settings["merged"] = merged
         else:
             settings.pop("merged", None)
-        out = Cohort(
-            data=data,
-            variables=variables,
-            persons=self.persons,
-            first_dates=fd,
-            is_test=self.is_test,
-            target=target if self.target == code and target else self.target,
-            source_name=self.source_name,
-            settings=settings,
-            build_report=dict(self.build_report),
+        out = self._rebuilt(
+            data, variables, fd, target if self.target == code and target else self.target, settings
         )
         out.set_aside = {k: v for k, v in self.set_aside.items() if k != code}
         return out
+
+    def _rebuilt(
+        self,
+        data: pd.DataFrame,
+        variables: dict[str, Variable],
+        first_dates: pd.DataFrame | None,
+        target: str | None,
+        settings: dict[str, Any],
+    ) -> Cohort:
+        """The same patients, split and source with other variables (merge and split)."""
+        return replace(
+            self,
+            data=data,
+            variables=variables,
+            first_dates=first_dates,
+            target=target,
+            settings=settings,
+            build_report=dict(self.build_report),
+        )
 
     def fingerprint(self) -> str:
         """A short hash of the data and settings: the same cohort gives the same value."""

@@ -113,6 +113,23 @@ class _Work:
             )
         return self.score_cache[key]
 
+    def prune(
+        self, pair: frozenset[str], why: str, given: Sequence[str] = (), p: float | None = None
+    ) -> None:
+        """Record why the pair's edge is not in the graph (shown in the funnel and card)."""
+        a, b = sorted(pair)
+        lab = self.labels
+        self.pruned.append(
+            {
+                "pair": [a, b],
+                "labels": [lab.get(a, a), lab.get(b, b)],
+                "given": list(given),
+                "given_labels": [lab.get(z, z) for z in given],
+                "p": p,
+                "why": why,
+            }
+        )
+
 
 Method = Callable[["Distiller", _Work], None]
 #: Structure methods by name; the built-ins use :func:`register_method` too.
@@ -970,17 +987,10 @@ class Distiller:
                 del work.directed[e]
                 work.skeleton.discard(e)
                 dropped.append(p)
-                a, b = sorted(e)
-                work.pruned.append(
-                    {
-                        "pair": [a, b],
-                        "labels": [lab.get(a, a), lab.get(b, b)],
-                        "given": [],
-                        "given_labels": [],
-                        "p": None,
-                        "why": f"{lab.get(p, p)} -> {lab.get(n, n)} was dropped to keep the family of "
-                        f"{lab.get(n, n)} within its bound ({'; '.join(limit_txt)}); it was its weakest parent.",
-                    }
+                work.prune(
+                    e,
+                    f"{lab.get(p, p)} -> {lab.get(n, n)} was dropped to keep the family of "
+                    f"{lab.get(n, n)} within its bound ({'; '.join(limit_txt)}); it was its weakest parent.",
                 )
             kept = parents_of(n)
             work.capped[n] = {
@@ -1197,16 +1207,12 @@ def _pc(distiller: Distiller, work: _Work) -> None:
             work.skeleton.discard(e)
             work.sepsets[e] = s
             a, b = sorted(e)
-            work.pruned.append(
-                {
-                    "pair": [a, b],
-                    "labels": [lab.get(a, a), lab.get(b, b)],
-                    "given": list(s),
-                    "given_labels": [lab.get(z, z) for z in s],
-                    "p": p,
-                    "why": f"{lab.get(a, a)} and {lab.get(b, b)} are independent given "
-                    f"{', '.join(lab.get(z, z) for z in s)} (p = {p:.2g}): an indirect association.",
-                }
+            work.prune(
+                e,
+                f"{lab.get(a, a)} and {lab.get(b, b)} are independent given "
+                f"{', '.join(lab.get(z, z) for z in s)} (p = {p:.2g}): an indirect association.",
+                given=s,
+                p=p,
             )
     work.notes["tests_skipped_for_positivity"] = skipped
     # pairs never candidates are separated by the empty set (for colliders) only when
@@ -1288,15 +1294,9 @@ def _hc(distiller: Distiller, work: _Work) -> None:
     kept = {frozenset(e) for e in g.edges}
     for e in sorted(work.skeleton - kept, key=sorted):
         a, b = sorted(e)
-        work.pruned.append(
-            {
-                "pair": [a, b],
-                "labels": [lab.get(a, a), lab.get(b, b)],
-                "given": [],
-                "given_labels": [],
-                "p": None,
-                "why": f"The BIC score is better without an edge between {lab.get(a, a)} and {lab.get(b, b)}.",
-            }
+        work.prune(
+            e,
+            f"The BIC score is better without an edge between {lab.get(a, a)} and {lab.get(b, b)}.",
         )
     work.skeleton = kept
     for u, v in g.edges:
