@@ -235,6 +235,7 @@ def editor_layout(
                 placeholder="Find a concept…",
                 className="search",
                 clearable=True,
+                search_order="original",  # ranked by the server (ui/editor/search.py)
             ),
             dcc.Checklist(
                 id=ids.FOCUS_MODE,

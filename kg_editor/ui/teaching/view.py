@@ -558,7 +558,13 @@ def teaching_legend() -> html.Div:
 
 
 def _dd(id_: str, options: list[dict[str, str]], placeholder: str, cls: str = "form-dd") -> Any:
-    return dcc.Dropdown(id=id_, options=options, placeholder=placeholder, className=cls)
+    return dcc.Dropdown(
+        id=id_,
+        options=options,
+        placeholder=placeholder,
+        className=cls,
+        search_order="original",  # ranked by the server (ui/editor/search.py)
+    )
 
 
 def teaching_panel(options: list[dict[str, str]]) -> html.Section:
