@@ -26,7 +26,7 @@ from typing import Any
 import dash_cytoscape as cyto
 from dash import dcc, html
 
-from kg_editor.model.report import format_value
+from kg_editor.model.report import METRICS, format_value
 from kg_editor.ui import ids
 from kg_editor.ui.editor.elements import graph_elements, layout_options, stylesheet
 
@@ -34,6 +34,8 @@ __all__ = [
     "DIFF_STYLES",
     "EXPORT_FORMATS",
     "KEY_METRICS",
+    "METRIC_TITLES",
+    "benefit",
     "branch_figure",
     "comparison_chart",
     "comparison_table",
@@ -44,6 +46,7 @@ __all__ = [
     "edge_change_card",
     "key_values",
     "metric_history_figure",
+    "metric_title",
     "version_label",
     "versions_layout",
     "versions_table",
@@ -81,6 +84,67 @@ KEY_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("Brier", "targets", "brier", ".4f"),
     ("Parameters", "interpretability", "parameters", ".0f"),
 )
+
+
+#: What a clinician reads for a metric's code name (others: the code, spaced and capitalised).
+METRIC_TITLES: dict[str, str] = {
+    "loglik_per_patient": "Log-likelihood per patient (held out)",
+    "loglik_train": "Log-likelihood (training)",
+    "bic": "BIC score (training; higher fits better)",
+    "bdeu": "BDeu score (training)",
+    "auroc": "AUROC",
+    "brier": "Brier score",
+    "accuracy": "Accuracy",
+    "ece": "Calibration error (ECE)",
+    "prevalence": "Prevalence",
+    "edges": "Edges",
+    "nodes": "Variables",
+    "parameters": "Free parameters",
+    "mean_in_degree": "Mean number of parents",
+    "max_in_degree": "Largest number of parents",
+    "markov_blanket_size": "Markov blanket size",
+    "longest_path": "Longest causal chain (edges)",
+    "endorsed_share": "Clinician-endorsed edges (share)",
+    "supported_share": "Edges supported by the data (share)",
+    "edges_with_evidence": "Edges with evidence",
+    "reference_precision": "Reference precision",
+    "reference_recall": "Reference recall",
+    "precedence_contradictions": "Edges against the time order",
+    "n_train": "Training patients",
+    "n_test": "Held-out patients",
+}
+_SECTION_TITLES = {"accuracy": "Accuracy", "targets": "Target", "interpretability": "Structure"}
+
+
+def metric_title(name: str) -> str:
+    """The readable name of a metric code.
+
+    Examples
+    --------
+    >>> metric_title("loglik_per_patient"), metric_title("some_new_score")
+    ('Log-likelihood per patient (held out)', 'Some new score')
+    """
+    return METRIC_TITLES.get(name) or name.replace("_", " ").strip().capitalize()
+
+
+def benefit(name: str, delta: float | None) -> str:
+    """Whether a change of ``delta`` in metric ``name`` is ``"better"``, ``"worse"``,
+    ``"same"`` (no change) or ``"neutral"`` (no better direction, e.g. the edge count),
+    from the metric's direction in :data:`kg_editor.model.report.METRICS`.
+
+    Examples
+    --------
+    >>> benefit("auroc", -0.02), benefit("brier", -0.01), benefit("bic", 12.0)
+    ('worse', 'better', 'better')
+    >>> benefit("edges", 3), benefit("auroc", 0.0)
+    ('neutral', 'same')
+    """
+    if delta is None or delta == 0:
+        return "same"
+    spec = METRICS.get(name)
+    if spec is None or spec.higher_is_better is None:
+        return "neutral"
+    return "better" if (delta > 0) == spec.higher_is_better else "worse"
 
 
 def _num(x: Any) -> float | None:
@@ -491,21 +555,24 @@ def _rows_of(table: Any, labels: Sequence[str]) -> list[tuple[str, str, Any, Any
 def comparison_table(table: Any, labels: Sequence[str], target: str | None = None) -> html.Table:
     """The metric table of two versions (A, B, delta = B - A); ``table`` is
     :func:`kg_editor.versions.diff.metric_table`'s DataFrame. Target metrics other than the
-    target's are left out (they belong to earlier target choices)."""
+    target's are left out (they belong to earlier target choices). Metrics show their
+    readable names (:func:`metric_title`; the code in the tooltip) and each change is
+    coloured by its benefit (:func:`benefit`: an AUROC loss is worse, a Brier drop
+    better), with the word too, never by its sign."""
     rows = []
     for sec, metric, va, vb, d in _rows_of(table, labels):
         if sec == "targets" and target is not None and not metric.startswith(f"{target}."):
             continue
         name = metric.split(".", 1)[1] if sec == "targets" and "." in metric else metric
-        cls = "delta" + (" up" if d and d > 0 else " down" if d and d < 0 else "")
+        verdict = benefit(name, d)
         rows.append(
             html.Tr(
                 [
-                    html.Td(sec),
-                    html.Td(name),
+                    html.Td(_SECTION_TITLES.get(sec, sec.capitalize())),
+                    html.Td(metric_title(name), title=name),
                     html.Td(_short(va), className="num"),
                     html.Td(_short(vb), className="num"),
-                    html.Td(_short(d, signed=True), className=f"num {cls}"),
+                    html.Td(_short(d, signed=True), className=f"num delta {verdict}"),
                 ],
                 id=f"kg-v-metric-{sec}-{name}".replace(".", "-"),
                 **dict[str, Any](
@@ -513,6 +580,8 @@ def comparison_table(table: Any, labels: Sequence[str], target: str | None = Non
                         "data-a": "" if va is None else repr(va),
                         "data-b": "" if vb is None else repr(vb),
                         "data-delta": "" if d is None else repr(d),
+                        "data-metric": name,
+                        "data-benefit": verdict,
                     }
                 ),
             )
@@ -558,9 +627,8 @@ def comparison_chart(
     """Relative change (%) of each key metric from A to B, one bar each (green where
     the change is an improvement)."""
     va, vb = key_values(report_a, target), key_values(report_b, target)
-    better_up = {"Log-lik / patient": True, "AUROC": True, "BIC": True, "Brier": False}
     names, values, colours, hover = [], [], [], []
-    for title, *_ in KEY_METRICS:
+    for title, _sec, key, _fmt in KEY_METRICS:
         a, b = va[title], vb[title]
         if a is None or b is None:
             continue
@@ -569,9 +637,10 @@ def comparison_chart(
             continue
         names.append(title)
         values.append(pct)
-        up = better_up.get(title)
-        good = None if up is None or pct == 0 else (pct > 0) == up
-        colours.append("#8a9bb0" if good is None else "#1a9850" if good else "#d73027")
+        verdict = benefit(key, b - a)
+        colours.append(
+            "#1a9850" if verdict == "better" else "#d73027" if verdict == "worse" else "#8a9bb0"
+        )
         hover.append(f"{title}: {a:.4g} → {b:.4g}")
     lay = _base_layout(f"Change from {labels[0]} to {labels[1]} (%)", 260)
     lay["showlegend"] = False
