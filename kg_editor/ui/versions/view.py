@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dash_cytoscape as cyto
@@ -112,19 +112,42 @@ METRIC_TITLES: dict[str, str] = {
     "precedence_contradictions": "Edges against the time order",
     "n_train": "Training patients",
     "n_test": "Held-out patients",
+    "n": "Held-out patients",
+    "largest_gap.gap": "Largest subgroup gap",
+    "largest_gap.flagged": "Subgroup gap flagged (1 = yes)",
+    "largest_gap.auroc_gap.gap": "Largest subgroup AUROC gap",
+    "largest_gap.brier_gap.gap": "Largest subgroup Brier gap",
+}
+#: Directions of figures the report nests (not in the METRICS registry): smaller gaps
+#: between patient subgroups are better.
+_NESTED_HIGHER_IS_BETTER: dict[str, bool | None] = {
+    "largest_gap.gap": False,
+    "largest_gap.flagged": False,
+    "largest_gap.auroc_gap.gap": False,
+    "largest_gap.brier_gap.gap": False,
+    "n": None,
 }
 _SECTION_TITLES = {"accuracy": "Accuracy", "targets": "Target", "interpretability": "Structure"}
 
 
-def metric_title(name: str) -> str:
-    """The readable name of a metric code.
+def metric_title(name: str, label: Callable[[str], str] | None = None) -> str:
+    """The readable name of a metric code; a per-variable figure (``metric.<id>``) is
+    named with the variable's ``label``.
 
     Examples
     --------
     >>> metric_title("loglik_per_patient"), metric_title("some_new_score")
     ('Log-likelihood per patient (held out)', 'Some new score')
+    >>> metric_title("markov_blanket_size.192671", {"192671": "GI bleed"}.get)
+    'Markov blanket size of GI bleed'
     """
-    return METRIC_TITLES.get(name) or name.replace("_", " ").strip().capitalize()
+    if name in METRIC_TITLES:
+        return METRIC_TITLES[name]
+    base, _, rest = name.partition(".")
+    if rest and base in METRIC_TITLES:
+        who = (label(rest) if label is not None else None) or rest
+        return f"{METRIC_TITLES[base]} of {who}"
+    return name.replace("_", " ").replace(".", " ").strip().capitalize()
 
 
 def benefit(name: str, delta: float | None) -> str:
@@ -141,10 +164,14 @@ def benefit(name: str, delta: float | None) -> str:
     """
     if delta is None or delta == 0:
         return "same"
-    spec = METRICS.get(name)
-    if spec is None or spec.higher_is_better is None:
+    if name in _NESTED_HIGHER_IS_BETTER:
+        up = _NESTED_HIGHER_IS_BETTER[name]
+    else:
+        spec = METRICS.get(name) or METRICS.get(name.partition(".")[0])
+        up = spec.higher_is_better if spec is not None else None
+    if up is None:
         return "neutral"
-    return "better" if (delta > 0) == spec.higher_is_better else "worse"
+    return "better" if (delta > 0) == up else "worse"
 
 
 def _num(x: Any) -> float | None:
@@ -552,11 +579,16 @@ def _rows_of(table: Any, labels: Sequence[str]) -> list[tuple[str, str, Any, Any
     return out
 
 
-def comparison_table(table: Any, labels: Sequence[str], target: str | None = None) -> html.Table:
+def comparison_table(
+    table: Any,
+    labels: Sequence[str],
+    target: str | None = None,
+    label: Callable[[str], str] | None = None,
+) -> html.Table:
     """The metric table of two versions (A, B, delta = B - A); ``table`` is
     :func:`kg_editor.versions.diff.metric_table`'s DataFrame. Target metrics other than the
     target's are left out (they belong to earlier target choices). Metrics show their
-    readable names (:func:`metric_title`; the code in the tooltip) and each change is
+    readable names (:func:`metric_title`, variables by ``label``; the code in the tooltip) and each change is
     coloured by its benefit (:func:`benefit`: an AUROC loss is worse, a Brier drop
     better), with the word too, never by its sign."""
     rows = []
@@ -569,7 +601,7 @@ def comparison_table(table: Any, labels: Sequence[str], target: str | None = Non
             html.Tr(
                 [
                     html.Td(_SECTION_TITLES.get(sec, sec.capitalize())),
-                    html.Td(metric_title(name), title=name),
+                    html.Td(metric_title(name, label), title=name),
                     html.Td(_short(va), className="num"),
                     html.Td(_short(vb), className="num"),
                     html.Td(_short(d, signed=True), className=f"num delta {verdict}"),
