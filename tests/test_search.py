@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -107,9 +109,9 @@ def test_every_demo_label_finds_itself_first(demo_graph):
         assert n in hits
 
 
-def _session_id(client) -> str:
-    layout = client.get("/_dash-layout").get_json()
-    stack = [layout]
+def _session_id(app, render_page) -> str:
+    # the router renders the editor page (and opens a session) once the shell has loaded
+    stack = [json.loads(render_page(app, "/"))]
     while stack:
         c = stack.pop()
         if isinstance(c, dict):
@@ -137,12 +139,12 @@ def _search(client, sid, box, query, value=None):
     return resp.get_json()["response"][box]["options"]
 
 
-def test_the_find_a_concept_box_asks_the_ranking(make_demo_app, demo_graph):
+def test_the_find_a_concept_box_asks_the_ranking(make_demo_app, demo_graph, render_page):
     from kg_editor.ui import ids
 
     app = make_demo_app(bootstrap=0)
     client = app.server.test_client()
-    sid = _session_id(client)
+    sid = _session_id(app, render_page)
     labels = {n: demo_graph.label(n) for n in demo_graph.nodes}
     for box in (ids.SEARCH, ids.TEACH_CAUSE):
         got = _search(client, sid, box, "sinusitis")
