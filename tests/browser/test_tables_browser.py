@@ -63,7 +63,7 @@ def test_seeing_vs_doing_table_fits_in_a_1600px_window(page, editor_server, shot
     from kg_editor.teaching.beliefs import TeachingModel
 
     sid = _sid(page)
-    with editor_server.registry.reading(sid) as session:
+    with editor_server.workspace.reading(sid) as session:
         tm = TeachingModel.from_session(session)
     # the pair with the longest labels: the widest headers
     pairs = [
@@ -103,7 +103,7 @@ def test_version_compare_colours_by_benefit_with_readable_names(page, editor_ser
     from kg_editor.model.session import EditSession
     from kg_editor.ui.versions.view import benefit
 
-    reg = editor_server.registry
+    reg = editor_server.workspace
     s = EditSession(editor_server.cohort, editor_server.graph, bootstrap=0)
     reg.store.save_version(reg.project_id, s.graph, report=s.report.to_dict(), message="start")
     for u, v in sorted(s.graph.edges)[:3]:
