@@ -31,7 +31,7 @@ __all__ = [
 def posteriors(
     model: Any, evidence: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, float]]:
-    """``P(node = state | evidence)`` for every node (exact, pgmpy VariableElimination).
+    """``P(node = state | evidence)`` for every node (exact: one calibration of the compiled junction tree).
 
     Observed nodes get probability 1 on their observed state. Nodes come in a
     topological order. Use :func:`belief_update` for the prior and the shift too.
