@@ -7,13 +7,115 @@
   var CANVAS = "kg-canvas", ACTION = "kg-client-action", CONNECT = "kg-connect-mode";
   var state = { cy: null, eh: null, connect: false, pending: null, nonce: 0 };
 
-  function send(payload) {
+  // --- in step with the server -------------------------------------------------------
+  // One edit is in flight at a time. While it is, the edit controls are disabled
+  // (aria-disabled, and their clicks are swallowed before Dash sees them) and keyboard
+  // edits wait in a queue; a keyboard edit on "the selected edge" is resolved when it is
+  // sent, so five presses of R flip the edge five times. Every answer carries the
+  // session's revision (view.server_revision); one lower than the highest seen is stale,
+  // and the page then asks the server to redraw everything from its latest state.
+  var EDIT_CONTROLS = "#kg-undo, #kg-redo, #kg-edge-remove, #kg-edge-reverse, #kg-form-add, " +
+    "li.suggestion button, .kg-review-action";
+  var flight = { busy: false, queue: [], maxRev: -1, drawnRev: -1, pending: null, timer: null,
+    expect: null,
+    sent: 0, settled: 0, redraws: 0 };
+
+  function setBusy(on) {
+    flight.busy = !!on;
+    document.body.classList.toggle("kg-busy", flight.busy);
+    var els = document.querySelectorAll(EDIT_CONTROLS);
+    for (var i = 0; i < els.length; i++) {
+      if (flight.busy) { els[i].setAttribute("aria-disabled", "true"); }
+      else { els[i].removeAttribute("aria-disabled"); }
+    }
+    if (flight.timer) { window.clearTimeout(flight.timer); flight.timer = null; }
+    // never stay locked: an answer that was lost (a network error) frees the page
+    if (flight.busy) { flight.timer = window.setTimeout(function () { settled({ lost: true }); }, 20000); }
+  }
+
+  function post(payload) {
     state.nonce += 1;
     payload.nonce = Date.now() + ":" + state.nonce;
     if (window.dash_clientside && window.dash_clientside.set_props) {
+      flight.sent += 1;
+      flight.pending = payload.nonce;
+      setBusy(true);
       window.dash_clientside.set_props(ACTION, { data: payload });
     }
   }
+
+  // The edge a queued keyboard edit acts on: the selected one, or (when a redraw lost
+  // the selection) the edge the previous keyboard reversal made.
+  function edgeForKeys() {
+    var sel = selectedEdge();
+    if (sel) { return sel; }
+    var x = flight.expect;
+    if (x && state.cy) {
+      var e = state.cy.edges().filter(function (y) {
+        return y.data("source") === x.source && y.data("target") === x.target;
+      });
+      if (e.length) { e.select(); return x; }
+    }
+    return null;
+  }
+
+  function send(payload) {
+    if (flight.busy) { flight.queue.push(payload); return; }
+    if (payload.fromSelection) {
+      var sel = edgeForKeys();
+      if (!sel) {  // nothing to act on: skip it, go on with the queue
+        if (flight.queue.length) { send(flight.queue.shift()); }
+        return;
+      }
+      payload.source = sel.source; payload.target = sel.target;
+      delete payload.fromSelection;
+      flight.expect = payload.kind === "reverse" ? { source: sel.target, target: sel.source } : null;
+    }
+    post(payload);
+  }
+
+  // An answer arrived (view: the kg-view store it wrote). The canvas and report are
+  // stale, and a redraw is asked for, when: the answer to our edit was replaced by
+  // another one (Dash keeps only the newest answer of a callback); an answer that did
+  // not redraw says the session is newer than what the canvas shows; or a redrawing
+  // answer is older than one already drawn.
+  function settled(view) {
+    var stale = false;
+    if (flight.busy) { flight.settled += 1; }
+    if (view && view.lost) { stale = true; }
+    if (view && typeof view.server_revision === "number") {
+      var rev = view.server_revision;
+      if (flight.pending && view.nonce !== flight.pending) { stale = true; }
+      if (view.drawn) {
+        if (rev < flight.drawnRev) { stale = true; } else { flight.drawnRev = rev; }
+      } else if (rev > flight.drawnRev) {
+        stale = true;
+      }
+      flight.maxRev = Math.max(flight.maxRev, rev);
+    }
+    flight.pending = null;
+    setBusy(false);
+    if (stale) { flight.queue.unshift({ kind: "refresh" }); flight.redraws += 1; }
+    if (flight.queue.length) {
+      var next = flight.queue.shift();
+      // let Dash render this answer (and select the new edge) before the next edit
+      window.setTimeout(function () { send(next); }, 0);
+    }
+  }
+
+  // Clicks on edit controls while an edit is in flight never reach Dash; the first one
+  // starts the flight.
+  document.addEventListener("click", function (ev) {
+    var b = ev.target && ev.target.closest ? ev.target.closest(EDIT_CONTROLS) : null;
+    if (!b) { return; }
+    if (flight.busy || b.disabled) {
+      if (flight.busy) { ev.preventDefault(); ev.stopPropagation(); }
+      return;
+    }
+    flight.sent += 1;
+    flight.pending = null;
+    setBusy(true);
+  }, true);
 
   function clearPending() {
     if (state.cy) { state.cy.nodes(".pending-source").removeClass("pending-source"); }
@@ -120,12 +222,12 @@
     if (mod || ev.altKey) { return; }
     if (key === "Escape") { setConnect(false); return; }
     var sel = selectedEdge();
-    if ((key === "Delete" || key === "Backspace") && sel) {
+    if ((key === "Delete" || key === "Backspace") && (sel || flight.busy)) {
       ev.preventDefault();
-      send({ kind: "remove", source: sel.source, target: sel.target, via: "keyboard" });
-    } else if ((key === "r" || key === "R") && sel) {
+      send({ kind: "remove", fromSelection: true, via: "keyboard" });
+    } else if ((key === "r" || key === "R") && (sel || flight.busy)) {
       ev.preventDefault();
-      send({ kind: "reverse", source: sel.source, target: sel.target, via: "keyboard" });
+      send({ kind: "reverse", fromSelection: true, via: "keyboard" });
     }
   });
 
@@ -181,6 +283,13 @@
       state.cy.animate({ center: { eles: n }, zoom: Math.max(state.cy.zoom(), 1.2) }, { duration: 250 });
     },
     setConnect: setConnect,
+    settled: settled,
+    send: send,
+    flight: function () {
+      return { busy: flight.busy, queued: flight.queue.length, maxRev: flight.maxRev,
+        drawnRev: flight.drawnRev, sent: flight.sent, settled: flight.settled,
+        redraws: flight.redraws };
+    },
     isConnect: function () { return state.connect; }
   };
   poll();

@@ -882,6 +882,16 @@ class Workspace:
         with self._lock_for(str(sid)):
             yield self.session(sid)
 
+    def revision(self, sid: Any) -> int:
+        """The session's revision: how many entries its history holds (every edit, undo,
+        redo, accepted or rejected suggestion, merge or split of variables adds one, and
+        the history is saved with the session, so any worker gives the same number). Read
+        under the session's lock, it is the state a response was rendered from; the web
+        page keeps the highest one it has seen and re-renders when a response carries a
+        lower one."""
+        with self._lock_for(str(sid)):
+            return len(self.session(sid).history)
+
     def save_session(self, sid: str, session: EditSession) -> None:
         """Write the session's state to the store."""
         self.store.save_session_state(sid, self.project_id, session.to_dict())

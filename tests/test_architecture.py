@@ -126,3 +126,29 @@ def test_the_walk_would_catch_an_offender(tmp_path):
     assert "pgmpy.models" in found and found["kg_editor.versions.store"] == {"Store"}
     bad.write_text("def g(url):\n    return Store(url), Distiller().fit(c), dcc.Store(id=1)\n")
     assert _calls(bad) & CONSTRUCTORS == {"Store", "Distiller"}
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["export", "--help"]])
+def test_cli_start_up_imports_no_heavy_library(argv):
+    """``kg-editor --version`` / ``--help`` stay fast: no command module imports pandas,
+    numpy, networkx, pgmpy or Dash at import time (see benchmarks/cli_startup.py)."""
+    import os
+    import subprocess
+    import sys
+
+    heavy = ("pandas", "numpy", "networkx", "pgmpy", "dash", "sqlalchemy", "numba", "scipy")
+    code = (
+        "import sys\nfrom kg_editor.cli import main\ntry:\n    main(sys.argv[1:])\n"
+        "except SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)\n"
+    )
+    # this checkout's package, whichever one the environment has installed
+    path = os.pathsep.join(p for p in (str(PACKAGE.parent), os.environ.get("PYTHONPATH")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr

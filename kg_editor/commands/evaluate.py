@@ -16,7 +16,6 @@ from kg_editor.commands._common import (
     progress,
     workspace_for_graph,
 )
-from kg_editor.data.privacy import protect_report
 
 if TYPE_CHECKING:
     from kg_editor.model.graph import CausalGraph
@@ -90,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from kg_editor.data.privacy import protect_report
     from kg_editor.model.graph import CausalGraph
 
     graph = CausalGraph.from_json(args.graph)
@@ -112,6 +112,8 @@ def _f(x: Any) -> str:
 
 def print_report(report: Report, k: int = 11) -> None:
     """The report as text; every count passes :func:`kg_editor.data.privacy.protect_report`."""
+    from kg_editor.data.privacy import protect_report  # numpy/pandas: not at start-up
+
     shown = protect_report(report.to_dict(), k)
     acc = report.accuracy
     print(

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="convert a graph file to another format (BIF, XMLBIF, DAGitty, GraphML, GML, DOT, CSV, JSON)",
         description="Read a graph file (format from its suffix or --from) and write it in --format. "
-        f"Formats: {_format_names()}.",
+        "Formats: every one registered in kg_editor.formats (json, bif, xmlbif, dagitty, "
+        "graphml, gml, dot, csv and any added).",
     )
     p.add_argument("graph", help="input graph file")
     p.add_argument("--format", "-f", help="output format (default: from --out's suffix)")

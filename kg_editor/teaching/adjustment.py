@@ -180,10 +180,14 @@ def adjustment_report(
     sets = adjustment_sets(v.g, x, y, max_sets=max_sets)
     n_min = len(adjustment_sets(v.g, x, y, max_sets=max_sets, include_parents=False))
     pa = frozenset(str(p) for p in v.g.predecessors(x))
+
+    def by_label(s: frozenset[str]) -> list[str]:
+        return sorted(s, key=lambda n: (v.label(n).casefold(), str(n)))
+
     rows: list[dict[str, Any]] = [
         {
-            "nodes": sorted(s, key=str),
-            "labels": [v.label(n) for n in sorted(s, key=str)],
+            "nodes": by_label(s),
+            "labels": [v.label(n) for n in by_label(s)],
             "minimal": i < n_min,
             "parents_of_cause": s == pa,
         }

@@ -1,17 +1,22 @@
-"""The pgmpy inference adapter behind teaching mode: exact beliefs and interventions.
+"""Teaching mode's exact beliefs and interventions over a fitted Bayesian network.
 
 :class:`TeachingModel` wraps a fitted pgmpy ``DiscreteBayesianNetwork`` (and, when one
 is given, the :class:`~kg_editor.model.graph.CausalGraph` it was fitted on, for the labels a
-clinician reads). Every probability it returns comes from pgmpy's exact
-``VariableElimination``:
+clinician reads). It compiles the network's tables once into a junction tree
+(:mod:`kg_editor.teaching.junction`) and answers every query by calibrating that tree:
 
-* observational beliefs ``P(node | findings)``;
+* observational beliefs ``P(node | findings)`` for all nodes at once, and ``P(findings)``;
 * interventional beliefs ``P(node | do(X = x), findings)`` by graph surgery: the edges
   into ``X`` are cut, ``X`` is given a parent-free distribution and then observed, and the
-  query runs on that mutilated network (Pearl's truncated factorisation).
+  query runs on that mutilated network (Pearl's truncated factorisation). The compiled
+  tree stays valid for the mutilated network, so only one clique table is recomputed.
 
 pgmpy itself is reached through :mod:`kg_editor.adapters.pgmpy` (the only module that
 imports it); the pure teaching API in :mod:`kg_editor.teaching` calls this one.
+
+The answers equal pgmpy's exact ``VariableElimination`` (the tests check them to 1e-9);
+the tree is compiled once per model and recompiled when the wrapped model's structure or
+tables change.
 
 Examples
 --------
@@ -27,7 +32,7 @@ Examples
 from __future__ import annotations
 
 import logging
-import math
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,6 +41,7 @@ import numpy as np
 
 from kg_editor.errors import KGEditorError, SchemaError
 from kg_editor.model.graph import CausalGraph
+from kg_editor.teaching.junction import JunctionTree, ZeroProbabilityError
 
 __all__ = ["ImpossibleFindingsError", "TeachingModel", "as_teaching_model"]
 
@@ -53,13 +59,16 @@ class TeachingModel:
 
     Build one with :meth:`from_pgmpy` (a fitted pgmpy model, e.g. the edit session's),
     :meth:`from_graph_and_cpds` or :meth:`from_bundled`. The instance caches the prior
-    and the mutilated networks of interventions, so repeated calls are cheap. Do not
-    change the wrapped pgmpy model after wrapping it.
+    and the mutilated networks of interventions, so repeated calls are cheap. If the
+    wrapped pgmpy model is changed after wrapping, the next query notices (a checksum of
+    its edges and tables) and recompiles.
 
     Parameters
     ----------
     model : pgmpy.models.DiscreteBayesianNetwork
-        A model with a CPD for every node (``check_model`` must pass).
+        A model with a CPD for every node (``check_model`` must pass). Tables whose
+        columns sum to 1 only up to rounding (BIF files print a few digits) are
+        renormalised on a copy, which :attr:`pgmpy` then returns; the input is not changed.
     graph : CausalGraph, optional
         The graph the model was fitted on; supplies labels. Its edges must be the
         model's edges. When omitted a graph is built from the model (labels = ids).
@@ -74,7 +83,7 @@ class TeachingModel:
     """
 
     def __init__(self, model: Any, graph: CausalGraph | None = None):
-        from kg_editor.adapters.pgmpy import is_network, variable_elimination
+        from kg_editor.adapters.pgmpy import is_network
 
         if not is_network(model):
             raise SchemaError(
@@ -91,6 +100,7 @@ class TeachingModel:
             model.check_model()
         except ValueError as exc:
             raise SchemaError(f"The model's probability tables are inconsistent: {exc}") from exc
+        self._own_graph = graph is None
         if graph is None:
             graph = CausalGraph.from_edges(model.edges(), nodes=model.nodes())
         else:
@@ -105,16 +115,41 @@ class TeachingModel:
                     )
                     + "; refit the model on this graph version first."
                 )
-        self._model = model
+        self._source = model
         self._graph = graph
-        self._ve = variable_elimination(model)
+        self._load(model)
+
+    def _load(self, model: Any) -> None:
+        """Compile the junction tree of ``model`` (tables renormalised on a copy if needed)."""
+        self._fingerprint = _fingerprint(model)
+        if any(
+            not np.allclose(np.asarray(c.values).sum(axis=0), 1.0, rtol=0.0, atol=1e-12)
+            for c in model.get_cpds()
+        ):
+            # BIF files print a few digits, so columns sum to 1 only up to ~1e-7; every
+            # answer must be that of one network, so renormalise a copy (not the input)
+            model = model.copy()
+            for c in model.get_cpds():
+                c.normalize(inplace=True)
+        self._model = model
         self._states: dict[str, tuple[Any, ...]] = {
             str(n): tuple(model.get_cpds(n).state_names[n]) for n in model.nodes()
         }
+        self._index = {n: {str(s): i for i, s in enumerate(st)} for n, st in self._states.items()}
         self._order = [str(n) for n in nx.topological_sort(model)]
-        self._prior: Beliefs | None = None
-        self._mutilated: dict[frozenset[str], tuple[Any, Any]] = {}
-        self._p_findings: dict[frozenset[tuple[str, str]], float] = {}
+        cpds = {str(c.variable): c for c in model.get_cpds()}
+        self._jt = JunctionTree(
+            {n: len(self._states[n]) for n in self._order},
+            {n: (tuple(map(str, c.variables)), np.asarray(c.values)) for n, c in cpds.items()},
+        )
+        self._mutilated: dict[frozenset[str], JunctionTree] = {}
+        self._calibrated: dict[tuple[frozenset[str], frozenset[tuple[str, str]]], Any] = {}
+
+    def _current(self) -> None:
+        """Recompile when the wrapped model changed since it was compiled."""
+        if _fingerprint(self._source) != self._fingerprint:
+            fresh = TeachingModel(self._source, None if self._own_graph else self._graph)
+            self.__dict__.update(fresh.__dict__)
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -273,43 +308,78 @@ class TeachingModel:
             out[node] = str(state)
         return out
 
-    def _native(self, findings: Mapping[str, str]) -> dict[str, Any]:
-        """Findings with the model's own state objects (pgmpy compares them by equality)."""
-        out = {}
-        for node, s in findings.items():
-            native = self._states[node]
-            out[node] = native[[str(x) for x in native].index(s)]
-        return out
-
     # -- queries --------------------------------------------------------------------
-    def _dist(self, factor: Any, node: str) -> dict[str, float]:
-        vals = np.asarray(factor.values, dtype=float)
-        names = factor.state_names[node]
-        if not np.all(np.isfinite(vals)):
-            raise ImpossibleFindingsError(
-                "These findings cannot occur together under the model (their probability is "
-                "zero); remove one of them."
+    def _impossible(
+        self, findings: Mapping[str, str], dos: Mapping[str, str]
+    ) -> ImpossibleFindingsError:
+        names = ", ".join(f"{self.label(n)} = {s}" for n, s in findings.items())
+        setting = (
+            " once " + ", ".join(f"{self.label(n)} is set to {s}" for n, s in dos.items())
+            if dos
+            else ""
+        )
+        return ImpossibleFindingsError(
+            f"The findings {names} cannot occur together under the model{setting} "
+            "(probability zero); remove one of them."
+        )
+
+    def _tree(self, dos: frozenset[str]) -> JunctionTree:
+        """The compiled tree, or its mutilated copy with every edge into ``dos`` cut."""
+        if not dos:
+            return self._jt
+        hit = self._mutilated.get(dos)
+        if hit is None:
+            hit = self._jt.with_factors(
+                {x: ((x,), np.full(len(self._states[x]), 1.0 / len(self._states[x]))) for x in dos}
             )
-        return {str(s): float(v) for s, v in zip(names, vals, strict=True)}
+            if len(self._mutilated) >= 64:
+                self._mutilated.clear()
+            self._mutilated[dos] = hit
+        return hit
+
+    def _calibrate(
+        self, findings: Mapping[str, str], dos: Mapping[str, str] | None = None
+    ) -> tuple[Beliefs, float]:
+        """Every node's belief and ``P(findings)`` (under ``do(dos)`` when given), cached.
+
+        ``findings`` and ``dos`` are resolved (ids and state strings) and disjoint.
+        """
+        self._current()
+        dos = dos or {}
+        key = (frozenset(dos), frozenset({**findings, **dos}.items()))
+        hit = self._calibrated.get(key)
+        if hit is None:
+            evidence = {n: self._index[n][s] for n, s in {**findings, **dos}.items()}
+            try:
+                cal = self._tree(key[0]).calibrate(evidence)
+            except ZeroProbabilityError:
+                raise self._impossible(findings, dos) from None
+            beliefs = {
+                n: dict(zip(self.states(n), cal.marginals[n].tolist(), strict=True))
+                for n in self._order
+            }
+            for n, s in {**findings, **dos}.items():
+                beliefs[n] = {st: float(st == s) for st in beliefs[n]}
+            hit = (beliefs, cal.p_evidence)
+            if len(self._calibrated) >= 128:
+                self._calibrated.clear()
+            self._calibrated[key] = hit
+        return hit
 
     def prior(self) -> Beliefs:
         """``P(node)`` for every node, with no findings (cached)."""
-        if self._prior is None:
-            self._prior = self._all_marginals(self._ve, {}, ())
-        return {n: dict(d) for n, d in self._prior.items()}
-
-    def _all_marginals(self, ve: Any, native: Mapping[str, Any], skip: Iterable[str]) -> Beliefs:
-        skip = set(skip)
-        out: Beliefs = {}
-        for node in self._order:
-            if node in native or node in skip:
-                continue
-            f = ve.query([node], evidence=dict(native) or None, show_progress=False)
-            out[node] = self._dist(f, node)
-        return out
+        beliefs, _ = self._calibrate({})
+        return {n: dict(d) for n, d in beliefs.items()}
 
     def marginals(self, findings: Mapping[str, Any] | None = None) -> Beliefs:
         """``P(node | findings)`` for every node; an observed node gets probability 1 on its state.
+
+        One calibration of the compiled junction tree answers every node at once.
+
+        Raises
+        ------
+        ImpossibleFindingsError
+            The findings have probability zero under the model.
 
         Examples
         --------
@@ -318,26 +388,17 @@ class TeachingModel:
         >>> post["dysp"], round(post["bronc"]["yes"], 4)
         ({'yes': 1.0, 'no': 0.0}, 0.834)
         """
-        fnd = self.resolve_findings(findings)
-        if not fnd:
-            return self.prior()
-        self.probability_of_findings(fnd)  # raises on impossible findings
-        out = self._all_marginals(self._ve, self._native(fnd), ())
-        for node, s in fnd.items():
-            out[node] = {st: float(st == s) for st in self.states(node)}
-        return {n: out[n] for n in self._order}
+        beliefs, _ = self._calibrate(self.resolve_findings(findings))
+        return {n: dict(d) for n, d in beliefs.items()}
 
     def marginal(self, node: str, findings: Mapping[str, Any] | None = None) -> dict[str, float]:
         """``P(node | findings)`` for one node."""
         node = self.resolve(node)
-        fnd = self.resolve_findings(findings)
-        if node in fnd:
-            return {st: float(st == fnd[node]) for st in self.states(node)}
-        f = self._ve.query([node], evidence=self._native(fnd) or None, show_progress=False)
-        return self._dist(f, node)
+        beliefs, _ = self._calibrate(self.resolve_findings(findings))
+        return dict(beliefs[node])
 
     def probability_of_findings(self, findings: Mapping[str, Any] | None = None) -> float:
-        """``P(findings)`` by the chain rule over exact marginals (1.0 for no findings).
+        """``P(findings)``, the normaliser of the calibrated junction tree (1.0 for no findings).
 
         Raises :class:`ImpossibleFindingsError` when it is zero.
 
@@ -348,53 +409,10 @@ class TeachingModel:
         0.0096
         """
         fnd = self.resolve_findings(findings)
-        key = frozenset(fnd.items())
-        if key in self._p_findings:
-            return self._p_findings[key]
-        p = 1.0
-        seen: dict[str, str] = {}
-        for node in sorted(fnd, key=self._order.index):
-            if seen:
-                f = self._ve.query([node], evidence=self._native(seen), show_progress=False)
-                vals = np.asarray(f.values, dtype=float)
-                if not np.all(np.isfinite(vals)):
-                    p = 0.0
-                    break
-                dist = {str(s): float(v) for s, v in zip(f.state_names[node], vals, strict=True)}
-            else:
-                dist = self.prior()[node]
-            p *= dist[fnd[node]]
-            seen[node] = fnd[node]
-            if p == 0.0:
-                break
-        if p <= 0.0 or math.isnan(p):
-            names = ", ".join(f"{self.label(n)} = {s}" for n, s in fnd.items())
-            raise ImpossibleFindingsError(
-                f"The findings {names} cannot occur together under the model (probability zero); "
-                "remove one of them."
-            )
-        if len(self._p_findings) > 256:
-            self._p_findings.clear()
-        self._p_findings[key] = p
+        if not fnd:
+            return 1.0
+        _, p = self._calibrate(fnd)
         return p
-
-    def _mutilated_ve(self, targets: frozenset[str]) -> Any:
-        """VariableElimination on the network with every edge into ``targets`` cut."""
-        hit = self._mutilated.get(targets)
-        if hit is None:
-            from kg_editor.adapters.pgmpy import tabular_cpd, variable_elimination
-
-            mut = self._model.do(sorted(targets), inplace=False)
-            for x in targets:
-                native = list(self._states[x])
-                k = len(native)
-                mut.remove_cpds(mut.get_cpds(x))
-                mut.add_cpds(tabular_cpd(x, k, np.full((k, 1), 1.0 / k), state_names={x: native}))
-            hit = (mut, variable_elimination(mut))
-            if len(self._mutilated) >= 64:  # one copy of the network per cached intervention
-                self._mutilated.clear()
-            self._mutilated[targets] = hit
-        return hit[1]
 
     def interventional(
         self,
@@ -402,10 +420,18 @@ class TeachingModel:
         do: Mapping[str, Any],
         findings: Mapping[str, Any] | None = None,
     ) -> dict[str, float]:
-        """``P(node | do(X = x, ...), findings)`` by graph surgery and exact elimination.
+        """``P(node | do(X = x, ...), findings)`` by graph surgery on the compiled tree.
 
-        The findings are conditioned on in the mutilated network (Pearl's definition), so
-        findings downstream of ``X`` are handled correctly too.
+        The edges into ``X`` are cut (``X``'s table is replaced by a parent-free one; the
+        junction tree stays valid, so only the clique that held the table is recomputed)
+        and ``X`` is then observed. The findings are conditioned on in the mutilated
+        network (Pearl's definition), so findings downstream of ``X`` are handled
+        correctly too.
+
+        Raises
+        ------
+        ImpossibleFindingsError
+            The findings have probability zero once ``X`` is set.
 
         Examples
         --------
@@ -427,10 +453,19 @@ class TeachingModel:
             return {st: float(st == dos[node]) for st in self.states(node)}
         if node in fnd:
             return {st: float(st == fnd[node]) for st in self.states(node)}
-        ve = self._mutilated_ve(frozenset(dos))
-        evidence = self._native({**fnd, **dos})
-        f = ve.query([node], evidence=evidence or None, show_progress=False)
-        return self._dist(f, node)
+        beliefs, _ = self._calibrate(fnd, dos)
+        return dict(beliefs[node])
+
+
+def _fingerprint(model: Any) -> tuple[Any, ...]:
+    """What identifies a model's structure and tables (cheap: a checksum per table)."""
+    return (
+        tuple(model.edges()),
+        tuple(
+            (c.variable, id(c), zlib.crc32(np.ascontiguousarray(c.values).tobytes()))
+            for c in model.get_cpds()
+        ),
+    )
 
 
 def as_teaching_model(model: Any, graph: CausalGraph | None = None) -> TeachingModel:

@@ -49,12 +49,18 @@ def _view(graph: GraphLike) -> _View:
     if isinstance(graph, nx.DiGraph):
         g = graph
 
+        def label(node: str) -> str:
+            return str(g.nodes[node].get("label") or node)
+
         def resolve(name: str) -> str:
             if name in g:
                 return name
-            raise unknown_variable(str(name), [str(n) for n in g.nodes])
+            named = [n for n in g.nodes if g.nodes[n].get("label") == name]
+            if len(named) == 1:
+                return str(named[0])
+            raise unknown_variable(str(name), [label(n) for n in g.nodes])
 
-        return _View(g, str, resolve)
+        return _View(g, label, resolve)
     raise TypeError(
         f"Expected a CausalGraph, TeachingModel or networkx DiGraph, got {type(graph).__name__}."
     )
@@ -288,7 +294,7 @@ def path_report(
     trails = [_trail_dict(v.g, p, v.label) for p in paths]
     edges = sorted({tuple(e) for t in trails for e in t["edges"]})
     nodes = sorted({n for t in trails for n in t["nodes"]}, key=str)
-    given = f" given {', '.join(v.label(n) for n in sorted(z, key=str))}" if z else ""
+    given = f" given {', '.join(sorted(map(v.label, z), key=str.casefold))}" if z else ""
     if sep:
         text = (
             f"{v.label(a)} and {v.label(b)} are d-separated{given}: no trail between them is "

@@ -31,7 +31,7 @@ __all__ = [
 def posteriors(
     model: Any, evidence: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, float]]:
-    """``P(node = state | evidence)`` for every node (exact, pgmpy VariableElimination).
+    """``P(node = state | evidence)`` for every node (exact: one calibration of the compiled junction tree).
 
     Observed nodes get probability 1 on their observed state. Nodes come in a
     topological order. Use :func:`belief_update` for the prior and the shift too.
@@ -114,7 +114,9 @@ def seeing_vs_doing(
         ``max_abs_difference``; ``open_backdoor_paths`` (trails as in
         :func:`active_trails`, in the graph without the edges out of the cause),
         ``confounded`` (any open), ``truncated``; ``adjustment_sets`` (minimal back-door
-        sets with no findings, as sorted lists) and ``explanation``.
+        sets with no findings, as sorted lists of ids), ``adjustment_set_labels`` (the
+        same sets as the labels a clinician reads, alphabetical) and ``explanation``
+        (labels only, never ids).
     """
     tm = as_teaching_model(model)
     x, y = tm.resolve(cause), tm.resolve(outcome)
@@ -145,6 +147,7 @@ def seeing_vs_doing(
     paths, truncated = _enumerate_trails(gb, x, y, z, max_paths, TRAIL_SEARCH_BUDGET)
     backdoor = [_trail_dict(g, p, tm.label) for p in paths]
     sets = [sorted(s) for s in _minimal_backdoor_sets(g, x, y, 10)]
+    set_labels = [sorted((tm.label(n) for n in s), key=str.casefold) for s in sets]
 
     lx, ly = tm.label(x), tm.label(y)
     given = f" given {', '.join(f'{tm.label(n)} = {s}' for n, s in fnd.items())}" if fnd else ""
@@ -156,9 +159,7 @@ def seeing_vs_doing(
         )
     else:
         adj = (
-            f" Adjusting for {{{', '.join(tm.label(n) for n in sets[0])}}} removes it."
-            if sets and sets[0]
-            else ""
+            f" Adjusting for {{{', '.join(set_labels[0])}}} removes it." if sets and sets[0] else ""
         )
         text = (
             f"Observing {lx} = {x_state} also says something about {ly} through "
@@ -182,5 +183,6 @@ def seeing_vs_doing(
         "confounded": bool(backdoor),
         "truncated": truncated,
         "adjustment_sets": sets,
+        "adjustment_set_labels": set_labels,
         "explanation": text,
     }

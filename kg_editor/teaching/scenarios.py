@@ -173,7 +173,8 @@ def replay(scenario: Scenario, model: Any, *, max_trails: int = 50) -> dict[str,
         the scenario's ``cause_state`` or every state; empty without cause and outcome;
         findings on the cause or the outcome are set aside for this contrast),
         ``paths`` (:func:`path_report` between cause and outcome given the findings, or
-        ``None``) and ``adjustment_sets`` (sorted lists, or ``None``).
+        ``None``), ``adjustment_sets`` (sorted lists of ids, or ``None``) and
+        ``adjustment_set_labels`` (the same sets as labels, or ``None``).
 
     Examples
     --------
@@ -191,6 +192,7 @@ def replay(scenario: Scenario, model: Any, *, max_trails: int = 50) -> dict[str,
         "seeing_vs_doing": [],
         "paths": None,
         "adjustment_sets": None,
+        "adjustment_set_labels": None,
     }
     if scenario.cause is not None and scenario.outcome is not None:
         x, y = tm.resolve(scenario.cause), tm.resolve(scenario.outcome)
@@ -200,5 +202,9 @@ def replay(scenario: Scenario, model: Any, *, max_trails: int = 50) -> dict[str,
         states = [scenario.cause_state] if scenario.cause_state is not None else list(tm.states(x))
         out["seeing_vs_doing"] = [seeing_vs_doing(tm, x, s, y, rest) for s in states]
         out["paths"] = path_report(tm, x, y, findings, max_trails=max_trails)
-        out["adjustment_sets"] = [sorted(s) for s in adjustment_sets(tm, x, y)]
+        sets = [sorted(s) for s in adjustment_sets(tm, x, y)]
+        out["adjustment_sets"] = sets
+        out["adjustment_set_labels"] = [
+            sorted((tm.label(n) for n in s), key=str.casefold) for s in sets
+        ]
     return out

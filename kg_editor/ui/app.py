@@ -22,6 +22,7 @@ from kg_editor.errors import KGEditorError
 from kg_editor.ui import ids
 from kg_editor.ui.editor.callbacks import editor_page, register_callbacks
 from kg_editor.ui.editor.cards import node_details
+from kg_editor.ui.editor.search import register_search_callbacks
 from kg_editor.ui.state import branch_of, page_of, session_of
 from kg_editor.ui.teaching.callbacks import register_teaching_callbacks
 from kg_editor.ui.versions.callbacks import register_versions_callbacks, versions_page
@@ -157,6 +158,7 @@ def create_app(
     register_callbacks(app, ws)
     register_versions_callbacks(app, ws)
     app.teaching_cache = register_teaching_callbacks(app, ws)  # type: ignore[attr-defined]
+    register_search_callbacks(app, ws)
     # exposed for tests: node details of the current session
     app.node_details = node_details  # type: ignore[attr-defined]
     return app

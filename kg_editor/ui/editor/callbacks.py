@@ -69,22 +69,30 @@ def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) ->
     if trigger == ids.CLIENT_ACTION:
         if isinstance(value, dict) and value.get("kind") == "merge":
             nodes = [str(n) for n in value.get("nodes") or []]
-            return Action("merge", extra={"nodes": nodes, "name": value.get("name") or ""})
+            return Action(
+                "merge",
+                extra={
+                    "nodes": nodes,
+                    "name": value.get("name") or "",
+                    "nonce": value.get("nonce"),
+                },
+            )
         if isinstance(value, dict) and value.get("kind") == "split":
-            return Action("split", value.get("node"))
+            return Action("split", value.get("node"), extra={"nonce": value.get("nonce")})
         if not isinstance(value, dict) or value.get("kind") not in (
             "add",
             "remove",
             "reverse",
             "undo",
             "redo",
+            "refresh",
         ):
             return None
         return Action(
             str(value["kind"]),
             value.get("source"),
             value.get("target"),
-            {"via": value.get("via", "canvas")},
+            {"via": value.get("via", "canvas"), "nonce": value.get("nonce")},
         )
     if trigger == ids.CANVAS:
         if prop == "contextMenuData":
@@ -209,6 +217,11 @@ ACTIONS: dict[str, Callable[[EditSession, Action, dict[str, Any]], Any]] = {
 #: Actions that change the graph (and so are logged, and clear the rationale).
 GRAPH_EDITS = ("add", "remove", "reverse", "undo", "redo", "accept", "merge", "split")
 
+#: Actions after which the whole view (canvas, report, history, suggestions) is redrawn
+#: from the session: the edits, a new target, and "refresh" (sent by the page when a
+#: response arrived out of order, so that the screen shows the server's latest state).
+REDRAW = (*GRAPH_EDITS, "target", "refresh")
+
 
 def _outputs() -> dict[str, Output]:
     return {
@@ -302,6 +315,7 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
             focus_on=big,
             n_nodes=len(session.graph),
             author=session.author if session.author != "anonymous" else "",
+            server_revision=len(session.history),
         )
 
 
@@ -366,6 +380,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                     out["details"] = node_details(
                         session, session.graph.resolve(str(action.source))
                     )
+                    out["view"] = _answer_view(view, action, len(session.history), drawn=False)
                 out.update(selected_edge=None, edge_remove=True, edge_reverse=True)
                 return out
             if action.kind == "select_edge":
@@ -377,22 +392,25 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                         contradicting_edges(session),
                         workspace.pair_evidence,
                     )
+                    out["view"] = _answer_view(view, action, len(session.history), drawn=False)
                 out.update(
                     selected_edge={"source": action.source, "target": action.target},
                     edge_remove=False,
                     edge_reverse=False,
                 )
                 return out
-            with workspace.editing(sid) as session:
+            hold = workspace.reading if action.kind == "refresh" else workspace.editing
+            with hold(sid) as session:
                 result = None
                 if action.kind in ACTIONS:
                     result = ACTIONS[action.kind](session, action, state)
                 nodes = visible_nodes(session, focus_on, centre, hops)
-                out["elements"] = elements_for(session, nodes=nodes)
+                keep = _kept_selection(session, action, result, state["selected_edge"])
+                out["elements"] = elements_for(session, nodes=nodes, selected_edge=keep)
                 if action.kind == "focus":
                     view["focus_key"] = [focus_on, centre, hops]
                     out["layout"] = layout_options("dagre", nonce=int(view.get("revision", 0)) + 1)
-                if action.kind in GRAPH_EDITS or action.kind == "target":
+                if action.kind in REDRAW:
                     out.update(render_report(session, None))
                     out["history"] = history_list(session)
                     out["undo"] = not session.can_undo
@@ -407,8 +425,15 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                             last.delta,
                             action=last.kind if last.kind in ("undo", "redo") else "edit",
                         )
-                    # the selected edge may be gone or reversed
-                    sel: dict[str, Any] = state["selected_edge"] or {}
+                    # the selected edge may be gone or reversed (a reversed or added
+                    # edge becomes the selection, so a second R flips it back)
+                    sel: dict[str, Any] = (
+                        {"source": keep[0], "target": keep[1]}
+                        if keep
+                        else (state["selected_edge"] or {})
+                    )
+                    if keep:
+                        out.update(selected_edge=sel, edge_remove=False, edge_reverse=False)
                     if sel and not session.graph.has_edge(sel.get("source"), sel.get("target")):
                         out.update(
                             details=_gone(), selected_edge=None, edge_remove=True, edge_reverse=True
@@ -424,6 +449,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                 if action.kind == "reject":
                     out["history"] = history_list(session)
                 out["alert_hidden"] = True
+                view = _answer_view(view, action, len(session.history), drawn=True)
             view["revision"] = int(view.get("revision", 0)) + 1
             view["last"] = action.kind
             if result is not None and action.kind in ("add", "reverse"):
@@ -437,19 +463,21 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                 if nodes is not None:
                     nodes = set(nodes) | set(exc.cycle)
                 out["elements"] = elements_for(session, nodes=nodes, cycle=exc.cycle)
-            return _alert(out, str(exc), "alert error cycle")
+            return _alert(_stamp(out, view, workspace, sid, action), str(exc), "alert error cycle")
         except ConstraintError as exc:
             return _alert(
-                out,
+                _stamp(out, view, workspace, sid, action),
                 f"{exc} To do so, tick “Override constraints” in the top bar, give your name "
                 "and a rationale, and repeat the edit.",
                 "alert error constraint",
             )
         except KGEditorError as exc:
-            return _alert(out, str(exc), "alert error")
+            return _alert(_stamp(out, view, workspace, sid, action), str(exc), "alert error")
         except Exception:
             logger.exception("unexpected error while handling %s", action)
-            return _alert(out, GENERIC_ERROR, "alert error generic")
+            return _alert(
+                _stamp(out, view, workspace, sid, action), GENERIC_ERROR, "alert error generic"
+            )
 
     @app.callback(
         Output(ids.SUGGESTIONS, "children"),
@@ -458,7 +486,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         prevent_initial_call=True,
     )
     def refresh_suggestions(view: Any, session_data: Any) -> Any:
-        if not view or view.get("last") not in (*GRAPH_EDITS, "reject"):
+        if not view or view.get("last") not in (*GRAPH_EDITS, "reject", "refresh"):
             raise PreventUpdate
         try:
             with workspace.reading(session_id(session_data)) as session:
@@ -504,7 +532,11 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
     app.clientside_callback(
         """function(n, nodes, name){
             if (!n) { return window.dash_clientside.no_update; }
-            return {kind: "merge", nodes: nodes || [], name: name || "", via: "concept", t: Date.now()};
+            var p = {kind: "merge", nodes: nodes || [], name: name || "", via: "concept"};
+            if (window.kgEditor && window.kgEditor.send) {  // one edit in flight at a time
+                window.kgEditor.send(p); return window.dash_clientside.no_update;
+            }
+            p.nonce = String(Date.now()); return p;
         }""",
         Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
         Input(ids.CONCEPT_MERGE, "n_clicks"),
@@ -515,12 +547,24 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
     app.clientside_callback(
         """function(n, node){
             if (!n) { return window.dash_clientside.no_update; }
-            return {kind: "split", node: node || null, via: "concept", t: Date.now()};
+            var p = {kind: "split", node: node || null, via: "concept"};
+            if (window.kgEditor && window.kgEditor.send) {
+                window.kgEditor.send(p); return window.dash_clientside.no_update;
+            }
+            p.nonce = String(Date.now()); return p;
         }""",
         Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
         Input(ids.CONCEPT_SPLIT, "n_clicks"),
         State(ids.CONCEPT_SPLIT_NODE, "value"),
         prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        # every answer of the dispatch frees the edit controls and sends the next queued
+        # edit (or a redraw when the answer was stale): see assets/03_kg_editor.js
+        "function(v){ if (window.kgEditor && window.kgEditor.settled) { window.kgEditor.settled(v); } return window.dash_clientside.no_update; }",
+        Output(ids.DUMMY, "data", allow_duplicate=True),
+        Input(ids.VIEW, "data"),
+        prevent_initial_call="initial_duplicate",
     )
     app.clientside_callback(
         "function(n){ return true; }",
@@ -580,6 +624,55 @@ def _first_action(state: dict[str, Any]) -> Action | None:
         if action is not None:
             return action
     return None
+
+
+def _kept_selection(
+    session: EditSession, action: Action, result: Any, selected: Any
+) -> tuple[str, str] | None:
+    """The edge to keep selected on the redrawn canvas: the one an add or a reversal
+    made, else the selected edge when it is still in the graph."""
+    if result is not None and action.kind in ("add", "reverse") and action.source:
+        u, v = session.graph.resolve(str(action.source)), session.graph.resolve(str(action.target))
+        pair = (u, v) if action.kind == "add" else (v, u)
+        if session.graph.has_edge(*pair):
+            return pair
+    sel = selected or {}
+    if sel and session.graph.has_edge(str(sel.get("source")), str(sel.get("target"))):
+        return str(sel["source"]), str(sel["target"])
+    return None
+
+
+def _answer_view(
+    view: dict[str, Any], action: Action, revision: int, *, drawn: bool
+) -> dict[str, Any]:
+    """The view store of an answer: the session revision it was rendered from, whether
+    it redrew the canvas and the report (``drawn``), and the nonce of the page's edit it
+    answers. The page compares these with what it has (assets/03_kg_editor.js) and asks
+    for a redraw when an answer is stale or another answer replaced it."""
+    out = dict(view)
+    out.update(
+        server_revision=revision,
+        drawn=drawn,
+        nonce=action.extra.get("nonce"),
+        answered=action.kind,
+    )
+    return out
+
+
+def _stamp(
+    out: dict[str, Any], view: dict[str, Any], workspace: Workspace, sid: Any, action: Action
+) -> Any:
+    """Put the session's revision on a refused action's answer, so the page knows it is
+    settled. A refused edit leaves the session as it was, so the canvas is not redrawn
+    (``drawn`` is false: the page redraws when its canvas is older than the session)."""
+    try:
+        revision = workspace.revision(sid)
+    except KGEditorError:
+        revision = int(view.get("server_revision", 0))
+    stamped = _answer_view(view, action, revision, drawn=False)
+    stamped["last"] = "refused"
+    out["view"] = stamped
+    return out
 
 
 def _gone() -> Any:

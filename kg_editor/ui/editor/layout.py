@@ -135,6 +135,7 @@ def editor_layout(
     focus_on: bool,
     n_nodes: int,
     author: str = "",
+    server_revision: int = 0,
 ) -> html.Div:
     """The editor page for one session, pre-filled with its first render."""
     header = html.Header(
@@ -238,6 +239,7 @@ def editor_layout(
                 placeholder="Find a concept…",
                 className="search",
                 clearable=True,
+                search_order="original",  # ranked by the server (ui/editor/search.py)
             ),
             dcc.Checklist(
                 id=ids.FOCUS_MODE,
@@ -460,7 +462,16 @@ def editor_layout(
     return html.Div(
         [
             dcc.Store(id=ids.SESSION, data={"session_id": session_id}),
-            dcc.Store(id=ids.VIEW, data={"revision": 0, "focus": None}),
+            dcc.Store(
+                id=ids.VIEW,
+                # server_revision: the session state the page was drawn from (build 0)
+                data={
+                    "revision": 0,
+                    "focus": None,
+                    "server_revision": server_revision,
+                    "drawn": True,
+                },
+            ),
             dcc.Store(id=ids.SELECTED_EDGE, data=None),
             dcc.Store(id=ids.CLIENT_ACTION, data=None),
             dcc.Store(id=ids.DUMMY, data=None),

@@ -403,7 +403,8 @@ def register_teaching_callbacks(app: Any, workspace: Workspace) -> TeachingCache
             elif not (on or {}).get("on"):
                 raise PreventUpdate
             rows = workspace.list_scenarios()
-            return ([note, scenario_list(rows, key)], *clear)
+            labels = {n: tm.label(n) for n in tm.nodes}
+            return ([note, scenario_list(rows, key, labels)], *clear)
         except PreventUpdate:
             raise
         except KGEditorError as exc:

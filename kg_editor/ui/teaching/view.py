@@ -381,14 +381,12 @@ def seeing_doing_view(sd: Mapping[str, Any]) -> html.Div:
             html.H5(f"Open back-door paths ({len(bd)}{'+' if sd.get('truncated') else ''})"),
             _trail_items(bd, "backdoor"),
         ]
-    if sd.get("adjustment_sets"):
+    sets = sd.get("adjustment_set_labels") or sd.get("adjustment_sets")
+    if sets:
         parts.append(
             html.P(
                 "Adjusting for any of: "
-                + "; ".join(
-                    "{" + ", ".join(s) + "}" if s else "{} (nothing)"
-                    for s in sd["adjustment_sets"][:5]
-                ),
+                + "; ".join("{" + ", ".join(s) + "}" if s else "{} (nothing)" for s in sets[:5]),
                 className="muted small",
             )
         )
@@ -436,8 +434,14 @@ def paths_view(rep: Mapping[str, Any], adj: Mapping[str, Any] | None) -> html.Di
     return html.Div(parts)
 
 
-def scenario_list(rows: Sequence[Mapping[str, Any]], current_key: str | None = None) -> Any:
-    """Saved scenarios of the project, each with Replay and Export buttons."""
+def scenario_list(
+    rows: Sequence[Mapping[str, Any]],
+    current_key: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Any:
+    """Saved scenarios of the project, each with Replay and Export buttons; cause and
+    outcome are shown by their ``labels`` (id -> label) when known."""
+    name = (labels or {}).get
     if not rows:
         return html.Div("No saved scenarios yet.", className="muted small")
     items = []
@@ -454,7 +458,8 @@ def scenario_list(rows: Sequence[Mapping[str, Any]], current_key: str | None = N
                             html.Span(
                                 f" · {n} finding(s)"
                                 + (
-                                    f" · {sc['cause']} → {sc['outcome']}"
+                                    f" · {name(sc['cause'], sc['cause'])} → "
+                                    f"{name(sc['outcome'], sc['outcome'])}"
                                     if sc.get("cause") and sc.get("outcome")
                                     else ""
                                 )
@@ -553,7 +558,13 @@ def teaching_legend() -> html.Div:
 
 
 def _dd(id_: str, options: list[dict[str, str]], placeholder: str, cls: str = "form-dd") -> Any:
-    return dcc.Dropdown(id=id_, options=options, placeholder=placeholder, className=cls)
+    return dcc.Dropdown(
+        id=id_,
+        options=options,
+        placeholder=placeholder,
+        className=cls,
+        search_order="original",  # ranked by the server (ui/editor/search.py)
+    )
 
 
 def teaching_panel(options: list[dict[str, str]]) -> html.Section:

@@ -77,7 +77,7 @@ def compare_body(
     return {
         "elements": diff_elements(ga, gb, cmp.diff, target=target),
         "summary": diff_summary(cmp.diff, label),
-        "table": comparison_table(cmp.metrics, (la, lb), target),
+        "table": comparison_table(cmp.metrics, (la, lb), target, label),
         "chart": comparison_chart(
             cmp.a.report, cmp.b.report, target, (f"#{cmp.a.seq}", f"#{cmp.b.seq}")
         ),

@@ -20,13 +20,13 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dash_cytoscape as cyto
 from dash import dcc, html
 
-from kg_editor.model.report import format_value
+from kg_editor.model.report import METRICS, format_value
 from kg_editor.ui import ids
 from kg_editor.ui.editor.elements import graph_elements, layout_options, stylesheet
 
@@ -34,6 +34,8 @@ __all__ = [
     "DIFF_STYLES",
     "EXPORT_FORMATS",
     "KEY_METRICS",
+    "METRIC_TITLES",
+    "benefit",
     "branch_figure",
     "comparison_chart",
     "comparison_table",
@@ -44,6 +46,7 @@ __all__ = [
     "edge_change_card",
     "key_values",
     "metric_history_figure",
+    "metric_title",
     "version_label",
     "versions_layout",
     "versions_table",
@@ -81,6 +84,103 @@ KEY_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("Brier", "targets", "brier", ".4f"),
     ("Parameters", "interpretability", "parameters", ".0f"),
 )
+
+
+#: What a clinician reads for a metric's code name (others: the code, spaced and capitalised).
+METRIC_TITLES: dict[str, str] = {
+    "loglik_per_patient": "Log-likelihood per patient (held out)",
+    "loglik_train": "Log-likelihood (training)",
+    "bic": "BIC score (training; higher fits better)",
+    "bdeu": "BDeu score (training)",
+    "auroc": "AUROC",
+    "brier": "Brier score",
+    "accuracy": "Accuracy",
+    "ece": "Calibration error (ECE)",
+    "prevalence": "Prevalence",
+    "edges": "Edges",
+    "nodes": "Variables",
+    "parameters": "Free parameters",
+    "mean_in_degree": "Mean number of parents",
+    "max_in_degree": "Largest number of parents",
+    "markov_blanket_size": "Markov blanket size",
+    "longest_path": "Longest causal chain (edges)",
+    "endorsed_share": "Clinician-endorsed edges (share)",
+    "supported_share": "Edges supported by the data (share)",
+    "edges_with_evidence": "Edges with evidence",
+    "reference_precision": "Reference precision",
+    "reference_recall": "Reference recall",
+    "precedence_contradictions": "Edges against the time order",
+    # issue 12: trust figures (names as in the editor's report panel)
+    "unresolved_edges": "Unresolved directions",
+    "edges_against_temporal_order": "Edges against most co-patients' order",
+    "asserted_edges_against_temporal_order": "Resolved edges against most co-patients' order",
+    "families_over_bound": "Families over the bound",
+    "implied_independencies": "Implied independencies",
+    "implied_independence_failures": "Implied independencies failing",
+    "implied_independence_sparse": "Implied independencies with sparse data",
+    "implied_independence_skipped": "Implied independencies skipped",
+    "n_train": "Training patients",
+    "n_test": "Held-out patients",
+    "n": "Held-out patients",
+    "largest_gap.gap": "Largest subgroup gap",
+    "largest_gap.flagged": "Subgroup gap flagged (1 = yes)",
+    "largest_gap.auroc_gap.gap": "Largest subgroup AUROC gap",
+    "largest_gap.brier_gap.gap": "Largest subgroup Brier gap",
+}
+#: Directions of figures the report nests (not in the METRICS registry): smaller gaps
+#: between patient subgroups are better.
+_NESTED_HIGHER_IS_BETTER: dict[str, bool | None] = {
+    "largest_gap.gap": False,
+    "largest_gap.flagged": False,
+    "largest_gap.auroc_gap.gap": False,
+    "largest_gap.brier_gap.gap": False,
+    "n": None,
+}
+_SECTION_TITLES = {"accuracy": "Accuracy", "targets": "Target", "interpretability": "Structure"}
+
+
+def metric_title(name: str, label: Callable[[str], str] | None = None) -> str:
+    """The readable name of a metric code; a per-variable figure (``metric.<id>``) is
+    named with the variable's ``label``.
+
+    Examples
+    --------
+    >>> metric_title("loglik_per_patient"), metric_title("some_new_score")
+    ('Log-likelihood per patient (held out)', 'Some new score')
+    >>> metric_title("markov_blanket_size.192671", {"192671": "GI bleed"}.get)
+    'Markov blanket size of GI bleed'
+    """
+    if name in METRIC_TITLES:
+        return METRIC_TITLES[name]
+    base, _, rest = name.partition(".")
+    if rest and base in METRIC_TITLES:
+        who = (label(rest) if label is not None else None) or rest
+        return f"{METRIC_TITLES[base]} of {who}"
+    return name.replace("_", " ").replace(".", " ").strip().capitalize()
+
+
+def benefit(name: str, delta: float | None) -> str:
+    """Whether a change of ``delta`` in metric ``name`` is ``"better"``, ``"worse"``,
+    ``"same"`` (no change) or ``"neutral"`` (no better direction, e.g. the edge count),
+    from the metric's direction in :data:`kg_editor.model.report.METRICS`.
+
+    Examples
+    --------
+    >>> benefit("auroc", -0.02), benefit("brier", -0.01), benefit("bic", 12.0)
+    ('worse', 'better', 'better')
+    >>> benefit("edges", 3), benefit("auroc", 0.0)
+    ('neutral', 'same')
+    """
+    if delta is None or delta == 0:
+        return "same"
+    if name in _NESTED_HIGHER_IS_BETTER:
+        up = _NESTED_HIGHER_IS_BETTER[name]
+    else:
+        spec = METRICS.get(name) or METRICS.get(name.partition(".")[0])
+        up = spec.higher_is_better if spec is not None else None
+    if up is None:
+        return "neutral"
+    return "better" if (delta > 0) == up else "worse"
 
 
 def _num(x: Any) -> float | None:
@@ -488,24 +588,32 @@ def _rows_of(table: Any, labels: Sequence[str]) -> list[tuple[str, str, Any, Any
     return out
 
 
-def comparison_table(table: Any, labels: Sequence[str], target: str | None = None) -> html.Table:
+def comparison_table(
+    table: Any,
+    labels: Sequence[str],
+    target: str | None = None,
+    label: Callable[[str], str] | None = None,
+) -> html.Table:
     """The metric table of two versions (A, B, delta = B - A); ``table`` is
     :func:`kg_editor.versions.diff.metric_table`'s DataFrame. Target metrics other than the
-    target's are left out (they belong to earlier target choices)."""
+    target's are left out (they belong to earlier target choices). Metrics show their
+    readable names (:func:`metric_title`, variables by ``label``; the code in the tooltip) and each change is
+    coloured by its benefit (:func:`benefit`: an AUROC loss is worse, a Brier drop
+    better), with the word too, never by its sign."""
     rows = []
     for sec, metric, va, vb, d in _rows_of(table, labels):
         if sec == "targets" and target is not None and not metric.startswith(f"{target}."):
             continue
         name = metric.split(".", 1)[1] if sec == "targets" and "." in metric else metric
-        cls = "delta" + (" up" if d and d > 0 else " down" if d and d < 0 else "")
+        verdict = benefit(name, d)
         rows.append(
             html.Tr(
                 [
-                    html.Td(sec),
-                    html.Td(name),
+                    html.Td(_SECTION_TITLES.get(sec, sec.capitalize())),
+                    html.Td(metric_title(name, label), title=name),
                     html.Td(_short(va), className="num"),
                     html.Td(_short(vb), className="num"),
-                    html.Td(_short(d, signed=True), className=f"num {cls}"),
+                    html.Td(_short(d, signed=True), className=f"num delta {verdict}"),
                 ],
                 id=f"kg-v-metric-{sec}-{name}".replace(".", "-"),
                 **dict[str, Any](
@@ -513,6 +621,8 @@ def comparison_table(table: Any, labels: Sequence[str], target: str | None = Non
                         "data-a": "" if va is None else repr(va),
                         "data-b": "" if vb is None else repr(vb),
                         "data-delta": "" if d is None else repr(d),
+                        "data-metric": name,
+                        "data-benefit": verdict,
                     }
                 ),
             )
@@ -558,9 +668,8 @@ def comparison_chart(
     """Relative change (%) of each key metric from A to B, one bar each (green where
     the change is an improvement)."""
     va, vb = key_values(report_a, target), key_values(report_b, target)
-    better_up = {"Log-lik / patient": True, "AUROC": True, "BIC": True, "Brier": False}
     names, values, colours, hover = [], [], [], []
-    for title, *_ in KEY_METRICS:
+    for title, _sec, key, _fmt in KEY_METRICS:
         a, b = va[title], vb[title]
         if a is None or b is None:
             continue
@@ -569,9 +678,10 @@ def comparison_chart(
             continue
         names.append(title)
         values.append(pct)
-        up = better_up.get(title)
-        good = None if up is None or pct == 0 else (pct > 0) == up
-        colours.append("#8a9bb0" if good is None else "#1a9850" if good else "#d73027")
+        verdict = benefit(key, b - a)
+        colours.append(
+            "#1a9850" if verdict == "better" else "#d73027" if verdict == "worse" else "#8a9bb0"
+        )
         hover.append(f"{title}: {a:.4g} → {b:.4g}")
     lay = _base_layout(f"Change from {labels[0]} to {labels[1]} (%)", 260)
     lay["showlegend"] = False
