@@ -34,4 +34,4 @@ def test_tutorial_notebook_executes():
         and "would create the cycle" in outputs
     )
     assert "history entries" in outputs
-    assert "after the merge" in outputs and "['start', 'merge', 'split']" in outputs
+    assert "after the merge" in outputs and "'merge', 'split']" in outputs
