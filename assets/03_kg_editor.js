@@ -228,6 +228,9 @@
     } else if ((key === "r" || key === "R") && (sel || flight.busy)) {
       ev.preventDefault();
       send({ kind: "reverse", fromSelection: true, via: "keyboard" });
+    } else if ((key === "e" || key === "E") && (sel || flight.busy)) {
+      ev.preventDefault();
+      send({ kind: "endorse", fromSelection: true, via: "keyboard" });
     }
   });
 

@@ -463,6 +463,7 @@ def review_queue(graph: CausalGraph) -> list[dict[str, Any]]:
             "reason": reason,
             "stability": stab,
             "q": q,
+            "reviewed": done,
         }
         rows.append((key, row))
     rows.sort(key=lambda kr: kr[0])

@@ -42,6 +42,7 @@ __all__ = [
     "CausalGraph",
     "Constraints",
     "Edit",
+    "EndorseEdge",
     "RemoveEdge",
     "ResolveEdge",
     "ReverseEdge",
@@ -502,6 +503,20 @@ class ReverseEdge(Edit):
 
 
 @dataclass(frozen=True)
+class EndorseEdge(Edit):
+    """Confirm the edge ``source -> target`` as clinically right, direction included.
+
+    The structure is unchanged (no family is refitted); the edge is marked ``endorsed``,
+    an unresolved direction is settled as drawn, and the step joins the edge's history.
+    It counts in the report's endorsed share and moves the edge to the end of the review
+    queue.
+    """
+
+    kind: ClassVar[str] = "endorse"
+    verb: ClassVar[str] = "Endorsing"
+
+
+@dataclass(frozen=True)
 class ResolveEdge(Edit):
     """Settle the direction of an unresolved edge as ``source -> target``.
 
@@ -522,7 +537,7 @@ class ResolveEdge(Edit):
 
 
 _EDIT_TYPES: dict[str, type[Edit]] = {
-    c.kind: c for c in (AddEdge, RemoveEdge, ReverseEdge, ResolveEdge)
+    c.kind: c for c in (AddEdge, RemoveEdge, ReverseEdge, ResolveEdge, EndorseEdge)
 }
 
 
@@ -560,6 +575,9 @@ def inverse_edit(edit: Edit) -> Edit:
         return RemoveEdge(edit.source, edit.target, edit.author, "undo", override=True)
     if isinstance(edit, RemoveEdge):
         return AddEdge(edit.source, edit.target, edit.author, "undo", override=True)
+    if isinstance(edit, EndorseEdge):
+        # an endorsement changes no structure: its structural inverse changes none either
+        return edit
     if isinstance(edit, ResolveEdge):
         # structurally the edge ends source -> target; undoing a resolution that kept
         # the stored direction is a no-op the session handles by restoring its snapshot
@@ -574,9 +592,13 @@ def changed_families(edit: Edit) -> tuple[str, ...]:
     --------
     >>> changed_families(AddEdge("a", "b")), changed_families(ReverseEdge("a", "b"))
     (('b',), ('a', 'b'))
+    >>> changed_families(EndorseEdge("a", "b"))
+    ()
     """
     if isinstance(edit, ReverseEdge | ResolveEdge):
         return (edit.source, edit.target)
+    if isinstance(edit, EndorseEdge):
+        return ()
     return (edit.target,)
 
 
@@ -726,6 +748,15 @@ def apply_edit(
         attrs.pop("unresolved", None)
         attrs["history"] = [*attrs.get("history", []), record]
         g.add_edge(u, v, **attrs)
+    elif isinstance(edit, EndorseEdge):
+        if not g.has_edge(u, v):
+            hint = f" (the graph has {lab(v)} -> {lab(u)})" if g.has_edge(v, u) else ""
+            raise EdgeError(f"There is no edge {lab(u)} -> {lab(v)} to endorse{hint}.")
+        attrs = g.edges[u, v]
+        if attrs.pop("unresolved", None):
+            attrs["orientation"] = f"direction {lab(u)} -> {lab(v)} confirmed by a clinician"
+        attrs["endorsed"] = True
+        attrs["history"] = [*attrs.get("history", []), record]
     else:  # pragma: no cover - closed set of edit types
         raise TypeError(f"Unknown edit {edit!r}")
     return CausalGraph(g, metadata=graph.metadata)

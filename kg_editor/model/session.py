@@ -32,13 +32,14 @@ import pandas as pd
 from kg_editor.cache import LRU
 from kg_editor.data.cohort import Cohort
 from kg_editor.errors import CycleError, FormatError, KGEditorError, unknown_variable
-from kg_editor.model.checks import ImpliedIndependencies, family_bounds
+from kg_editor.model.checks import ImpliedIndependencies, family_bounds, review_queue
 from kg_editor.model.fit import CodeTable, Family, families_to_pgmpy, fit_families, refit_families
 from kg_editor.model.graph import (
     AddEdge,
     CausalGraph,
     Constraints,
     Edit,
+    EndorseEdge,
     RemoveEdge,
     ResolveEdge,
     ReverseEdge,
@@ -380,6 +381,19 @@ class EditSession:
     ) -> ReportDelta:
         """Settle an unresolved edge as ``source -> target`` (one action either way)."""
         return self._edit(ResolveEdge, source, target, author, rationale, override)
+
+    def endorse(
+        self, source: str, target: str, *, author: str | None = None, rationale: str = ""
+    ) -> ReportDelta:
+        """Confirm ``source -> target`` as clinically right (no refit: the structure is
+        unchanged); the report's endorsed share rises and the review queue moves on."""
+        return self._edit(EndorseEdge, source, target, author, rationale, False)
+
+    def review_queue(self) -> list[dict[str, Any]]:
+        """The edges in the order a physician should review them, each with its reason
+        and whether it is reviewed (endorsed, added, reversed or resolved by a clinician);
+        see :func:`kg_editor.model.checks.review_queue`."""
+        return review_queue(self.graph)
 
     # --- end issue 12 ------------------------------------------------------------
 

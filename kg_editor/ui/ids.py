@@ -44,6 +44,14 @@ __all__ = [
     "REDO",
     "RELAYOUT",
     "REPORT_STATUS",
+    "REVIEW_ACTION",
+    "REVIEW_CARD",
+    "REVIEW_EDGE",
+    "REVIEW_MODE",
+    "REVIEW_PROGRESS",
+    "REVIEW_SKIP",
+    "REVIEW_SKIPPED",
+    "REVIEW_TEXT",
     "ROC",
     "SEARCH",
     "SELECTED_EDGE",
@@ -139,6 +147,16 @@ FOCUS_HOPS = "kg-focus-hops"
 FORM_SOURCE = "kg-form-source"
 FORM_TARGET = "kg-form-target"
 FORM_ADD = "kg-form-add"
+
+# -- guided review: the review queue, one edge at a time --------------------------------
+REVIEW_CARD = "kg-review"
+REVIEW_TEXT = "kg-review-text"
+REVIEW_PROGRESS = "kg-review-progress"
+REVIEW_EDGE = "kg-review-edge"  # dcc.Store: the edge under review {source, target}
+REVIEW_SKIPPED = "kg-review-skipped"  # dcc.Store: edge ids skipped in this page
+REVIEW_SKIP = "kg-review-skip"
+REVIEW_MODE = "kg-review-mode"  # checklist: select the edge under review after each step
+REVIEW_ACTION = "kg-review-action"  # pattern id {type, index: endorse|reverse|remove}
 
 # -- concepts: merge selected nodes into one concept, split it again -------------------
 CONCEPT_MEMBERS = "kg-concept-members"

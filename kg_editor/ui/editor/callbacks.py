@@ -28,6 +28,7 @@ from kg_editor.ui.editor.render import (
     history_list,
     render_report,
     render_view,
+    review_view,
     suggestion_list,
     visible_nodes,
 )
@@ -86,6 +87,7 @@ def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) ->
             "undo",
             "redo",
             "refresh",
+            "endorse",
         ):
             return None
         return Action(
@@ -119,6 +121,13 @@ def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) ->
             sel.get("source"),
             sel.get("target"),
             {"via": "card"},
+        )
+    if isinstance(trigger, dict) and trigger.get("type") == ids.REVIEW_ACTION:
+        edge = state.get("review_edge") or {}
+        if not value or not edge or trigger.get("index") not in ("endorse", "reverse", "remove"):
+            return None
+        return Action(
+            str(trigger["index"]), edge.get("source"), edge.get("target"), {"via": "review"}
         )
     if trigger == ids.UNDO:
         return Action("undo")
@@ -207,6 +216,9 @@ ACTIONS: dict[str, Callable[[EditSession, Action, dict[str, Any]], Any]] = {
     "redo": lambda s, a, st: s.redo(author=st["author"]),
     "accept": lambda s, a, st: s.accept(a.extra["id"], author=st["author"]),
     "reject": lambda s, a, st: s.reject(a.extra["id"], author=st["author"]),
+    "endorse": lambda s, a, st: s.endorse(
+        str(a.source), str(a.target), author=st["author"], rationale=st["rationale"]
+    ),
     "merge": _merge,
     "split": _split,
     "target": lambda s, a, st: (
@@ -215,7 +227,17 @@ ACTIONS: dict[str, Callable[[EditSession, Action, dict[str, Any]], Any]] = {
 }
 
 #: Actions that change the graph (and so are logged, and clear the rationale).
-GRAPH_EDITS = ("add", "remove", "reverse", "undo", "redo", "accept", "merge", "split")
+GRAPH_EDITS = (
+    "add",
+    "remove",
+    "reverse",
+    "undo",
+    "redo",
+    "accept",
+    "merge",
+    "split",
+    "endorse",
+)
 
 #: Actions after which the whole view (canvas, report, history, suggestions) is redrawn
 #: from the session: the edits, a new target, and "refresh" (sent by the page when a
@@ -261,6 +283,7 @@ def _inputs() -> dict[str, Any]:
         "redo": Input(ids.REDO, "n_clicks"),
         "accept": Input({"type": ids.SUGGEST_ACCEPT, "index": ALL}, "n_clicks"),
         "reject": Input({"type": ids.SUGGEST_REJECT, "index": ALL}, "n_clicks"),
+        "review": Input({"type": ids.REVIEW_ACTION, "index": ALL}, "n_clicks"),
         "target": Input(ids.TARGET, "value"),
         "focus_mode": Input(ids.FOCUS_MODE, "value"),
         "focus_hops": Input(ids.FOCUS_HOPS, "value"),
@@ -274,6 +297,7 @@ def _inputs() -> dict[str, Any]:
         "view": State(ids.VIEW, "data"),
         "override": State(ids.OVERRIDE, "value"),
         "teaching": State(ids.TEACH_ON, "data"),
+        "review_edge": State(ids.REVIEW_EDGE, "data"),
     }
 
 
@@ -305,6 +329,7 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
         mergeable, merged = concept_options(session)
         return editor_layout(
             view,
+            review=review_view(session),
             concept_options=mergeable,
             merged_options=merged,
             session_id=sid,
@@ -339,6 +364,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         redo: Any,
         accept: Any,
         reject: Any,
+        review: Any,
         target: Any,
         focus_mode: Any,
         focus_hops: Any,
@@ -352,6 +378,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         view: Any,
         override: Any,
         teaching: Any,
+        review_edge: Any,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {k: no_update for k in _outputs()}
         if not ctx.triggered:
@@ -363,6 +390,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
             "form_target": form_target,
             "selected_edge": selected_edge,
             "override": "on" in (override or []),
+            "review_edge": review_edge,
         }
         action = _first_action(state)
         if action is None:
@@ -527,6 +555,59 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
             "form_source": every,
             "form_target": every,
         }
+
+    @app.callback(
+        output={
+            "text": Output(ids.REVIEW_TEXT, "children"),
+            "progress": Output(ids.REVIEW_PROGRESS, "children"),
+            "edge": Output(ids.REVIEW_EDGE, "data"),
+        },
+        inputs={
+            "view": Input(ids.VIEW, "data"),
+            "skipped": Input(ids.REVIEW_SKIPPED, "data"),
+            "session_data": State(ids.SESSION, "data"),
+        },
+        prevent_initial_call=True,
+    )
+    def refresh_review(view: Any, skipped: Any, session_data: Any) -> dict[str, Any]:
+        """The next edge of the review queue after an edit or a skip."""
+        if ctx.triggered_id == ids.VIEW and (not view or view.get("last") not in GRAPH_EDITS):
+            raise PreventUpdate
+        with workspace.reading(session_id(session_data)) as session:
+            rv = review_view(session, set(skipped or []))
+        return {"text": rv.text, "progress": rv.progress, "edge": rv.edge}
+
+    app.clientside_callback(
+        """function(n, edge, skipped){
+            if (!n || !edge) { return window.dash_clientside.no_update; }
+            return (skipped || []).concat([edge.source + "->" + edge.target]);
+        }""",
+        Output(ids.REVIEW_SKIPPED, "data"),
+        Input(ids.REVIEW_SKIP, "n_clicks"),
+        State(ids.REVIEW_EDGE, "data"),
+        State(ids.REVIEW_SKIPPED, "data"),
+        prevent_initial_call=True,
+    )
+    # in review mode the edge under review is selected on the canvas after every step
+    # (its evidence card opens; E, R and Delete act on it)
+    app.clientside_callback(
+        """function(edge, mode){
+            var el = document.getElementById("kg-canvas");
+            if (!edge || !el || !el._cyreg || (mode || []).indexOf("on") < 0) {
+                return window.dash_clientside.no_update;
+            }
+            var cy = el._cyreg.cy;
+            var e = cy.edges().filter(function (x) {
+                return x.data("source") === edge.source && x.data("target") === edge.target;
+            });
+            if (e.length) { cy.elements(":selected").unselect(); e.select(); e.emit("tap"); }
+            return window.dash_clientside.no_update;
+        }""",
+        Output(ids.DUMMY, "data", allow_duplicate=True),
+        Input(ids.REVIEW_EDGE, "data"),
+        Input(ids.REVIEW_MODE, "value"),
+        prevent_initial_call=True,
+    )
 
     # the concept card's buttons send their action through the one client-action store
     app.clientside_callback(

@@ -20,7 +20,7 @@ from kg_editor.ui.editor.elements import (
     layout_options,
     stylesheet,
 )
-from kg_editor.ui.editor.render import RenderedView
+from kg_editor.ui.editor.render import RenderedView, ReviewView
 from kg_editor.ui.teaching.view import (
     teaching_panel,
     teaching_stores,
@@ -122,6 +122,19 @@ def _button(
     return html.Button(label, id=id_, title=title, className=cls, disabled=disabled, n_clicks=0)
 
 
+def _review_button(label: str, action: str, title: str, cls: str) -> html.Button:
+    """A review action; ``kg-review-action`` puts it under the one-edit-in-flight rule."""
+    return html.Button(
+        label,
+        id={"type": ids.REVIEW_ACTION, "index": action},
+        title=title,
+        className=f"{cls} kg-review-action",
+        n_clicks=0,
+        disabled=False,
+        **dict[str, Any]({"aria-label": title}),
+    )
+
+
 def editor_layout(
     view: RenderedView,
     *,
@@ -130,6 +143,7 @@ def editor_layout(
     options: list[dict[str, str]],
     target_options: list[dict[str, str]],
     target: str | None,
+    review: ReviewView | None = None,
     concept_options: Sequence[Mapping[str, str]] = (),
     merged_options: Sequence[Mapping[str, str]] = (),
     focus_on: bool,
@@ -138,6 +152,8 @@ def editor_layout(
     server_revision: int = 0,
 ) -> html.Div:
     """The editor page for one session, pre-filled with its first render."""
+    if review is None:
+        review = ReviewView(None, "", "")
     header = html.Header(
         [
             html.Div(
@@ -360,6 +376,45 @@ def editor_layout(
         ],
         className="card form-card",
     )
+    review_card = html.Section(
+        [
+            html.Div(
+                [
+                    html.H3("Review, edge by edge"),
+                    html.Span(review.progress, id=ids.REVIEW_PROGRESS, className="status"),
+                    dcc.Checklist(
+                        id=ids.REVIEW_MODE,
+                        options=[{"label": " Review mode", "value": "on"}],
+                        value=[],
+                        className="review-mode",
+                        inputClassName="review-mode-input",
+                    ),
+                ],
+                className="card-head",
+            ),
+            html.Div(
+                review.text,
+                id=ids.REVIEW_TEXT,
+                className="review-text",
+                **dict[str, Any]({"aria-live": "polite"}),
+            ),
+            html.Div(
+                [
+                    _review_button(
+                        "✓ Endorse", "endorse", "Endorse this edge as drawn (E)", "btn primary"
+                    ),
+                    _review_button("⇄ Reverse", "reverse", "Reverse this edge (R)", "btn"),
+                    _review_button("✕ Remove", "remove", "Remove this edge (Delete)", "btn danger"),
+                    _button("Skip ›", ids.REVIEW_SKIP, "Skip to the next edge in the queue"),
+                ],
+                className="btn-group review-actions",
+            ),
+            dcc.Store(id=ids.REVIEW_EDGE, data=review.edge),
+            dcc.Store(id=ids.REVIEW_SKIPPED, data=[]),
+        ],
+        className="card review-card",
+        id=ids.REVIEW_CARD,
+    )
     concept_card = html.Section(
         [
             html.H3("Merge codes into a concept"),
@@ -485,6 +540,7 @@ def editor_layout(
                         [
                             teaching_panel(options),
                             report_card,
+                            review_card,
                             selection_card,
                             form_card,
                             suggestions_card,

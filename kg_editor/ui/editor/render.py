@@ -16,7 +16,7 @@ from dash import html
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_target
 from kg_editor.model.report import ReportDelta
 from kg_editor.ui import ids
-from kg_editor.ui.editor.elements import graph_elements, neighbourhood
+from kg_editor.ui.editor.elements import edge_id, graph_elements, neighbourhood
 from kg_editor.ui.editor.report_view import (
     calibration_figure,
     format_value,
@@ -28,12 +28,14 @@ from kg_editor.ui.editor.report_view import (
 
 __all__ = [
     "RenderedView",
+    "ReviewView",
     "contradicting_edges",
     "current_delta",
     "elements_for",
     "history_list",
     "render_report",
     "render_view",
+    "review_view",
     "suggestion_list",
     "visible_nodes",
 ]
@@ -136,9 +138,13 @@ def render_report(session: Any, target: str | None = None) -> dict[str, Any]:
         status = _concept_text(session.graph, delta.edit)
     elif has_edit and delta.edit:
         e = delta.edit
-        verb = {"add": "Added", "remove": "Removed", "reverse": "Reversed"}.get(
-            str(e.get("kind")), "Edited"
-        )
+        verb = {
+            "add": "Added",
+            "remove": "Removed",
+            "reverse": "Reversed",
+            "resolve": "Resolved",
+            "endorse": "Endorsed",
+        }.get(str(e.get("kind")), "Edited")
         last = session.history[-1].kind
         prefix = {"undo": "Undone: ", "redo": "Redone: ", "accept": "Accepted: "}.get(last, "")
         status = f"{prefix}{verb} {session.graph.label(e['source'])} → {session.graph.label(e['target'])}"
@@ -229,6 +235,49 @@ def _concept_text(g: Any, entry: Mapping[str, Any]) -> str:
         return f"Merged {members} into “{entry.get('name')}”"
     node = str(entry.get("node"))
     return f"Split “{g.label(node) if node in g else node}” into {members}"
+
+
+@dataclass
+class ReviewView:
+    """The review card's content: the edge under review (or ``None``), what to show."""
+
+    edge: dict[str, str] | None
+    text: Any
+    progress: str
+
+
+def review_view(session: Any, skipped: Collection[str] = ()) -> ReviewView:
+    """The first edge of the session's review queue not reviewed nor skipped, why it
+    needs a look, and the progress ("3 of 138 reviewed")."""
+    queue = session.review_queue()
+    done = sum(1 for r in queue if r["reviewed"])
+    progress = f"{done} of {len(queue)} reviewed"
+    for r in queue:
+        if r["reviewed"] or edge_id(r["source"], r["target"]) in skipped:
+            continue
+        stab = r.get("stability")
+        facts = [r["reason"]]
+        if isinstance(stab, int | float) and r["reason"] != f"found in {stab:.0%} of resamples":
+            facts.append(f"found in {stab:.0%} of resamples")
+        text = [
+            html.Div(
+                [
+                    html.Span(r["labels"][0], className="review-node"),
+                    html.Span(" → ", className="arrow"),
+                    html.Span(r["labels"][1], className="review-node"),
+                ],
+                className="review-edge",
+            ),
+            html.Div("Needs a look: " + "; ".join(facts), className="muted review-why"),
+        ]
+        return ReviewView({"source": r["source"], "target": r["target"]}, text, progress)
+    left = len(queue) - done
+    msg = (
+        "Every edge is reviewed."
+        if not left
+        else f"{left} edge(s) skipped in this page; reload to review them again."
+    )
+    return ReviewView(None, html.Div(msg, className="muted"), progress)
 
 
 def history_list(session: Any, limit: int = 30) -> Any:
