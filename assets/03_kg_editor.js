@@ -206,6 +206,9 @@
   function typing(target) {
     if (!target) { return false; }
     var tag = (target.tagName || "").toLowerCase();
+    // a ticked checkbox (review mode, say) keeps the focus but takes no text: E, R and
+    // Delete still act on the selected edge
+    if (tag === "input" && /^(checkbox|radio|button|submit)$/i.test(target.type || "")) { return false; }
     return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
   }
 

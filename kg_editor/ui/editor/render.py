@@ -16,7 +16,7 @@ from dash import html
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_target
 from kg_editor.model.report import ReportDelta
 from kg_editor.ui import ids
-from kg_editor.ui.editor.elements import edge_id, graph_elements, neighbourhood
+from kg_editor.ui.editor.elements import graph_elements, neighbourhood
 from kg_editor.ui.editor.report_view import (
     calibration_figure,
     format_value,
@@ -247,13 +247,14 @@ class ReviewView:
 
 
 def review_view(session: Any, skipped: Collection[str] = ()) -> ReviewView:
-    """The first edge of the session's review queue not reviewed nor skipped, why it
-    needs a look, and the progress ("3 of 138 reviewed")."""
+    """The first edge of the session's review queue not reviewed nor skipped (``skipped``
+    holds ``"source->target"`` keys, as the page's Skip button writes them), why it needs
+    a look, and the progress ("3 of 138 reviewed")."""
     queue = session.review_queue()
     done = sum(1 for r in queue if r["reviewed"])
     progress = f"{done} of {len(queue)} reviewed"
     for r in queue:
-        if r["reviewed"] or edge_id(r["source"], r["target"]) in skipped:
+        if r["reviewed"] or f"{r['source']}->{r['target']}" in skipped:
             continue
         stab = r.get("stability")
         facts = [r["reason"]]
