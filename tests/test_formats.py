@@ -130,9 +130,14 @@ Age -> {"Smoking status" Cancer}
     assert g.node_attrs("Smoking status")["role"] == "exposure"
 
 
-def test_dagitty_bidirected_edge_is_a_clear_error():
-    with pytest.raises(FormatError, match="bidirected"):
-        read_graph("dag { a <-> b }", "dagitty")
+def test_dagitty_bidirected_edges_and_latent_nodes_are_unmeasured_causes():
+    g, _ = read_graph_with_model("dag { a -> c  a <-> b  U [latent]  U -> c  U -> d }", "dagitty")
+    assert sorted(g.nodes) == ["a", "b", "c", "d"]  # the latent node is not a variable
+    assert g.latent_pairs == [("a", "b"), ("c", "d")]
+    back, _ = read_graph_with_model(write_graph(g, "dagitty"), "dagitty")
+    assert back == g and back.latent_pairs == g.latent_pairs
+    with pytest.raises(FormatError, match="causes of its own"):
+        read_graph("dag { U [latent] x -> U U -> y }", "dagitty")
 
 
 @pytest.mark.parametrize("name", ["bif", "xmlbif"])

@@ -1,5 +1,9 @@
 """DAGitty model code: nodes with labels and roles (exposure, outcome, adjusted, latent, selected), directed edges.
 
+Unmeasured common causes are written ``a <-> b``; reading ``<->`` gives one, and a node
+with the role ``latent`` (and no causes of its own) gives one for each pair of its
+children (the node itself is dropped: nothing measures it).
+
 Unresolved edges (direction undecided, see :class:`kg_editor.model.graph.ResolveEdge`) are
 written as ``u -- v`` in a ``pdag { ... }`` block, ``u`` first being the direction picked
 for fitting; reading ``--`` (in ``dag`` or ``pdag``) gives an unresolved edge pointing
@@ -70,6 +74,8 @@ def _write_dagitty(graph: CausalGraph, _cpds: Any) -> str:
     for u, v in graph.edges:
         arrow = "--" if (u, v) in unresolved else "->"
         lines.append(f"{_dag_quote(u)} {arrow} {_dag_quote(v)}")
+    for a, b in graph.latent_pairs:
+        lines.append(f"{_dag_quote(a)} <-> {_dag_quote(b)}")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -122,6 +128,7 @@ def _read_dagitty(text: str) -> tuple[CausalGraph, Any]:
         toks = toks[i:]
     g = nx.DiGraph()
     undirected: list[tuple[str, str]] = []
+    latent: set[tuple[str, ...]] = set()
     j = 0
 
     def add_node(name: str) -> None:
@@ -182,14 +189,15 @@ def _read_dagitty(text: str) -> tuple[CausalGraph, Any]:
             right, j = parse_group(j + 1)
             for n in right:
                 add_node(n)
-            if arrow == "<->":
-                raise FormatError(
-                    f"The DAGitty edge {left[0]} <-> {right[0]} is bidirected (a hidden common cause); "
-                    "kg-editor graphs hold directed or unresolved (--) edges only. Model the common "
-                    "cause as a variable."
-                )
             for a in left:
                 for b in right:
+                    if arrow == "<->":
+                        if a == b:
+                            raise FormatError(
+                                f"The DAGitty edge {a} <-> {a} links a node to itself."
+                            )
+                        latent.add(tuple(sorted((a, b))))
+                        continue
                     if arrow == "--":
                         undirected.append((a, b))
                         continue
@@ -212,6 +220,19 @@ def _read_dagitty(text: str) -> tuple[CausalGraph, Any]:
             unresolved=True,
             orientation="unresolved in the imported file; this direction was picked for fitting",
         )
+    # a node with DAGitty's role "latent" is unmeasured: kg-editor keeps what it implies,
+    # an unmeasured common cause of each pair of its children
+    for n in [n for n, a in g.nodes(data=True) if a.get("role") == "latent"]:
+        if any(True for _ in g.predecessors(n)):
+            raise FormatError(
+                f"The latent node {n} has causes of its own; kg-editor represents an unmeasured "
+                "cause only as a common cause of measured variables (A <-> B)."
+            )
+        kids = sorted(g.successors(n))
+        latent |= {(a, b) for i, a in enumerate(kids) for b in kids[i + 1 :]}
+        g.remove_node(n)
+    if latent:
+        g.graph["latent"] = [list(p) for p in sorted(latent)]
     meta: dict[str, Any] = {}
     for n, a in g.nodes(data=True):
         if a.get("role") == "outcome":

@@ -110,7 +110,21 @@ def minimal_separator(
             for q in pa[i + 1 :]:
                 adj[p].add(q)
                 adj[q].add(p)
-    sep = (set(graph.predecessors(x)) | set(graph.predecessors(y))) - {x, y}
+    latent = {n for n in keep if graph.nodes[n].get("latent")}
+    if latent:
+        # an unmeasured cause cannot be conditioned on: eliminating it from the moral
+        # graph (its neighbours joined) keeps exactly the separations by observed sets;
+        # the pair's other neighbours then start the search (a separator when any exists)
+        for u in sorted(latent):
+            nbrs = adj.pop(u)
+            for a in nbrs:
+                adj[a].discard(u)
+                adj[a] |= nbrs - {a}
+        if y in adj[x]:
+            return None  # the pair shares an unmeasured cause (or one opens a path)
+        sep = adj[x] - {y}
+    else:
+        sep = (set(graph.predecessors(x)) | set(graph.predecessors(y))) - {x, y}
     if not _separated(adj, x, y, sep):
         return None
     minimal = set(sep)
@@ -118,6 +132,11 @@ def minimal_separator(
         if _separated(adj, x, y, minimal - {u}):
             minimal.discard(u)
     return tuple(sorted(minimal))
+
+
+def _observed(graph: nx.DiGraph) -> list[str]:
+    """The graph's measured variables (not the unobserved nodes of latent causes)."""
+    return [n for n in graph.nodes if not graph.nodes[n].get("latent")]
 
 
 def _all_ancestors(graph: nx.DiGraph) -> dict[str, set[str]]:
@@ -251,8 +270,8 @@ class ImpliedIndependencies:
         """Test every implication of ``graph`` on ``columns`` (code -> state-index array)."""
         if self.test not in ("chi2", "g"):
             raise SchemaError(f"Unknown test {self.test!r} for the graph check; use 'chi2' or 'g'.")
-        g = graph.nx if isinstance(graph, CausalGraph) else graph
-        nodes = sorted(g.nodes)
+        g = graph.causal_nx() if isinstance(graph, CausalGraph) else graph
+        nodes = sorted(n for n in g.nodes if not g.nodes[n].get("latent"))
         missing = [n for n in nodes if n not in columns]
         if missing:
             raise SchemaError(
@@ -280,12 +299,14 @@ class ImpliedIndependencies:
         """
         if not hasattr(self, "_graph"):
             raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
-        g = nx.DiGraph(graph.nx if isinstance(graph, CausalGraph) else graph)
-        if set(g.nodes) != set(self._graph.nodes):
+        g = nx.DiGraph(graph.causal_nx() if isinstance(graph, CausalGraph) else graph)
+        if set(_observed(g)) != set(_observed(self._graph)):
             raise SchemaError("The edited graph has other variables; fit the check again.")
         if changed is None:
             changed = [
-                n for n in g.nodes if set(g.predecessors(n)) != set(self._graph.predecessors(n))
+                n
+                for n in _observed(g)
+                if set(g.predecessors(n)) != set(self._graph.predecessors(n))
             ]
         hit = affected_nodes(self._graph, g, changed)
         self._graph = g

@@ -37,13 +37,16 @@ from kg_editor.jsonsafe import json_safe
 __all__ = [
     "GRAPH_FORMAT",
     "GRAPH_FORMAT_VERSION",
+    "LATENT_PREFIX",
     "PROVENANCES",
     "AddEdge",
+    "AddLatent",
     "CausalGraph",
     "Constraints",
     "Edit",
     "EndorseEdge",
     "RemoveEdge",
+    "RemoveLatent",
     "ResolveEdge",
     "ReverseEdge",
     "apply_edit",
@@ -52,10 +55,27 @@ __all__ = [
     "edit_to_dict",
     "inverse_edit",
     "is_unresolved",
+    "latent_node",
 ]
 
 GRAPH_FORMAT = "kg-editor-graph"
 GRAPH_FORMAT_VERSION = 1
+
+#: Id prefix of the unobserved node that stands for an unmeasured common cause.
+LATENT_PREFIX = "latent:"
+
+
+def latent_node(a: str, b: str) -> str:
+    """The id of the unmeasured common cause of ``a`` and ``b`` (order-free).
+
+    Examples
+    --------
+    >>> latent_node("b", "a")
+    'latent:a|b'
+    """
+    x, y = sorted((a, b))
+    return f"{LATENT_PREFIX}{x}|{y}"
+
 
 #: Where an edge came from. ``distilled``: the statistics; ``clinician``: added or
 #: re-oriented by a person; ``required``: an expert constraint; ``suggested``: a ghost
@@ -152,12 +172,48 @@ class CausalGraph:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CausalGraph):
             return NotImplemented
-        return set(self._g.nodes) == set(other._g.nodes) and set(self._g.edges) == set(
-            other._g.edges
+        return (
+            set(self._g.nodes) == set(other._g.nodes)
+            and set(self._g.edges) == set(other._g.edges)
+            and self.latent_pairs == other.latent_pairs
         )
 
     def __hash__(self) -> int:
-        return hash((frozenset(self._g.nodes), frozenset(self._g.edges)))
+        return hash((frozenset(self._g.nodes), frozenset(self._g.edges), tuple(self.latent_pairs)))
+
+    # -- unmeasured common causes (bidirected edges, A <-> B) -------------------------
+    @property
+    def latent_pairs(self) -> list[tuple[str, str]]:
+        """Pairs of variables that share an unmeasured common cause (``A <-> B``), each
+        sorted, in sorted order.
+
+        A latent cause is no variable of the fitted model (nothing measures it); it is
+        an unobserved parent of both in :meth:`causal_nx`, the graph that d-separation,
+        implied independencies, active trails and adjustment sets are read from.
+
+        Examples
+        --------
+        >>> g = apply_edit(CausalGraph.from_edges([("a", "b"), ("b", "c")]), AddLatent("c", "a"))
+        >>> g.latent_pairs, g.edges
+        ([('a', 'c')], [('a', 'b'), ('b', 'c')])
+        """
+        return sorted((str(a), str(b)) for a, b in self._g.graph.get("latent", ()))
+
+    def causal_nx(self) -> DiGraph:
+        """The DAG with one unobserved node per latent pair (id :func:`latent_node`,
+        attribute ``latent=True``, a parent of both): the graph for d-separation,
+        implied independencies, trails and adjustment sets. The fitted model keeps the
+        observed variables only."""
+        g = nx.DiGraph(self._g)
+        for a, b in self.latent_pairs:
+            g.add_node(
+                latent_node(a, b),
+                latent=True,
+                label=f"unmeasured cause of {self.label(a)} and {self.label(b)}",
+            )
+            g.add_edge(latent_node(a, b), a)
+            g.add_edge(latent_node(a, b), b)
+        return g
 
     def __repr__(self) -> str:
         return f"CausalGraph(nodes={self._g.number_of_nodes()}, edges={self._g.number_of_edges()})"
@@ -252,6 +308,7 @@ class CausalGraph:
                 {"source": u, "target": v, **json_safe(dict(a))}
                 for u, v, a in self._g.edges(data=True)
             ],
+            **({"latent": [list(p) for p in self.latent_pairs]} if self.latent_pairs else {}),
         }
 
     @classmethod
@@ -285,6 +342,15 @@ class CausalGraph:
             attrs.setdefault("evidence", {})
             attrs.setdefault("history", [])
             g.add_edge(u, v, **attrs)
+        latent = []
+        for pair in data.get("latent") or []:
+            if len(pair) != 2 or any(end not in g for end in pair) or pair[0] == pair[1]:
+                raise FormatError(
+                    f"The latent pair {pair!r} must name two different nodes of the graph."
+                )
+            latent.append(sorted(pair))
+        if latent:
+            g.graph["latent"] = latent
         return cls(g, metadata=data.get("metadata") or {})
 
     def to_json(self, path: str | Path | None = None, indent: int = 2) -> str:
@@ -310,6 +376,8 @@ class CausalGraph:
     # -- private mutation helpers (used by apply_edit on a copy) ---------------------
     def _copy_graph(self) -> DiGraph:
         g = nx.DiGraph()
+        if self._g.graph.get("latent"):
+            g.graph["latent"] = [list(p) for p in self._g.graph["latent"]]
         g.add_nodes_from((n, dict(a)) for n, a in self._g.nodes(data=True))
         g.add_edges_from(
             (u, v, {**a, "history": list(a.get("history", []))})
@@ -503,6 +571,34 @@ class ReverseEdge(Edit):
 
 
 @dataclass(frozen=True)
+class AddLatent(Edit):
+    """Say that ``source`` and ``target`` share an unmeasured common cause (``A <-> B``).
+
+    Nothing is refitted (nothing measures the cause); d-separation, implied
+    independencies, active trails and adjustment sets take it into account.
+    """
+
+    kind: ClassVar[str] = "add_latent"
+    verb: ClassVar[str] = "Adding an unmeasured common cause of"
+
+    def describe(self, graph: CausalGraph | None = None) -> str:
+        lab = graph.label if graph is not None else str
+        return f"{self.verb} {lab(self.source)} and {lab(self.target)}"
+
+
+@dataclass(frozen=True)
+class RemoveLatent(Edit):
+    """Withdraw the unmeasured common cause of ``source`` and ``target``."""
+
+    kind: ClassVar[str] = "remove_latent"
+    verb: ClassVar[str] = "Removing the unmeasured common cause of"
+
+    def describe(self, graph: CausalGraph | None = None) -> str:
+        lab = graph.label if graph is not None else str
+        return f"{self.verb} {lab(self.source)} and {lab(self.target)}"
+
+
+@dataclass(frozen=True)
 class EndorseEdge(Edit):
     """Confirm the edge ``source -> target`` as clinically right, direction included.
 
@@ -537,7 +633,8 @@ class ResolveEdge(Edit):
 
 
 _EDIT_TYPES: dict[str, type[Edit]] = {
-    c.kind: c for c in (AddEdge, RemoveEdge, ReverseEdge, ResolveEdge, EndorseEdge)
+    c.kind: c
+    for c in (AddEdge, RemoveEdge, ReverseEdge, ResolveEdge, EndorseEdge, AddLatent, RemoveLatent)
 }
 
 
@@ -578,6 +675,10 @@ def inverse_edit(edit: Edit) -> Edit:
     if isinstance(edit, EndorseEdge):
         # an endorsement changes no structure: its structural inverse changes none either
         return edit
+    if isinstance(edit, AddLatent):
+        return RemoveLatent(edit.source, edit.target, edit.author, "undo", override=True)
+    if isinstance(edit, RemoveLatent):
+        return AddLatent(edit.source, edit.target, edit.author, "undo", override=True)
     if isinstance(edit, ResolveEdge):
         # structurally the edge ends source -> target; undoing a resolution that kept
         # the stored direction is a no-op the session handles by restoring its snapshot
@@ -597,7 +698,7 @@ def changed_families(edit: Edit) -> tuple[str, ...]:
     """
     if isinstance(edit, ReverseEdge | ResolveEdge):
         return (edit.source, edit.target)
-    if isinstance(edit, EndorseEdge):
+    if isinstance(edit, EndorseEdge | AddLatent | RemoveLatent):
         return ()
     return (edit.target,)
 
@@ -748,6 +849,17 @@ def apply_edit(
         attrs.pop("unresolved", None)
         attrs["history"] = [*attrs.get("history", []), record]
         g.add_edge(u, v, **attrs)
+    elif isinstance(edit, AddLatent | RemoveLatent):
+        pair = sorted((u, v))
+        pairs = [sorted(p) for p in g.graph.get("latent", ())]
+        if isinstance(edit, AddLatent):
+            if pair in pairs:
+                raise EdgeError(f"{lab(u)} and {lab(v)} already share an unmeasured common cause.")
+            g.graph["latent"] = [*pairs, pair]
+        else:
+            if pair not in pairs:
+                raise EdgeError(f"{lab(u)} and {lab(v)} have no unmeasured common cause to remove.")
+            g.graph["latent"] = [p for p in pairs if p != pair]
     elif isinstance(edit, EndorseEdge):
         if not g.has_edge(u, v):
             hint = f" (the graph has {lab(v)} -> {lab(u)})" if g.has_edge(v, u) else ""

@@ -36,11 +36,13 @@ from kg_editor.model.checks import ImpliedIndependencies, family_bounds, review_
 from kg_editor.model.fit import CodeTable, Family, families_to_pgmpy, fit_families, refit_families
 from kg_editor.model.graph import (
     AddEdge,
+    AddLatent,
     CausalGraph,
     Constraints,
     Edit,
     EndorseEdge,
     RemoveEdge,
+    RemoveLatent,
     ResolveEdge,
     ReverseEdge,
     apply_edit,
@@ -366,6 +368,8 @@ class EditSession:
             "asserted_edges_against_temporal_order": against_asserted,
             "families_over_bound": len(bounds),
             "family_bound_warnings": [b["message"] for b in bounds],
+            # unmeasured common causes shape the implications above, not the fitted model
+            "latent_causes": len(graph.latent_pairs),
             **check.summary(),
             "implied_independence_failing": failing,
         }
@@ -388,6 +392,25 @@ class EditSession:
         """Confirm ``source -> target`` as clinically right (no refit: the structure is
         unchanged); the report's endorsed share rises and the review queue moves on."""
         return self._edit(EndorseEdge, source, target, author, rationale, False)
+
+    def add_latent(
+        self, a: str, b: str, *, author: str | None = None, rationale: str = ""
+    ) -> ReportDelta:
+        """Say ``a`` and ``b`` share an unmeasured common cause (``a <-> b``).
+
+        Nothing is refitted: the fitted model, and so log-likelihood, BIC, AUROC and the
+        beliefs, has the measured variables only. The implied independencies, active
+        trails and adjustment sets are read from the graph with the cause as an
+        unobserved parent of both (:meth:`CausalGraph.causal_nx`), so the report's
+        graph-versus-data check changes with it.
+        """
+        return self._edit(AddLatent, a, b, author, rationale, False)
+
+    def remove_latent(
+        self, a: str, b: str, *, author: str | None = None, rationale: str = ""
+    ) -> ReportDelta:
+        """Withdraw the unmeasured common cause of ``a`` and ``b``."""
+        return self._edit(RemoveLatent, a, b, author, rationale, False)
 
     def review_queue(self) -> list[dict[str, Any]]:
         """The edges in the order a physician should review them, each with its reason

@@ -75,6 +75,13 @@ def _minimal_backdoor_sets(g: nx.DiGraph, x: str, y: str, max_sets: int) -> list
         if uu != ww:
             adj[uu].add(ww)
             adj[ww].add(uu)
+    # an unmeasured cause cannot be adjusted for: eliminating it (its neighbours
+    # joined) keeps exactly the separations by sets of measured variables
+    for u in sorted((n for n in adj if n != _SINK and g.nodes[n].get("latent")), key=str):
+        nbrs = adj.pop(u)
+        for a in nbrs:
+            adj[a].discard(u)
+            adj[a] |= nbrs - {a}
     if _SINK in adj[x]:
         return []  # the outcome (or a mediator) is a parent of the cause: no set works
 
@@ -149,7 +156,8 @@ def adjustment_sets(
     sets = _minimal_backdoor_sets(v.g, x, y, max_sets)
     if include_parents and sets:
         pa = frozenset(str(p) for p in v.g.predecessors(x))
-        if pa not in sets and y not in pa:
+        measured = not any(v.g.nodes[p].get("latent") for p in pa)
+        if pa not in sets and y not in pa and measured:
             sets.append(pa)
     return sets
 
@@ -194,10 +202,16 @@ def adjustment_report(
         for i, s in enumerate(sets)
     ]
     lx, ly = v.label(x), v.label(y)
-    if not sets:
+    if not sets and y in v.g.predecessors(x):
         text = (
             f"{ly} is a direct cause of {lx}, so no adjustment can isolate an effect of {lx} on "
             f"{ly} (setting {lx} leaves {ly} unchanged)."
+        )
+    elif not sets:
+        text = (
+            f"No set of measured variables blocks every back-door path from {lx} to {ly}: an "
+            f"unmeasured common cause (or {ly} through a mediator) keeps one open, so the "
+            f"effect of {lx} on {ly} cannot be estimated by adjustment."
         )
     elif sets == [frozenset()]:
         text = f"No back-door path links {lx} and {ly}: their association needs no adjustment."

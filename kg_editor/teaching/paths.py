@@ -45,7 +45,14 @@ def _view(graph: GraphLike) -> _View:
     if isinstance(graph, TeachingModel):
         graph = graph.graph
     if isinstance(graph, CausalGraph):
-        return _View(graph.nx, graph.label, graph.resolve)
+        # unmeasured common causes are unobserved parents here: trails run through them
+        cg = graph.causal_nx()
+        known = graph
+
+        def latent_label(node: str) -> str:
+            return known.label(node) if node in known else str(cg.nodes[node].get("label", node))
+
+        return _View(cg, latent_label, graph.resolve)
     if isinstance(graph, nx.DiGraph):
         g = graph
 
