@@ -140,8 +140,9 @@ def test_session_adds_a_latent_cause_without_refitting(demo_cohort, demo_graph):
     for key in ("implied_independencies", "implied_independence_failures"):
         assert s.report.interpretability[key] == fresh.report.interpretability[key]
     # the pair is no longer implied independent (they share a cause)
-    assert s.report.interpretability["implied_independencies"] <= (
-        before.interpretability["implied_independencies"]
+    assert (
+        s.report.interpretability["implied_independencies"]
+        <= (before.interpretability["implied_independencies"])
     )
     assert s.graph.latent_pairs == [tuple(sorted((a, b)))]
     again = EditSession.from_dict(s.to_dict(), demo_cohort)

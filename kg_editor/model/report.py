@@ -330,6 +330,15 @@ for _spec in (
         "Families with too many parents or too many free parameters per training patient.",
         False,
     ),
+    # --- issue 14 (latent causes) ---
+    MetricSpec(
+        "latent_causes",
+        "interpretability",
+        "|{A <-> B}|",
+        "Pairs said to share an unmeasured common cause; they shape the implied independencies "
+        "and adjustment sets, not the fitted model.",
+        None,
+    ),
     MetricSpec(
         "implied_independencies",
         "interpretability",

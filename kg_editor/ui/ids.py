@@ -33,6 +33,7 @@ __all__ = [
     "FOCUS_HOPS",
     "FOCUS_MODE",
     "FORM_ADD",
+    "FORM_LATENT",
     "FORM_SOURCE",
     "FORM_TARGET",
     "HISTORY_CHART",
@@ -147,6 +148,7 @@ FOCUS_HOPS = "kg-focus-hops"
 FORM_SOURCE = "kg-form-source"
 FORM_TARGET = "kg-form-target"
 FORM_ADD = "kg-form-add"
+FORM_LATENT = "kg-form-latent"  # the pair shares an unmeasured common cause
 
 # -- guided review: the review queue, one edge at a time --------------------------------
 REVIEW_CARD = "kg-review"

@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 
 from kg_editor.errors import ConstraintError, CycleError, KGEditorError
 from kg_editor.ui import ids
-from kg_editor.ui.editor.cards import edge_card, node_details
+from kg_editor.ui.editor.cards import edge_card, latent_card, node_details
 from kg_editor.ui.editor.elements import edge_id, layout_options
 from kg_editor.ui.editor.layout import FOCUS_THRESHOLD, editor_layout
 from kg_editor.ui.editor.render import (
@@ -88,6 +88,7 @@ def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) ->
             "redo",
             "refresh",
             "endorse",
+            "add_latent",
         ):
             return None
         return Action(
@@ -108,7 +109,8 @@ def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) ->
         if prop == "tapNodeData" and value:
             return Action("select_node", value.get("id"))
         if prop == "tapEdgeData" and value:
-            return Action("select_edge", value.get("source"), value.get("target"))
+            kind = "select_latent" if value.get("latent") else "select_edge"
+            return Action(kind, value.get("source"), value.get("target"))
         return None
     if trigger == ids.FORM_ADD:
         return Action("add", state.get("form_source"), state.get("form_target"), {"via": "form"})
@@ -116,6 +118,10 @@ def parse_trigger(trigger: Any, prop: str, value: Any, state: dict[str, Any]) ->
         sel = state.get("selected_edge") or {}
         if not sel:
             return None
+        if sel.get("latent"):
+            if trigger != ids.EDGE_REMOVE:
+                return None
+            return Action("remove_latent", sel.get("source"), sel.get("target"), {"via": "card"})
         return Action(
             "remove" if trigger == ids.EDGE_REMOVE else "reverse",
             sel.get("source"),
@@ -152,6 +158,15 @@ def _edit(kind: str) -> Callable[[EditSession, Action, dict[str, Any]], Any]:
     def run(session: EditSession, a: Action, st: dict[str, Any]) -> Any:
         if not a.source or not a.target:
             raise KGEditorError("Choose both a cause and an effect before adding an edge.")
+        pair = tuple(sorted((str(a.source), str(a.target))))
+        if (
+            kind == "remove"
+            and not session.graph.has_edge(a.source, a.target)
+            and pair in session.graph.latent_pairs
+        ):  # Delete on a selected A <-> B
+            return session.remove_latent(
+                a.source, a.target, author=st["author"], rationale=st["rationale"]
+            )
         method = _EDIT_METHODS[kind]
         override = bool(st.get("override"))
         if override and st["author"] == "anonymous":
@@ -179,6 +194,14 @@ def _edit_methods() -> dict[str, Callable[..., Any]]:
 
 #: Edit kind -> the session's method (called by name, never looked up with getattr).
 _EDIT_METHODS: dict[str, Callable[..., Any]] = _edit_methods()
+
+
+def _chosen(node: str | None) -> str:
+    if not node:
+        raise KGEditorError(
+            "Choose both variables in the add-edge form before saying they share a cause."
+        )
+    return str(node)
 
 
 def _merge(session: EditSession, a: Action, st: dict[str, Any]) -> Any:
@@ -216,6 +239,12 @@ ACTIONS: dict[str, Callable[[EditSession, Action, dict[str, Any]], Any]] = {
     "redo": lambda s, a, st: s.redo(author=st["author"]),
     "accept": lambda s, a, st: s.accept(a.extra["id"], author=st["author"]),
     "reject": lambda s, a, st: s.reject(a.extra["id"], author=st["author"]),
+    "add_latent": lambda s, a, st: s.add_latent(
+        _chosen(a.source), _chosen(a.target), author=st["author"], rationale=st["rationale"]
+    ),
+    "remove_latent": lambda s, a, st: s.remove_latent(
+        str(a.source), str(a.target), author=st["author"], rationale=st["rationale"]
+    ),
     "endorse": lambda s, a, st: s.endorse(
         str(a.source), str(a.target), author=st["author"], rationale=st["rationale"]
     ),
@@ -237,6 +266,8 @@ GRAPH_EDITS = (
     "merge",
     "split",
     "endorse",
+    "add_latent",
+    "remove_latent",
 )
 
 #: Actions after which the whole view (canvas, report, history, suggestions) is redrawn
@@ -410,6 +441,20 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                     )
                     out["view"] = _answer_view(view, action, len(session.history), drawn=False)
                 out.update(selected_edge=None, edge_remove=True, edge_reverse=True)
+                return out
+            if action.kind == "select_latent":
+                with workspace.reading(sid) as session:
+                    out["details"] = latent_card(session, str(action.source), str(action.target))
+                    out["view"] = _answer_view(view, action, len(session.history), drawn=False)
+                out.update(
+                    selected_edge={
+                        "source": action.source,
+                        "target": action.target,
+                        "latent": True,
+                    },
+                    edge_remove=False,
+                    edge_reverse=True,
+                )
                 return out
             if action.kind == "select_edge":
                 with workspace.reading(sid) as session:
@@ -606,6 +651,22 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         Output(ids.DUMMY, "data", allow_duplicate=True),
         Input(ids.REVIEW_EDGE, "data"),
         Input(ids.REVIEW_MODE, "value"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
+        """function(n, a, b){
+            if (!n) { return window.dash_clientside.no_update; }
+            var p = {kind: "add_latent", source: a || null, target: b || null, via: "form"};
+            if (window.kgEditor && window.kgEditor.send) {
+                window.kgEditor.send(p); return window.dash_clientside.no_update;
+            }
+            p.nonce = String(Date.now()); return p;
+        }""",
+        Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
+        Input(ids.FORM_LATENT, "n_clicks"),
+        State(ids.FORM_SOURCE, "value"),
+        State(ids.FORM_TARGET, "value"),
         prevent_initial_call=True,
     )
 

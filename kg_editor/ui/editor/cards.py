@@ -16,7 +16,14 @@ from dash import html
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_node, suppress_counts
 from kg_editor.ui.editor.report_view import format_value
 
-__all__ = ["cpd_component", "edge_card", "empty_card", "node_details", "orientation_text"]
+__all__ = [
+    "cpd_component",
+    "edge_card",
+    "empty_card",
+    "latent_card",
+    "node_details",
+    "orientation_text",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +187,40 @@ def _history_items(history: list[Mapping[str, Any]]) -> Any:
             )
         )
     return html.Ul(items, className="edge-history")
+
+
+def latent_card(session: Any, a: str, b: str) -> html.Div:
+    """What an unmeasured common cause ``a <-> b`` means, and who said so."""
+    g = session.graph
+    who = [
+        h
+        for h in session.history
+        if h.edit is not None
+        and h.edit.kind == "add_latent"
+        and sorted((h.edit.source, h.edit.target)) == sorted((a, b))
+    ]
+    said = (
+        f"Added by {who[-1].author}"
+        + (f": “{who[-1].edit.rationale}”" if who[-1].edit.rationale else "")
+        if who
+        else "Recorded with the graph"
+    )
+    return html.Div(
+        [
+            html.H4(f"{g.label(a)} ↔ {g.label(b)}", className="card-title"),
+            html.Span("unmeasured common cause", className="badge prov-latent"),
+            html.P(
+                f"{g.label(a)} and {g.label(b)} share a cause nobody recorded. The graph's "
+                "implied independencies, active trails and adjustment sets treat it as an "
+                "unobserved parent of both; the fitted model, and so the accuracy figures, "
+                "has the measured variables only.",
+                className="muted",
+            ),
+            html.P(said, className="small"),
+            html.P("Remove (or Delete) withdraws it.", className="muted small"),
+        ],
+        className="edge-card latent-card",
+    )
 
 
 def edge_card(

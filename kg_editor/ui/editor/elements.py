@@ -65,6 +65,8 @@ UNSTABLE_BELOW = 0.5
 CONTRADICTS_COLOUR = "#c2410c"
 CYCLE_COLOUR = "#d7263d"
 SELECT_COLOUR = "#f2a900"
+#: An unmeasured common cause (A <-> B).
+LATENT_COLOUR = "#7b3fa0"
 
 _SAFE = re.compile(r"[^A-Za-z0-9_]")
 
@@ -247,6 +249,22 @@ def graph_elements(
         if selected_edge == (u, v):
             el["selected"] = True
         out.append(el)
+    # Unmeasured common causes (A <-> B): a curved dashed edge with two arrowheads.
+    for a, b in graph.latent_pairs:
+        if a in keep and b in keep:
+            el = {
+                "data": {
+                    "id": "latent-" + edge_id(a, b),
+                    "source": a,
+                    "target": b,
+                    "latent": True,
+                    "width": 2,
+                },
+                "classes": "latent",
+            }
+            if selected_edge == (a, b):
+                el["selected"] = True
+            out.append(el)
     # The refused closing edge of a cycle is not in the graph: draw it as a ghost.
     for u, v in cyc_edges:
         if not graph.has_edge(u, v) and u in keep and v in keep:
@@ -394,6 +412,22 @@ def stylesheet() -> list[dict[str, Any]]:
             },
         },
         {"selector": "edge.unstable", "style": {"opacity": 0.45, "line-style": "dashed"}},
+        # issue 14: an unmeasured common cause, drawn A <-> B
+        {
+            "selector": "edge.latent",
+            "style": {
+                "curve-style": "unbundled-bezier",
+                "control-point-distances": [40],
+                "control-point-weights": [0.5],
+                "line-style": "dashed",
+                "line-color": LATENT_COLOUR,
+                "source-arrow-shape": "triangle",
+                "target-arrow-shape": "triangle",
+                "source-arrow-color": LATENT_COLOUR,
+                "target-arrow-color": LATENT_COLOUR,
+                "width": 2,
+            },
+        },
         {
             "selector": "edge.unresolved.unstable",
             "style": {"target-arrow-shape": "none", "line-style": "dotted", "opacity": 0.45},

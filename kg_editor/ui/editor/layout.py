@@ -90,6 +90,11 @@ def legend(domains: set[str]) -> html.Div:
             [html.I(className="sw line dashed faint"), "unstable (< half of resamples)"],
             className="lg",
         ),
+        # issue 14
+        html.Span(
+            [html.I(className="sw line dashed latent"), "↔ unmeasured common cause"],
+            className="lg",
+        ),
     ]
     return html.Div(
         [
@@ -370,6 +375,12 @@ def editor_layout(
                         className="form-dd",
                     ),
                     _button("Add", ids.FORM_ADD, "Add this edge", cls="btn primary"),
+                    _button(
+                        "↔ Unmeasured cause",
+                        ids.FORM_LATENT,
+                        "Say these two share a cause nobody recorded (A <-> B): it changes "
+                        "implied independencies, trails and adjustment sets, not the fitted model",
+                    ),
                 ],
                 className="form-row",
             ),

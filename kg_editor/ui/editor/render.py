@@ -144,10 +144,13 @@ def render_report(session: Any, target: str | None = None) -> dict[str, Any]:
             "reverse": "Reversed",
             "resolve": "Resolved",
             "endorse": "Endorsed",
+            "add_latent": "Unmeasured common cause added:",
+            "remove_latent": "Unmeasured common cause removed:",
         }.get(str(e.get("kind")), "Edited")
         last = session.history[-1].kind
         prefix = {"undo": "Undone: ", "redo": "Redone: ", "accept": "Accepted: "}.get(last, "")
-        status = f"{prefix}{verb} {session.graph.label(e['source'])} → {session.graph.label(e['target'])}"
+        arrow = "↔" if str(e.get("kind")).endswith("_latent") else "→"
+        status = f"{prefix}{verb} {session.graph.label(e['source'])} {arrow} {session.graph.label(e['target'])}"
     else:
         status = "Starting graph (no edit yet)"
     return {
@@ -296,7 +299,8 @@ def history_list(session: Any, limit: int = 30) -> Any:
             text = "Session opened on the distilled graph"
         else:
             e = h.edit
-            text = f"{h.kind}: {e.kind} {g.label(e.source)} → {g.label(e.target)}"
+            arrow = "↔" if e.kind.endswith("_latent") else "→"
+            text = f"{h.kind}: {e.kind.replace('_', ' ')} {g.label(e.source)} {arrow} {g.label(e.target)}"
             if e.rationale:
                 text += f" — “{e.rationale}”"
             if e.override and h.kind in ("edit", "accept"):

@@ -52,6 +52,7 @@ METRIC_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("interpretability", "unresolved_edges", "Unresolved directions", "d"),
     ("interpretability", "implied_independence_failures", "Implied independencies failing", "d"),
     ("interpretability", "families_over_bound", "Families over the bound", "d"),
+    ("interpretability", "latent_causes", "Unmeasured common causes (↔)", "d"),
     ("interpretability", "reference_precision", "Agreement with reference (precision)", "%"),
     ("interpretability", "reference_recall", "Agreement with reference (recall)", "%"),
 )
