@@ -30,6 +30,14 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# 1b. A Java 17 runtime for the Spark (local mode) tests of the counts engine.
+if ! command -v java >/dev/null 2>&1; then
+  echo "== installing openjdk-17-jre-headless (Debian package)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+
 # 2. The package and its test dependencies in a virtual environment.
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

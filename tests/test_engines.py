@@ -1,0 +1,215 @@
+"""The counts engine: one SQL definition, the same cohort and counts from pandas, DuckDB,
+PostgreSQL and Spark (local), on the demo and on a synthetic cohort with categorical
+values, undated events and persons without events."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlglot
+
+from kg_editor.data.cohort import build_cohort
+from kg_editor.data.sources import EHRSource
+from kg_editor.discovery.counting import cooccurrence_duckdb, count_pairs
+from kg_editor.engines import (
+    EngineSource,
+    EventsTable,
+    Patterns,
+    SparkEngine,
+    Var,
+    open_engine,
+    render,
+    variables_of,
+)
+from kg_editor.engines import queries as Q
+from kg_editor.errors import DataSourceError
+
+
+def synthetic_source(n: int = 400, seed: int = 7) -> EHRSource:
+    """Events with dates (some missing), a categorical code, duplicates, and persons of
+    whom some have no event."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    base = np.datetime64("2015-01-01")
+    for i in range(n):
+        pid = f"P{i:04d}"
+        risk = rng.random()
+        for k in range(8):
+            if rng.random() < 0.15 + 0.6 * risk * (k % 3 == 0) + 0.05 * k:
+                for _ in range(int(rng.integers(1, 3))):
+                    d = base + np.timedelta64(int(rng.integers(0, 3000)), "D")
+                    rows.append((pid, f"C{k}", None if rng.random() < 0.1 else d, None))
+        if rng.random() < 0.7:
+            for _ in range(int(rng.integers(1, 3))):
+                d = base + np.timedelta64(int(rng.integers(0, 3000)), "D")
+                val = str(rng.choice(["high", "low", "normal"])) if rng.random() < 0.9 else None
+                rows.append((pid, "LAB", d, val))
+    ev = pd.DataFrame(rows, columns=["patient_id", "code", "date", "value"])
+    ev["date"] = pd.to_datetime(ev["date"])
+    ev["description"] = ev["code"].map(lambda c: f"Code {c}")
+    ev["domain"] = np.where(ev["code"] == "LAB", "measurement", "condition")
+    # an engine has no row order: ties on a date are broken by the smaller value, so the
+    # frame lists them in that order too
+    ev = ev.sort_values("value", kind="stable", na_position="last").reset_index(drop=True)
+    persons = pd.DataFrame(
+        {
+            "patient_id": [f"P{i:04d}" for i in range(n + 30)],
+            "sex": rng.choice(np.array(["F", "M"]), n + 30),
+            "birth_year": rng.integers(1935, 2000, n + 30),
+        }
+    )
+    return EHRSource.from_frames(ev, persons, name="synthetic")
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return synthetic_source()
+
+
+@pytest.fixture(scope="module")
+def synthetic_cohort(synthetic):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_cohort(synthetic, target="C0", min_patients=10)
+
+
+def _engine(kind: str, request: pytest.FixtureRequest):
+    if kind == "duckdb":
+        return open_engine("duckdb://")
+    if kind == "postgres":
+        return open_engine(request.getfixturevalue("pg_engine_url"))
+    return SparkEngine(session=request.getfixturevalue("spark_session"))
+
+
+ENGINE_KINDS = [
+    "duckdb",
+    "postgres",
+    pytest.param("spark", marks=pytest.mark.slow),
+]
+
+
+def assert_same_cohort(a, b) -> None:
+    pd.testing.assert_frame_equal(a.data, b.data)
+    assert a.variables == b.variables
+    pd.testing.assert_frame_equal(a.persons, b.persons)
+    if a.first_dates is None:
+        assert b.first_dates is None
+    else:
+        pd.testing.assert_frame_equal(a.first_dates, b.first_dates, check_names=False)
+    np.testing.assert_array_equal(a.is_test, b.is_test)
+    assert (a.target, a.settings) == (b.target, b.settings)
+    assert a.fingerprint() == b.fingerprint()
+
+
+# ------------------------------------------------------------------ the SQL definition
+def test_every_query_spells_its_grouping_and_parses_in_every_dialect():
+    ev = EventsTable("events")
+    vs = [Var("I10", ("absent", "present")), Var("it's", ("absent", "high", "low"))]
+    queries = [
+        Q.first_occurrence_sql(ev),
+        Q.code_values_sql(ev),
+        Q.code_labels_sql(ev, "description"),
+        Q.patient_dates_sql(ev),
+        Q.wide_states_sql(ev, vs),
+        Q.pattern_counts_sql(ev, vs, units="u", keys=["is_test"], min_count=5),
+        Q.pattern_remainder_sql(ev, vs, units="u", keys=["is_test"], min_count=5),
+        Q.pair_counts_sql(ev, vs, units="u"),
+    ]
+    for sql in queries:
+        for dialect in ("duckdb", "postgres", "spark", "snowflake", "bigquery"):
+            text = render(sql, dialect)
+            assert "GROUP BY ALL" not in text.upper()
+            assert sqlglot.parse_one(text, read=dialect) is not None
+    # a quote in a code is a literal, not SQL
+    assert "'it''s'" in render(Q.wide_states_sql(ev, vs), "postgres")
+    assert "`it''s`" not in render(Q.wide_states_sql(ev, vs), "spark")
+
+
+def test_the_duckdb_pair_query_has_no_group_by_all():
+    import inspect
+
+    from kg_editor.discovery import counting
+
+    assert "GROUP BY ALL" not in inspect.getsource(counting)
+    ev = pd.DataFrame({"patient_id": [1, 1, 2, 2, 2], "code": ["x", "y", "y", "z", "y"]})
+    names, m = cooccurrence_duckdb(ev)
+    assert names == ["x", "y", "z"]
+    assert m.tolist() == [[1, 1, 0], [1, 2, 1], [0, 1, 1]]
+
+
+def test_unknown_engine_url_names_the_known_schemes():
+    with pytest.raises(DataSourceError, match="duckdb://"):
+        open_engine("oracle://db")
+
+
+# ------------------------------------------------------------------ same cohort everywhere
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_synthetic_cohort_is_the_same_from_every_engine(kind, request, synthetic, synthetic_cohort):
+    eng = _engine(kind, request)
+    src = EngineSource.from_frames(eng, synthetic.events, synthetic.persons, name="synthetic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = src.cohort(target="C0", min_patients=10)
+    assert_same_cohort(synthetic_cohort, got)
+    assert "LAB" in got.variables and len(got.variables["LAB"].states) == 5  # + present
+    # pair counts of the event variables over the training split
+    codes = [c for c in got.codes if c not in ("sex", "age_band")]
+    expect = count_pairs(synthetic_cohort.train[codes], synthetic_cohort.states)
+    pc = src.pair_counts(variables_of(got.states, codes), patients=synthetic_cohort.train.index)
+    assert pc.n == expect.n
+    np.testing.assert_array_equal(pc.matrix, expect.matrix)
+    # weighted patterns with the split as a key column equal the compressed rows
+    units = pd.DataFrame(
+        {"patient_id": got.data.index, "is_test": np.where(got.is_test, "test", "train")}
+    )
+    pats = src.patterns(variables_of(got.states, codes), patients=units, keys=["is_test"])
+    ref = Patterns.from_frame(
+        got.data[codes], got.cardinalities, {"is_test": units["is_test"].to_numpy()}
+    )
+    assert isinstance(ref, Patterns)
+    np.testing.assert_array_equal(pats.codes, ref.codes)
+    np.testing.assert_array_equal(pats.weights, ref.weights)
+    np.testing.assert_array_equal(pats.extra["is_test"], ref.extra["is_test"])
+    assert pats.n == got.n_patients
+    # suppression inside the engine: what is left out is stated, and adds up
+    sup = src.patterns(variables_of(got.states, codes[:4]), min_count=5)
+    assert (sup.weights >= 5).all()
+    assert sup.n + sup.remainder[1] == got.n_patients
+    full = src.patterns(variables_of(got.states, codes[:4]))
+    assert sup.remainder[0] == int((full.weights < 5).sum())
+    eng.close()
+
+
+@pytest.mark.parametrize(
+    "kind", ["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.slow)]
+)
+def test_demo_cohort_and_counts_are_the_same_from_every_engine(
+    kind, request, demo_source, demo_cohort
+):
+    eng = _engine(kind, request)
+    src = EngineSource.from_frames(eng, demo_source.events, demo_source.persons, name="demo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = src.cohort(target="Gastrointestinal hemorrhage")
+    got.source_name = demo_cohort.source_name
+    assert_same_cohort(demo_cohort, got)
+    codes = [c for c in got.codes if c not in ("sex", "age_band")]
+    expect = count_pairs(demo_cohort.train[codes], demo_cohort.states)
+    pc = src.pair_counts(variables_of(got.states, codes), patients=demo_cohort.train.index)
+    np.testing.assert_array_equal(pc.matrix, expect.matrix)
+    eng.close()
+
+
+def test_events_parquet_file_is_read_where_it_is(tmp_path, synthetic, synthetic_cohort):
+    path = tmp_path / "events.parquet"
+    synthetic.events.to_parquet(path)
+    src = EngineSource.open("duckdb://", str(path))
+    codes = [c for c in synthetic_cohort.codes if c not in ("sex", "age_band")]
+    pc = src.pair_counts(
+        variables_of(synthetic_cohort.states, codes), patients=synthetic_cohort.train.index
+    )
+    expect = count_pairs(synthetic_cohort.train[codes], synthetic_cohort.states)
+    np.testing.assert_array_equal(pc.matrix, expect.matrix)
