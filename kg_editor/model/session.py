@@ -150,6 +150,12 @@ class EditSession:
         Paired bootstrap resamples for the CIs of the changes (0 turns CIs off).
     seed : int
         Seed of the bootstrap.
+    patterns : bool
+        Compress the training and held-out rows to distinct patterns with weights
+        (:class:`kg_editor.engines.Patterns`; held-out patterns keep sex and age band):
+        every figure equals the row-level one, and an edit's cost grows with distinct
+        patterns, not patients. Posteriors are then given per held-out pattern, and the
+        bootstrap draws Multinomial(n, w / n) counts per pattern.
     """
 
     def __init__(
@@ -166,6 +172,7 @@ class EditSession:
         alpha: float = 0.05,
         bootstrap: int = 200,
         seed: int = 0,
+        patterns: bool = False,
     ):
         missing = [n for n in graph.nodes if n not in cohort.variables]
         if missing:
@@ -194,14 +201,20 @@ class EditSession:
 
         nodes = list(graph.nodes)
         cards = cohort.cardinalities
-        self._train = CodeTable.from_frame(cohort.train[nodes], cards)
-        self._test = CodeTable.from_frame(cohort.test[nodes], cards)
         persons = cohort.test_persons
-        self._groups = {
-            a: group_codes(persons[a].astype(str).to_numpy())
-            for a in ("sex", "age_band")
-            if a in persons.columns
-        }
+        self.patterns = bool(patterns)
+        if self.patterns:  # --- issue 16: weighted patterns ---
+            self._train, self._test, self._groups = _pattern_tables(
+                cohort.train[nodes], cohort.test[nodes], persons, cards
+            )
+        else:
+            self._train = CodeTable.from_frame(cohort.train[nodes], cards)
+            self._test = CodeTable.from_frame(cohort.test[nodes], cards)
+            self._groups = {
+                a: group_codes(persons[a].astype(str).to_numpy())
+                for a in ("sex", "age_band")
+                if a in persons.columns
+            }
         self._weights: np.ndarray | None = None
         self._dates: dict[str, np.ndarray] | None = None
         self._precedence: dict[tuple[str, str], dict[str, Any]] = {}
@@ -252,7 +265,7 @@ class EditSession:
                 loglik_term(fam.counts),
                 bic_term(fam.counts, self._train.n),
                 bdeu_term(fam.counts, self.equivalent_sample_size),
-                float(rows.sum()),
+                self._test.total(rows),
             )
             fam.cache["terms"] = t
         return t
@@ -267,7 +280,9 @@ class EditSession:
         if hit is not None and all(a is b for a, b in zip(hit.families, fams, strict=True)):
             return hit
         post = posterior_from_factors([markov_blanket_factor(f, target, self._test) for f in fams])
-        metrics, p, order = target_metrics(self._test.columns[target], post, self._groups)
+        metrics, p, order = target_metrics(
+            self._test.columns[target], post, self._groups, weights=self._test.weights
+        )
         var = self.cohort.variables[target]
         block = {"label": var.label, "reference_state": var.states[0], **metrics}
         entry = _TargetEntry(fams, post, p, order, block)
@@ -387,7 +402,14 @@ class EditSession:
         if self.n_bootstrap <= 0 or self._test.n == 0:
             return None
         if self._weights is None:
-            self._weights = bootstrap_weights(self._test.n, self.n_bootstrap, self.seed)
+            if self._test.weights is not None:
+                from kg_editor.engines.patterns import pattern_bootstrap_weights
+
+                self._weights = pattern_bootstrap_weights(
+                    self._test.weights, self.n_bootstrap, self.seed
+                )
+            else:
+                self._weights = bootstrap_weights(self._test.n, self.n_bootstrap, self.seed)
         return self._weights
 
     def _ci_factory(
@@ -409,7 +431,7 @@ class EditSession:
             if w is None:
                 return {}
             lo_q, hi_q = 2.5, 97.5
-            d = np.zeros(self._test.n)
+            d = np.zeros(self._test.n_rows)
             for n in changed:
                 d += family_row_loglik(fam_a[n], self._test) - family_row_loglik(
                     fam_b[n], self._test
@@ -796,6 +818,7 @@ class EditSession:
                 "alpha": self.alpha,
                 "bootstrap": self.n_bootstrap,
                 "seed": self.seed,
+                "patterns": self.patterns,
             },
             "cohort": self.cohort.fingerprint(),
             "initial_graph": self.initial_graph.to_dict(),
@@ -833,6 +856,7 @@ class EditSession:
             alpha=st.get("alpha", 0.05),
             bootstrap=st.get("bootstrap", 200),
             seed=st.get("seed", 0),
+            patterns=bool(st.get("patterns", False)),
         )
         for i, h in enumerate(data.get("history", [])):
             kind = h.get("kind")
@@ -991,6 +1015,27 @@ def _expand(
             )
             g.add_edge(m if u == code else u, m if v == code else v, **attrs)
     return CausalGraph(g, metadata=graph.metadata)
+
+
+def _pattern_tables(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    persons: pd.DataFrame,
+    cards: Mapping[str, int],
+) -> tuple[CodeTable, CodeTable, dict[str, tuple[list[str], np.ndarray]]]:
+    """Training and held-out rows as weighted patterns (held-out ones keyed by subgroup)."""
+    from kg_editor.engines.patterns import Patterns
+
+    tr = Patterns.from_frame(train, cards)
+    keys = {a: persons[a].astype(str).to_numpy() for a in ("sex", "age_band") if a in persons}
+    te = Patterns.from_frame(test, cards, keys or None)
+    assert isinstance(tr, Patterns) and isinstance(te, Patterns)
+    groups = {a: group_codes(te.extra[a]) for a in keys}
+    return (
+        CodeTable.from_patterns(tr.codes, tr.columns, tr.cards, tr.weights),
+        CodeTable.from_patterns(te.codes, te.columns, te.cards, te.weights),
+        groups,
+    )
 
 
 def _edit_dict(edit: Edit) -> dict[str, Any]:
