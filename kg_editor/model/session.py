@@ -800,6 +800,14 @@ class EditSession:
         cols = pd.Index(list(states[n].states), name=states[n].label)
         return pd.DataFrame(fam.cpd.T.copy(), index=index, columns=cols)
 
+    def external(self, site: Any) -> dict[str, Any]:
+        """The current model's accuracy on another site, from that site's count tables
+        (:class:`kg_editor.model.external.SiteCounts`); see
+        :func:`kg_editor.model.external.side_by_side` for internal vs external."""
+        from kg_editor.model.external import external_report  # issue 16
+
+        return external_report(self.families, site, self.cohort.states, self.targets)
+
     def to_pgmpy(self) -> Any:
         """The current model as a pgmpy ``DiscreteBayesianNetwork`` with our CPDs."""
         return families_to_pgmpy(self.families, self.cohort.states)
