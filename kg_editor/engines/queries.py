@@ -40,6 +40,7 @@ __all__ = [
     "code_labels_sql",
     "code_values_sql",
     "first_occurrence_sql",
+    "first_of_variables_sql",
     "pair_counts_sql",
     "patient_dates_sql",
     "pattern_counts_sql",
@@ -159,6 +160,27 @@ def first_occurrence_sql(ev: EventsTable, codes: Sequence[str] | None = None) ->
     )
 
 
+def first_of_variables_sql(ev: EventsTable, variables: Sequence[Var]) -> str:
+    """:func:`first_occurrence_sql` for known variables: binary codes need no value, so
+    their first date is a plain ``MIN`` over a grouping (no window function, which is
+    the costly step on large event tables); categorical codes keep the window."""
+    binary = [v.code for v in variables if v.is_binary]
+    categorical = [v.code for v in variables if not v.is_binary]
+    parts = []
+    if binary:
+        date = f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
+        parts.append(
+            f'SELECT {_text(ev.patient)} AS "patient_id", {_text(ev.code)} AS "code", '
+            f'MIN({date}) AS "first_date", CAST(NULL AS VARCHAR) AS "value" '
+            f"FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL AND "
+            f"{_text(ev.code)} IN ({', '.join(lit(c) for c in binary)}) "
+            f"GROUP BY {_text(ev.patient)}, {_text(ev.code)}"
+        )
+    if categorical or not parts:
+        parts.append(first_occurrence_sql(ev, categorical))
+    return " UNION ALL ".join(parts)
+
+
 def code_values_sql(ev: EventsTable) -> str:
     """Patients per (code, first value): ``code, value, n`` (``value`` NULL when the first
     event has none). Summing ``n`` over a code gives its patients."""
@@ -213,9 +235,8 @@ def wide_states_sql(ev: EventsTable, variables: Sequence[Var], *, dates: bool = 
         cols.append(f'MAX(CASE WHEN {c} THEN {_state_expr(v)} END) AS "v{k}"')
         if dates:
             cols.append(f'MIN(CASE WHEN {c} THEN "first_date" END) AS "d{k}"')
-    codes = [v.code for v in variables]
     return (
-        f"WITH kg_first AS ({first_occurrence_sql(ev, codes)}) "
+        f"WITH kg_first AS ({first_of_variables_sql(ev, variables)}) "
         f'SELECT "patient_id", {", ".join(cols)} FROM kg_first GROUP BY "patient_id"'
     )
 
@@ -311,12 +332,11 @@ def pair_counts_sql(ev: EventsTable, variables: Sequence[Var], *, units: str | N
     for v in variables:
         whens.append(f"WHEN {lit(v.code)} THEN {offset} + ({_state_expr(v)}) - 1")
         offset += len(v.states) - 1
-    codes = [v.code for v in variables]
     restrict = (
         f'WHERE "patient_id" IN (SELECT "patient_id" FROM {q(units)})' if units is not None else ""
     )
     return (
-        f"WITH kg_first AS ({first_occurrence_sql(ev, codes)}), "
+        f"WITH kg_first AS ({first_of_variables_sql(ev, variables)}), "
         f'kg_items AS (SELECT "patient_id" AS "p", CASE "code" {" ".join(whens)} END AS "i" '
         f"FROM kg_first {restrict}) "
         'SELECT "x"."i" AS "a", "y"."i" AS "b", COUNT(*) AS "n" FROM kg_items AS "x" '
