@@ -122,7 +122,8 @@ def main() -> None:
     # the product path: the cohort's state table -> count_pairs (what distillation runs)
     dense = np.zeros((args.patients, args.codes), np.int8)
     dense[patient, code] = 1
-    cohort_frame = pd.DataFrame(dense, columns=[str(i) for i in range(args.codes)], copy=False)
+    # column by column, as build_cohort makes Cohort.data (each column contiguous)
+    cohort_frame = pd.DataFrame({str(i): dense[:, i].copy() for i in range(args.codes)})
     del dense
     product = run("product path: count_pairs(cohort table)", lambda: count_pairs(cohort_frame))
     ours = run(

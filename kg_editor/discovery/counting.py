@@ -365,21 +365,29 @@ def count_pairs(
         identical counts.
     """
     codes = [str(c) for c in data.columns]
-    arr = data.to_numpy()
-    if arr.size and (arr.min() < 0):
+    # --- issue 16: column by column (each column is contiguous; a 2-D np.nonzero over
+    # the frame's column-major block walked it with a stride and dominated the time) ---
+    cols_np = [np.asarray(data.iloc[:, j].to_numpy()) for j in range(len(codes))]
+    n = int(data.shape[0])
+    if n and any(int(col.min()) < 0 for col in cols_np):
         raise SchemaError("State codes must be non-negative integers (0 = reference state).")
     st: list[tuple[str, ...]] = []
-    for j, c in enumerate(codes):
+    for c, col in zip(codes, cols_np, strict=True):
         if states is not None and c in states:
             st.append(tuple(states[c]))
         else:
-            k = int(arr[:, j].max()) + 1 if arr.shape[0] else 2
+            k = int(col.max()) + 1 if n else 2
             st.append(("absent", "present") if k <= 2 else tuple(str(s) for s in range(k)))
     offsets = _offsets(st)
     m = int(offsets[-1])
-    n = arr.shape[0]
-    rows, cols = np.nonzero(arr)
-    item = offsets[cols] + arr[rows, cols].astype(np.int64) - 1
+    nz = [np.flatnonzero(col) for col in cols_np]
+    rows = np.concatenate(nz) if nz else np.zeros(0, np.int64)
+    item = (
+        np.concatenate([offsets[j] + cols_np[j][r].astype(np.int64) - 1 for j, r in enumerate(nz)])
+        if nz
+        else np.zeros(0, np.int64)
+    )
+    # --- end issue 16 ---
     if engine == "auto":
         engine = "dense" if n * m <= DENSE_LIMIT else "numba"
     if engine == "dense":
