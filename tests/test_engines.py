@@ -213,3 +213,80 @@ def test_events_parquet_file_is_read_where_it_is(tmp_path, synthetic, synthetic_
     )
     expect = count_pairs(synthetic_cohort.train[codes], synthetic_cohort.states)
     np.testing.assert_array_equal(pc.matrix, expect.matrix)
+
+
+# ------------------------------------------------------------------ sources by URL (CLI)
+def test_cli_counts_a_duckdb_database_by_url(tmp_path, capsys, synthetic, synthetic_cohort):
+    import duckdb
+
+    from kg_editor.cli import main
+
+    path = tmp_path / "site.duckdb"
+    con = duckdb.connect(str(path))
+    ev = synthetic.events  # noqa: F841 (read by DuckDB's replacement scan)
+    pe = synthetic.persons  # noqa: F841
+    con.execute("CREATE TABLE events AS SELECT * FROM ev")
+    con.execute("CREATE TABLE people AS SELECT * FROM pe")
+    con.close()
+    argv = ["cohort", f"duckdb:///{path}", "--persons-table", "people", "--target", "C0"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main([*argv, "--min-patients", "10", "--json"]) == 0
+    got = __import__("json").loads(capsys.readouterr().out)
+    ref = synthetic_cohort.summary()
+    assert got["patients"] == ref["patients"] and got["split"] == ref["split"]
+    assert got["variables"] == ref["variables"] and got["subgroups"] == ref["subgroups"]
+
+
+def test_counts_export_from_postgresql_by_url(tmp_path, pg_engine_url, synthetic, synthetic_cohort):
+    import psycopg
+
+    from kg_editor.cli import main
+    from kg_editor.model.external import SiteCounts
+    from kg_editor.model.graph import CausalGraph
+
+    eng = open_engine(pg_engine_url)
+    with psycopg.connect(pg_engine_url, autocommit=True) as con:
+        con.execute("DROP SCHEMA IF EXISTS cdm CASCADE")
+        con.execute("CREATE SCHEMA cdm")
+    eng.register("ev_tmp", synthetic.events)
+    eng.register("pe_tmp", synthetic.persons)
+    eng.execute("CREATE TABLE cdm.events AS SELECT * FROM ev_tmp")
+    eng.execute("CREATE TABLE cdm.persons AS SELECT * FROM pe_tmp")
+    eng.close()
+    codes = ["C0", "C3", "C6", "LAB"]
+    graph = CausalGraph.from_edges([("C3", "C0"), ("C6", "C0"), ("C0", "LAB")], nodes=codes)
+    gpath = tmp_path / "g.json"
+    graph.to_json(gpath)
+    out = tmp_path / "site"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(
+            [
+                "counts",
+                "export",
+                pg_engine_url,
+                "--events-table",
+                "cdm.events",
+                "--persons-table",
+                "cdm.persons",
+                "--target",
+                "C0",
+                "--min-patients",
+                "10",
+                "--graph",
+                str(gpath),
+                "--out",
+                str(out),
+                "--min-cell",
+                "1",
+            ]
+        )
+    assert rc == 0
+    site = SiteCounts.read(out)
+    direct = SiteCounts.from_cohort(synthetic_cohort, graph, ["C0"], min_cell=1)
+    for name, t in direct.tables.items():
+        pd.testing.assert_frame_equal(
+            site.tables[name].rows.reset_index(drop=True),
+            t.rows.astype({c: str for c in t.rows.columns if c != "n"}).reset_index(drop=True),
+        )
