@@ -290,3 +290,64 @@ def test_counts_export_from_postgresql_by_url(tmp_path, pg_engine_url, synthetic
             site.tables[name].rows.reset_index(drop=True),
             t.rows.astype({c: str for c in t.rows.columns if c != "n"}).reset_index(drop=True),
         )
+
+
+# ------------------------------------------------------------------ a cohort of patterns only
+@pytest.mark.parametrize(
+    "kind", ["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.slow)]
+)
+def test_pattern_cohort_from_the_engine_gives_the_row_level_session(
+    kind, request, synthetic, synthetic_cohort
+):
+    import dataclasses
+
+    from kg_editor.engines.queries import split_units_sql
+    from kg_editor.model.graph import CausalGraph
+    from kg_editor.model.session import EditSession
+
+    eng = _engine(kind, request)
+    src = EngineSource.from_frames(eng, synthetic.events, synthetic.persons, name="synthetic")
+    pc = src.pattern_cohort(target="C0", min_patients=10, test_size=0.25, seed=3)
+    codes = [c for c in synthetic_cohort.codes if c not in ("sex", "age_band")]
+    assert pc.codes == codes and pc.n_patients == synthetic_cohort.n_patients
+    # the engine's split, per patient (read here only to build the row-level reference)
+    split = src._q(
+        split_units_sql(
+            src.events, Var("C0", pc.states["C0"]), test_size=0.25, seed=3, persons=src.persons
+        )
+    ).set_index("patient_id")
+    is_test = (split["split"].reindex(synthetic_cohort.data.index) == "test").to_numpy()
+    y = synthetic_cohort.data["C0"].to_numpy()
+    for state in (0, 1):  # stratified: round(test_size * m) of each state held out
+        assert is_test[y == state].sum() == round(0.25 * (y == state).sum())
+    rows = dataclasses.replace(
+        synthetic_cohort,
+        data=synthetic_cohort.data[codes],
+        variables={c: synthetic_cohort.variables[c] for c in codes},
+        is_test=is_test,
+    )
+    ages = split["age_band"].reindex(rows.data.index).to_numpy()
+    np.testing.assert_array_equal(ages, rows.persons["age_band"].to_numpy())
+    graph = CausalGraph.from_edges([("C3", "C0"), ("C6", "C0"), ("C0", "LAB")], nodes=codes)
+    a = EditSession(rows, graph, targets=["C0"], bootstrap=0)
+    b = EditSession(pc, graph, targets=["C0"], bootstrap=0)
+    assert b.patterns and b._train.n_rows < b._train.n
+    for sa, sb in ((a, b),):
+        ra, rb = sa.report.to_dict(), sb.report.to_dict()
+        for k in ("loglik_per_patient", "bic", "bdeu", "n_train", "n_test"):
+            assert ra["accuracy"][k] == pytest.approx(rb["accuracy"][k], rel=1e-9, abs=1e-9)
+        for k in ("auroc", "brier", "accuracy", "ece", "n"):
+            assert ra["targets"]["C0"][k] == pytest.approx(rb["targets"]["C0"][k], rel=1e-9)
+        assert [r["n"] for r in ra["targets"]["C0"]["subgroups"]] == [
+            r["n"] for r in rb["targets"]["C0"]["subgroups"]
+        ]
+    a.add("C1", "C0")
+    b.add("C1", "C0")
+    assert a.report.targets["C0"]["auroc"] == pytest.approx(
+        b.report.targets["C0"]["auroc"], rel=1e-9
+    )
+    # suppression inside the engine: kept patterns only, remainder stated
+    sup = src.pattern_cohort(target="C0", min_patients=10, min_count=3)
+    assert (sup.train_patterns.weights >= 1).all()
+    assert sup.n_patients + sup.train_patterns.remainder[1] == synthetic_cohort.n_patients
+    eng.close()

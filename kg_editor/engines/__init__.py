@@ -23,7 +23,7 @@ from kg_editor.engines.connection import (
     open_engine,
     register_engine,
 )
-from kg_editor.engines.counts import EngineSource, variables_of
+from kg_editor.engines.counts import EngineSource, PatternCohort, variables_of
 from kg_editor.engines.patterns import Patterns, compress_rows, pattern_bootstrap_weights
 from kg_editor.engines.queries import EventsTable, PersonsTable, Var, render
 
@@ -33,6 +33,7 @@ __all__ = [
     "Engine",
     "EngineSource",
     "EventsTable",
+    "PatternCohort",
     "Patterns",
     "PersonsTable",
     "PostgresEngine",

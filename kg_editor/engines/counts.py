@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,11 +48,12 @@ from kg_editor.engines.queries import (
     pattern_remainder_sql,
     persons_sql,
     render,
+    split_units_sql,
     wide_states_sql,
 )
 from kg_editor.errors import SchemaError, unknown_variable
 
-__all__ = ["EngineSource", "Var", "variables_of"]
+__all__ = ["EngineSource", "PatternCohort", "Var", "variables_of"]
 
 ABSENT, PRESENT = "absent", "present"
 
@@ -393,6 +394,112 @@ class EngineSource:
             matrix=out,
         )
 
+    def pattern_cohort(
+        self,
+        target: str | None = None,
+        *,
+        min_patients: int = 20,
+        max_variables: int = 60,
+        test_size: float = 0.2,
+        seed: int = 0,
+        keep: Sequence[str] = (),
+        min_count: int = 1,
+    ) -> PatternCohort:
+        """The cohort as weighted patterns, split and counted inside the engine.
+
+        Event variables are chosen as :meth:`cohort` chooses them (sex and age band are
+        subgroups of the held-out patterns, not variables). The split is the engine's
+        stratified hash split (:func:`kg_editor.engines.queries.split_units_sql`).
+        ``min_count`` suppresses small patterns inside the engine.
+        """
+        from kg_editor.data import cohort as C
+
+        values = self.code_values()
+        states, counts = self._states(values)
+        labels = self._labels(self.events.description)
+        domains = self._labels(self.events.domain)
+        names = {c: labels.get(c, c) for c in counts}
+
+        def resolve(name: str) -> str:
+            if name in names:
+                return name
+            low = name.strip().lower()
+            for code, lab in names.items():
+                if str(lab).lower() == low or code.lower() == low:
+                    return code
+            raise unknown_variable(
+                name, [*names, *names.values()], what=f"variable in {self.name!r}"
+            )
+
+        tgt = resolve(target) if target is not None else None
+        always = ({tgt} if tgt else set()) | {resolve(k) for k in keep}
+        n_all = int(
+            self._q(f'SELECT COUNT(*) AS "n" FROM ({_all_units(self)}) AS "u"')["n"].iloc[0]
+        )
+        one_state = {
+            c
+            for c in counts
+            if counts[c] == n_all and (len(states[c]) == 2 or _single_value(values, c))
+        }
+        eligible = [
+            c for c in counts if c not in one_state and (counts[c] >= min_patients or c in always)
+        ]
+        eligible.sort(key=lambda c: (-counts[c], c))
+        chosen = [c for c in eligible if c in always]
+        for c in eligible:
+            if len(chosen) >= max(max_variables, len(always)):
+                break
+            if c not in chosen:
+                chosen.append(c)
+        chosen_set = set(chosen)
+        ordered = [c for c in eligible if c in chosen_set]
+        for c in ordered:
+            if len(states[c]) > C.MAX_STATES:
+                raise SchemaError(
+                    f"The variable {names[c]!r} ({c}) has {len(states[c])} states; at most "
+                    f"{C.MAX_STATES} are supported. Group its values into fewer categories.",
+                    column=c,
+                )
+        variables = variables_of(states, ordered)
+        units = split_units_sql(
+            self.events,
+            Var(tgt, states[tgt]) if tgt else None,
+            test_size=test_size,
+            seed=seed,
+            persons=self.persons,
+        )
+        pats = self.patterns(
+            variables,
+            patients=None,
+            keys=["split", "sex", "age_band"],
+            min_count=min_count,
+            units=units,
+        )
+        is_test = pats.extra["split"] == "test"
+        train = pats.select(~is_test).marginal(ordered)
+        test = pats.select(is_test).marginal(ordered, keys=["sex", "age_band"])
+        var_objs = {}
+        total = pats.n
+        for j, c in enumerate(ordered):
+            nz = int(pats.weights[pats.codes[:, j] != 0].sum())
+            var_objs[c] = C.Variable(
+                code=c,
+                label=str(labels.get(c, c)),
+                domain=str(domains.get(c, "other")).lower(),
+                states=tuple(states[c]),
+                n_patients=nz,
+                prevalence=nz / total if total else 0.0,
+            )
+        settings = {
+            "min_patients": min_patients,
+            "max_variables": max_variables,
+            "test_size": test_size,
+            "seed": seed,
+            "split": "engine-md5",
+            "min_count": min_count,
+        }
+        return PatternCohort(var_objs, train, test, tgt, self.name, settings)
+
     def patterns(
         self,
         variables: Sequence[Var],
@@ -400,6 +507,7 @@ class EngineSource:
         patients: Sequence[Any] | pd.DataFrame | None = None,
         keys: Sequence[str] = (),
         min_count: int = 1,
+        units: str | None = None,
     ) -> Patterns:
         """The cohort over ``variables`` compressed to distinct patterns with weights.
 
@@ -413,7 +521,8 @@ class EngineSource:
             Suppression inside the engine: patterns with fewer patients are left out and
             only their number and total are returned (``Patterns.remainder``).
         """
-        units = self._units(patients, "kg_pattern_units")
+        if units is None:
+            units = self._units(patients, "kg_pattern_units")
         sql = pattern_counts_sql(
             self.events,
             variables,
@@ -453,6 +562,74 @@ class EngineSource:
             min_count=min_count,
             remainder=remainder,
         )
+
+
+@dataclass
+class PatternCohort:
+    """A cohort held only as weighted patterns: no patient row ever left the engine.
+
+    :meth:`EngineSource.pattern_cohort` builds it; ``EditSession(pattern_cohort, graph)``
+    runs on it directly (as with ``patterns=True``), so an edit's cost grows with the
+    distinct patterns, not the patients.
+
+    Attributes
+    ----------
+    variables : dict
+        Code -> :class:`~kg_editor.data.cohort.Variable`.
+    train_patterns, test_patterns : Patterns
+        Distinct training / held-out rows with counts; held-out ones keyed by ``sex``
+        and ``age_band``.
+    target : str or None
+    """
+
+    variables: dict[str, Any]
+    train_patterns: Patterns
+    test_patterns: Patterns
+    target: str | None = None
+    source_name: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    first_dates: None = None
+
+    @property
+    def n_patients(self) -> int:
+        return self.train_patterns.n + self.test_patterns.n
+
+    @property
+    def codes(self) -> list[str]:
+        return list(self.variables)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {c: v.label for c, v in self.variables.items()}
+
+    @property
+    def domains(self) -> dict[str, str]:
+        return {c: v.domain for c, v in self.variables.items()}
+
+    @property
+    def states(self) -> dict[str, tuple[str, ...]]:
+        return {c: v.states for c, v in self.variables.items()}
+
+    @property
+    def cardinalities(self) -> dict[str, int]:
+        return {c: len(v.states) for c, v in self.variables.items()}
+
+    def resolve(self, name: str) -> str:
+        from kg_editor.data.cohort import resolve_name
+
+        return resolve_name(name, self.variables)
+
+    def fingerprint(self) -> str:
+        """A short hash of the patterns and settings."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for pats in (self.train_patterns, self.test_patterns):
+            h.update(",".join(pats.columns).encode())
+            h.update(np.ascontiguousarray(pats.codes).tobytes())
+            h.update(np.ascontiguousarray(pats.weights).tobytes())
+        h.update(repr(sorted(self.settings.items())).encode())
+        return h.hexdigest()[:16]
 
 
 def _single_value(values: pd.DataFrame, code: str) -> bool:

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,7 @@ __all__ = [
     "pattern_remainder_sql",
     "persons_sql",
     "render",
+    "split_units_sql",
     "wide_states_sql",
 ]
 
@@ -243,6 +245,8 @@ def wide_states_sql(ev: EventsTable, variables: Sequence[Var], *, dates: bool = 
 
 def _units(ev: EventsTable, units: str | None, persons: PersonsTable | None) -> str:
     if units is not None:
+        if units.lstrip().upper().startswith(("SELECT", "WITH")):
+            return units  # a query (e.g. split_units_sql)
         return f"SELECT * FROM {q(units)}"
     sql = f'SELECT DISTINCT {_text(ev.patient)} AS "patient_id" FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL'
     if persons is not None:
@@ -317,6 +321,63 @@ def pattern_remainder_sql(
     return (
         f'SELECT COUNT(*) AS "patterns", COALESCE(SUM("n"), 0) AS "patients" FROM ({body}) AS "s" '
         f'WHERE "n" < {int(min_count)}'
+    )
+
+
+def split_units_sql(
+    ev: EventsTable,
+    target: Var | None,
+    *,
+    test_size: float = 0.2,
+    seed: int = 0,
+    persons: PersonsTable | None = None,
+    age_bands: Sequence[int] = (0, 18, 40, 65),
+) -> str:
+    """Every patient with a held-out flag and subgroups, computed inside the engine:
+    ``patient_id, split ('train'/'test'), sex, age_band``.
+
+    The split is stratified on the target's state and deterministic: within each state,
+    patients are ordered by ``MD5(patient_id || ':' || seed)`` and the first
+    ``ROUND(test_size * m)`` of the ``m`` are held out (the same in every dialect; it is
+    not the in-memory split of :func:`kg_editor.data.cohort.stratified_split`). The age
+    band is taken at the first recorded event, with the bands of ``build_cohort``.
+    """
+    tvars = [target] if target is not None else []
+    y = 'COALESCE("t"."v0", 0)' if target is not None else "0"
+    tjoin = (
+        f'LEFT JOIN ({wide_states_sql(ev, tvars, dates=False)}) AS "t" '
+        'ON "a"."patient_id" = "t"."patient_id" '
+        if target is not None
+        else ""
+    )
+    if persons is not None:
+        pjoin = f'LEFT JOIN ({persons_sql(persons)}) AS "p" ON "a"."patient_id" = "p"."patient_id" '
+        sex, birth = '"p"."sex"', 'CAST("p"."birth_year" AS DOUBLE)'
+    else:
+        pjoin, sex, birth = "", "CAST(NULL AS VARCHAR)", "CAST(NULL AS DOUBLE)"
+    edges = list(age_bands)
+    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)] + [f"{edges[-1]}+"]
+    age = '"age"'
+    whens = " ".join(
+        f"WHEN {age} >= {lo} THEN {lit(lab)}"
+        for lo, lab in reversed(list(zip(edges, labels, strict=True)))
+    )
+    salt = lit(f":{int(seed)}")
+    frac = float(test_size)
+    return (
+        f"WITH kg_all AS ({_units(ev, None, persons)}), "
+        f"kg_dates AS ({patient_dates_sql(ev)}), "
+        f'kg_base AS (SELECT "a"."patient_id" AS "patient_id", {y} AS "y", {sex} AS "sex", '
+        f'CAST(EXTRACT(YEAR FROM "d"."first_event") AS DOUBLE) - {birth} AS "age" '
+        f'FROM kg_all AS "a" {tjoin}{pjoin}'
+        'LEFT JOIN kg_dates AS "d" ON "a"."patient_id" = "d"."patient_id"), '
+        'kg_ranked AS (SELECT "patient_id", "sex", "age", '
+        f'ROW_NUMBER() OVER (PARTITION BY "y" ORDER BY MD5("patient_id" || {salt})) AS "r", '
+        'COUNT(*) OVER (PARTITION BY "y") AS "m" FROM kg_base) '
+        f'SELECT "patient_id", CASE WHEN "r" <= ROUND({frac} * "m") THEN \'test\' ELSE \'train\' END AS "split", '
+        'COALESCE("sex", \'unknown\') AS "sex", '
+        f"CASE WHEN {age} IS NULL THEN 'unknown' {whens} ELSE 'unknown' END AS \"age_band\" "
+        "FROM kg_ranked"
     )
 
 

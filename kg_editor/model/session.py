@@ -128,8 +128,10 @@ class EditSession:
 
     Parameters
     ----------
-    cohort : Cohort
-        Training rows fit the CPDs; held-out rows give every accuracy figure.
+    cohort : Cohort or PatternCohort
+        Training rows fit the CPDs; held-out rows give every accuracy figure. A
+        :class:`kg_editor.engines.PatternCohort` (patterns only, from an engine) runs the
+        weighted path.
     graph : CausalGraph
         The starting graph; its nodes must be cohort variables (codes).
     constraints : Constraints, optional
@@ -201,13 +203,21 @@ class EditSession:
 
         nodes = list(graph.nodes)
         cards = cohort.cardinalities
-        persons = cohort.test_persons
         self.patterns = bool(patterns)
-        if self.patterns:  # --- issue 16: weighted patterns ---
+        if getattr(cohort, "train_patterns", None) is not None:  # --- issue 16 ---
+            # a PatternCohort (kg_editor.engines): no patient rows at all
+            self.patterns = True
+            pc: Any = cohort
+            self._train, self._test, self._groups = _tables_of_patterns(
+                pc.train_patterns.marginal(nodes),
+                pc.test_patterns.marginal(nodes, keys=list(pc.test_patterns.extra)),
+            )
+        elif self.patterns:  # weighted patterns compressed from the cohort's rows
             self._train, self._test, self._groups = _pattern_tables(
-                cohort.train[nodes], cohort.test[nodes], persons, cards
+                cohort.train[nodes], cohort.test[nodes], cohort.test_persons, cards
             )
         else:
+            persons = cohort.test_persons
             self._train = CodeTable.from_frame(cohort.train[nodes], cards)
             self._test = CodeTable.from_frame(cohort.test[nodes], cards)
             self._groups = {
@@ -1038,7 +1048,13 @@ def _pattern_tables(
     keys = {a: persons[a].astype(str).to_numpy() for a in ("sex", "age_band") if a in persons}
     te = Patterns.from_frame(test, cards, keys or None)
     assert isinstance(tr, Patterns) and isinstance(te, Patterns)
-    groups = {a: group_codes(te.extra[a]) for a in keys}
+    return _tables_of_patterns(tr, te)
+
+
+def _tables_of_patterns(
+    tr: Any, te: Any
+) -> tuple[CodeTable, CodeTable, dict[str, tuple[list[str], np.ndarray]]]:
+    groups = {a: group_codes(te.extra[a]) for a in ("sex", "age_band") if a in te.extra}
     return (
         CodeTable.from_patterns(tr.codes, tr.columns, tr.cards, tr.weights),
         CodeTable.from_patterns(te.codes, te.columns, te.cards, te.weights),
