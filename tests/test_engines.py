@@ -117,6 +117,7 @@ def test_every_query_spells_its_grouping_and_parses_in_every_dialect():
         Q.pattern_counts_sql(ev, vs, units="u", keys=["is_test"], min_count=5),
         Q.pattern_remainder_sql(ev, vs, units="u", keys=["is_test"], min_count=5),
         Q.pair_counts_sql(ev, vs, units="u"),
+        Q.split_units_sql(ev, vs[0], persons=Q.PersonsTable("persons")),
     ]
     for sql in queries:
         for dialect in ("duckdb", "postgres", "spark", "snowflake", "bigquery"):

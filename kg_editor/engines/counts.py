@@ -640,7 +640,7 @@ def _single_value(values: pd.DataFrame, code: str) -> bool:
 def _all_units(src: EngineSource) -> str:
     from kg_editor.engines.queries import _units
 
-    return render(_units(src.events, None, src.persons), src.engine.dialect)
+    return _units(src.events, None, src.persons)  # DuckDB SQL: rendered by EngineSource._q
 
 
 def _events_table(eng: Engine, spec: str) -> EventsTable:

@@ -228,7 +228,9 @@ def _state_expr(v: Var) -> str:
     return f"CASE COALESCE(\"value\", 'present') {whens} END"
 
 
-def wide_states_sql(ev: EventsTable, variables: Sequence[Var], *, dates: bool = True) -> str:
+def wide_states_sql(
+    ev: EventsTable, variables: Sequence[Var], *, dates: bool = True, cte: str = "kg_first"
+) -> str:
     """``patient_id, v0 .. vk [, d0 .. dk]``: each patient's state code and first date per
     variable (NULL when the patient has no event of it: state 0)."""
     cols = []
@@ -237,9 +239,10 @@ def wide_states_sql(ev: EventsTable, variables: Sequence[Var], *, dates: bool = 
         cols.append(f'MAX(CASE WHEN {c} THEN {_state_expr(v)} END) AS "v{k}"')
         if dates:
             cols.append(f'MIN(CASE WHEN {c} THEN "first_date" END) AS "d{k}"')
+    # ``cte`` names the inner table uniquely: some dialects (Spark) hoist nested CTEs
     return (
-        f"WITH kg_first AS ({first_of_variables_sql(ev, variables)}) "
-        f'SELECT "patient_id", {", ".join(cols)} FROM kg_first GROUP BY "patient_id"'
+        f"WITH {cte} AS ({first_of_variables_sql(ev, variables)}) "
+        f'SELECT "patient_id", {", ".join(cols)} FROM {cte} GROUP BY "patient_id"'
     )
 
 
@@ -345,7 +348,7 @@ def split_units_sql(
     tvars = [target] if target is not None else []
     y = 'COALESCE("t"."v0", 0)' if target is not None else "0"
     tjoin = (
-        f'LEFT JOIN ({wide_states_sql(ev, tvars, dates=False)}) AS "t" '
+        f'LEFT JOIN ({wide_states_sql(ev, tvars, dates=False, cte="kg_first_y")}) AS "t" '
         'ON "a"."patient_id" = "t"."patient_id" '
         if target is not None
         else ""
