@@ -352,3 +352,30 @@ def test_pattern_cohort_from_the_engine_gives_the_row_level_session(
     assert (sup.train_patterns.weights >= 1).all()
     assert sup.n_patients + sup.train_patterns.remainder[1] == synthetic_cohort.n_patients
     eng.close()
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_site_tables_suppressed_inside_the_engine_equal_the_cohort_tables(
+    kind, request, synthetic, synthetic_cohort
+):
+    from kg_editor.model.external import SiteCounts
+    from kg_editor.model.graph import CausalGraph
+
+    eng = _engine(kind, request)
+    src = EngineSource.from_frames(eng, synthetic.events, synthetic.persons, name="site")
+    codes = ["C0", "C3", "C6", "LAB"]
+    graph = CausalGraph.from_edges([("C3", "C0"), ("C6", "C0"), ("C0", "LAB")], nodes=codes)
+    for k in (1, 5):
+        got = SiteCounts.from_engine(src, graph, ["C0"], min_cell=k)
+        ref = SiteCounts.from_cohort(synthetic_cohort, graph, ["C0"], min_cell=k)
+        assert got.patients == ref.patients == synthetic_cohort.n_patients
+        assert set(got.tables) == set(ref.tables)
+        for name, t in ref.tables.items():
+            g = got.tables[name]
+            assert g.remainder == t.remainder, name
+            cols = [*t.columns, *t.keys]
+            a = t.rows.astype({c: str for c in cols}).sort_values(cols).reset_index(drop=True)
+            b = g.rows.astype({c: str for c in cols}).sort_values(cols).reset_index(drop=True)
+            pd.testing.assert_frame_equal(a, b, check_dtype=False)
+            assert (g.rows["n"] >= k).all()
+    eng.close()

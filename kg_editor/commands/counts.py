@@ -84,17 +84,28 @@ def run_export(args: argparse.Namespace) -> int:
     from kg_editor.model.graph import CausalGraph
 
     graph = CausalGraph.from_json(args.graph)
-    cohort = cohort_from_args(args)
     k = DEFAULT_MIN_CELL if args.min_cell is None else int(args.min_cell)
-    with progress("Counting"):
-        site = SiteCounts.from_cohort(
-            cohort,
-            graph,
-            [cohort.target] if cohort.target else [],
-            min_cell=k,
-            site=args.site or str(args.source),
-            split=args.split,
-        )
+    if "://" in str(args.source) and args.split == "all":
+        # a database or warehouse: the tables are counted and suppressed inside it, so
+        # nothing but the kept rows of the tables leaves it
+        from kg_editor.engines import EngineSource
+
+        src = EngineSource.open(args.source, args.events_table or "events", args.persons_table)
+        with progress("Counting in the engine"):
+            site = SiteCounts.from_engine(
+                src, graph, [args.target] if args.target else [], min_cell=k, site=args.site
+            )
+    else:
+        cohort = cohort_from_args(args)
+        with progress("Counting"):
+            site = SiteCounts.from_cohort(
+                cohort,
+                graph,
+                [cohort.target] if cohort.target else [],
+                min_cell=k,
+                site=args.site or str(args.source),
+                split=args.split,
+            )
     out = site.write(args.out)
     supp = sum(t.remainder[1] for t in site.tables.values())
     print(

@@ -204,6 +204,63 @@ class SiteCounts:
             )
         return cls(site, int(min_cell), states, parents, tgts, tables, int(data.shape[0]), split)
 
+    @classmethod
+    def from_engine(
+        cls,
+        source: Any,
+        graph: Any,
+        targets: Sequence[str],
+        *,
+        min_cell: int = 11,
+        site: str | None = None,
+    ) -> SiteCounts:
+        """The same tables counted and suppressed inside the engine holding the data
+        (an :class:`kg_editor.engines.EngineSource`): only the kept rows of each table
+        and its remainder leave it. Every patient is counted (``split="all"``); graph
+        variables must be event codes (sex and age band are the blanket tables' keys)."""
+        from kg_editor.engines import Var
+        from kg_editor.engines.queries import split_units_sql
+
+        if min_cell < 1:
+            raise KGEditorError(f"The suppression threshold must be at least 1, got {min_cell}.")
+        all_states, _ = source._states(source.code_values())
+        missing = [n for n in graph.nodes if n not in all_states]
+        if missing:
+            raise KGEditorError(
+                f"The graph's variable(s) {', '.join(map(repr, missing[:5]))} are not event codes "
+                f"in {source.name!r}; export from an in-memory cohort (a file SOURCE) or remove them."
+            )
+        states = {n: tuple(all_states[n]) for n in graph.nodes}
+        parents = {n: tuple(sorted(graph.parents(n))) for n in graph.nodes}
+        tables: dict[str, CountTable] = {}
+
+        def table(
+            name: str, cols: Sequence[str], keys: Sequence[str], units: str | None
+        ) -> CountTable:
+            pats = source.patterns(
+                [Var(c, states[c]) for c in cols], keys=keys, min_count=min_cell, units=units
+            )
+            out = {
+                c: np.asarray(states[c], dtype=object)[pats.codes[:, j]] for j, c in enumerate(cols)
+            }
+            for k in keys:
+                out[k] = pats.extra[k]
+            out["n"] = pats.weights
+            return CountTable(name, tuple(cols), tuple(keys), pd.DataFrame(out), pats.remainder)
+
+        for n in graph.nodes:
+            tables[f"family:{n}"] = table(f"family:{n}", (n, *parents[n]), (), None)
+        units = split_units_sql(source.events, None, test_size=0.0, persons=source.persons)
+        tgts = [graph.resolve(t) for t in targets]
+        for t in tgts:
+            mb = sorted(graph.markov_blanket(t))
+            tables[f"blanket:{t}"] = table(f"blanket:{t}", (t, *mb), SUBGROUP_KEYS, units)
+        first = next(iter(tables.values()), None)
+        patients = (first.n + first.remainder[1]) if first is not None else 0
+        return cls(
+            site or source.name, int(min_cell), states, parents, tgts, tables, patients, "all"
+        )
+
     # ------------------------------------------------------------------ files
     def write(self, folder: str | Path) -> Path:
         """Write ``manifest.json`` and one CSV per table into ``folder``."""
