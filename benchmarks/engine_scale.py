@@ -146,6 +146,7 @@ def main() -> None:
     ap.add_argument("--memory-patients", type=int, default=100_000)
     ap.add_argument("--max-variables", type=int, default=60)
     ap.add_argument("--spark", action="store_true")
+    ap.add_argument("--spark-patients", type=int, default=None, help="default --memory-patients")
     args = ap.parse_args()
 
     from kg_editor.data.cohort import build_cohort
@@ -156,7 +157,7 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     tmp = Path(tempfile.mkdtemp(prefix="kg-engine-bench-"))
     files = {}
-    for n in sorted({args.memory_patients, args.patients}):
+    for n in sorted({args.memory_patients, args.patients, args.spark_patients or args.patients}):
         t0 = time.perf_counter()
         ev = make_events(n, args.codes)
         ev.to_parquet(tmp / f"events_{n}.parquet", index=False)
@@ -197,9 +198,24 @@ def main() -> None:
     src = cohort = s = None  # free the in-memory cohort
     engines = [("DuckDB", lambda: "duckdb://")]
     if args.spark:
-        engines.append(("Spark local[2]", lambda: SparkEngine("local[2]")))
+
+        def spark_engine():
+            from pyspark.sql import SparkSession
+
+            session = (
+                SparkSession.builder.master("local[2]")
+                .appName("kg-editor-bench")
+                .config("spark.ui.enabled", "false")
+                .config("spark.driver.memory", "4g")
+                .config("spark.sql.shuffle.partitions", "8")
+                .config("spark.sql.session.timeZone", "UTC")
+                .getOrCreate()
+            )
+            return SparkEngine(session=session)
+
+        engines.append(("Spark local[2]", spark_engine))
     for name, make in engines:
-        sizes = sorted(files) if name == "DuckDB" else [args.memory_patients]
+        sizes = sorted(files) if name == "DuckDB" else [args.spark_patients or args.memory_patients]
         for n in sizes:
             evp, pep, n_ev = files[n]
             print(f"\nengine path ({name}), {n:,} patients, {n_ev:,} events")

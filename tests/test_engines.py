@@ -379,3 +379,23 @@ def test_site_tables_suppressed_inside_the_engine_equal_the_cohort_tables(
             pd.testing.assert_frame_equal(a, b, check_dtype=False)
             assert (g.rows["n"] >= k).all()
     eng.close()
+
+
+def test_a_table_without_the_optional_columns_is_read(synthetic, synthetic_cohort):
+    import duckdb
+
+    from kg_editor.engines import DuckDBEngine
+
+    con = duckdb.connect()
+    ev = synthetic.events[["patient_id", "code"]]  # noqa: F841 (DuckDB replacement scan)
+    con.execute("CREATE TABLE events AS SELECT * FROM ev")
+    src = EngineSource.open(DuckDBEngine(con=con), "events")
+    assert src.events.date is None and src.events.value is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = src.cohort(target="C0", min_patients=10, include_demographics=False)
+    # no values: every code is binary; no dates: no first dates
+    assert got.first_dates is None and all(len(v.states) == 2 for v in got.variables.values())
+    np.testing.assert_array_equal(
+        got.data["C0"].to_numpy() > 0, synthetic_cohort.data.loc[got.data.index, "C0"] > 0
+    )

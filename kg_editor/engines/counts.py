@@ -659,4 +659,17 @@ def _events_table(eng: Engine, spec: str) -> EventsTable:
             description="description" if "description" in cols else None,
             domain="domain" if "domain" in cols else None,
         )
-    return EventsTable(spec)
+    # a table or view: keep only the optional columns it has (an absent one would be
+    # read as an alias, or fail, depending on the dialect)
+    probe = EventsTable(spec)
+    cols = {
+        str(c).lower()
+        for c in eng.query(render(f"SELECT * FROM {probe.source()} LIMIT 0", eng.dialect)).columns
+    }
+    return EventsTable(
+        spec,
+        date="date" if "date" in cols else None,
+        value="value" if "value" in cols else None,
+        description="description" if "description" in cols else None,
+        domain="domain" if "domain" in cols else None,
+    )
