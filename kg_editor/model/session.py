@@ -31,7 +31,13 @@ import pandas as pd
 
 from kg_editor.cache import LRU
 from kg_editor.data.cohort import Cohort
-from kg_editor.errors import CycleError, FormatError, KGEditorError, unknown_variable
+from kg_editor.errors import (
+    CycleError,
+    FormatError,
+    KGEditorError,
+    SchemaError,
+    unknown_variable,
+)
 from kg_editor.model.checks import ImpliedIndependencies, family_bounds
 from kg_editor.model.fit import CodeTable, Family, families_to_pgmpy, fit_families, refit_families
 from kg_editor.model.graph import (
@@ -202,8 +208,44 @@ class EditSession:
         self.score_name = "bdeu" if self.estimator == "bdeu" else "bic"
 
         nodes = list(graph.nodes)
-        cards = cohort.cardinalities
         self.patterns = bool(patterns)
+        self._set_tables(cohort, nodes)
+        self._weights: np.ndarray | None = None
+        self._dates: dict[str, np.ndarray] | None = None
+        self._precedence: dict[tuple[str, str], dict[str, Any]] = {}
+        self._target_cache: dict[str, LRU[tuple[int, ...], _TargetEntry]] = {}
+        self._pair_cache: dict[str, Any] = {}
+        self._issued: dict[str, Suggestion] = {}
+        self._rejected: set[str] = set()
+
+        self.targets = self._resolve_targets(
+            targets if targets is not None else ([cohort.target] if cohort.target else []), graph
+        )
+        self.initial_graph = graph
+        self.graph = graph
+        # issue 12: the graph-versus-data check, updated incrementally on every report
+        self._check = ImpliedIndependencies(alpha=self.alpha).fit(
+            graph, self._train.columns, self._train.cards, weights=self._train.weights
+        )
+        self.families = fit_families(
+            self._train,
+            {n: graph.parents(n) for n in nodes},
+            estimator=self.estimator,
+            equivalent_sample_size=self.equivalent_sample_size,
+        )
+        self._undo: list[_Step] = []
+        self._redo: list[_Step] = []
+        self._stale: list[Family] = []
+        self.report = self._make_report(self.graph, self.families)
+        self.history: list[HistoryEntry] = [
+            HistoryEntry("start", None, self.report, None, author=author)
+        ]
+
+    # ------------------------------------------------------------------ helpers
+    def _set_tables(self, cohort: Cohort, nodes: list[str]) -> None:
+        """Training and held-out tables (and held-out subgroups) of ``nodes``: patient
+        rows, or weighted patterns (``patterns=True`` or a PatternCohort; issue 16)."""
+        cards = cohort.cardinalities
         if getattr(cohort, "train_patterns", None) is not None:  # --- issue 16 ---
             # a PatternCohort (kg_editor.engines): no patient rows at all
             self.patterns = True
@@ -225,38 +267,7 @@ class EditSession:
                 for a in ("sex", "age_band")
                 if a in persons.columns
             }
-        self._weights: np.ndarray | None = None
-        self._dates: dict[str, np.ndarray] | None = None
-        self._precedence: dict[tuple[str, str], dict[str, Any]] = {}
-        self._target_cache: dict[str, LRU[tuple[int, ...], _TargetEntry]] = {}
-        self._pair_cache: dict[str, Any] = {}
-        self._issued: dict[str, Suggestion] = {}
-        self._rejected: set[str] = set()
 
-        self.targets = self._resolve_targets(
-            targets if targets is not None else ([cohort.target] if cohort.target else []), graph
-        )
-        self.initial_graph = graph
-        self.graph = graph
-        # issue 12: the graph-versus-data check, updated incrementally on every report
-        self._check = ImpliedIndependencies(alpha=self.alpha).fit(
-            graph, self._train.columns, self._train.cards
-        )
-        self.families = fit_families(
-            self._train,
-            {n: graph.parents(n) for n in nodes},
-            estimator=self.estimator,
-            equivalent_sample_size=self.equivalent_sample_size,
-        )
-        self._undo: list[_Step] = []
-        self._redo: list[_Step] = []
-        self._stale: list[Family] = []
-        self.report = self._make_report(self.graph, self.families)
-        self.history: list[HistoryEntry] = [
-            HistoryEntry("start", None, self.report, None, author=author)
-        ]
-
-    # ------------------------------------------------------------------ helpers
     def _resolve_targets(self, targets: Sequence[str | None], graph: CausalGraph) -> list[str]:
         out = []
         for t in targets:
@@ -646,6 +657,7 @@ class EditSession:
             Fewer than two nodes, a categorical or demographic node, a name in use.
         """
         members = list(dict.fromkeys(self.graph.resolve(n) for n in nodes))
+        self._need_rows("Merging nodes")
         cohort = self.cohort.merge(members, name)
         code = next(c for c in cohort.codes if c not in self.cohort.variables)
         who = author or self.author
@@ -659,12 +671,21 @@ class EditSession:
         Each member takes the concept's parents and children. Recorded like :meth:`merge`.
         """
         code = self.graph.resolve(node)
+        self._need_rows("Splitting a concept")
         cohort = self.cohort.split(code)
         members = list(self.cohort.set_aside[code][0])
         who = author or self.author
         graph = _expand(self.graph, code, members, cohort, who, rationale)
         record = {"op": "split", "node": code, "nodes": members}
         return self._rebind(cohort, graph, "split", record, who, rationale)
+
+    def _need_rows(self, what: str) -> None:
+        if not hasattr(self.cohort, "merge"):  # a PatternCohort (issue 16): patterns only
+            raise SchemaError(
+                f"{what} needs the patients' rows; this session runs on weighted patterns "
+                "counted inside an engine. Build the cohort in memory (EngineSource.cohort) "
+                "and open the session with patterns=True instead."
+            )
 
     def _rebind(
         self,
@@ -677,15 +698,14 @@ class EditSession:
     ) -> ReportDelta:
         before = self.report
         nodes = list(graph.nodes)
-        cards = cohort.cardinalities
         if kind == "merge":
             mapping = {m: record["code"] for m in record["nodes"]}
         else:
             back = cohort.target if cohort.target in record["nodes"] else ""
             mapping = {record["node"]: back or ""}
         self.cohort = cohort
-        self._train = CodeTable.from_frame(cohort.train[nodes], cards)
-        self._test = CodeTable.from_frame(cohort.test[nodes], cards)
+        self._set_tables(cohort, nodes)  # rows or weighted patterns, as the session began
+        self._weights = None  # the held-out patterns (and so the bootstrap) may change
         self._dates = None
         self._precedence = {}
         self._target_cache = {}
@@ -705,7 +725,7 @@ class EditSession:
         self.graph, self.families = graph, fams
         # the variables changed: the graph-versus-data check starts again on the new ones
         self._check = ImpliedIndependencies(alpha=self.alpha).fit(
-            graph, self._train.columns, self._train.cards
+            graph, self._train.columns, self._train.cards, weights=self._train.weights
         )
         self.report = self._make_report(graph, fams)
         self._undo.clear()
