@@ -25,7 +25,7 @@ from kg_editor.engines import (
     variables_of,
 )
 from kg_editor.engines import queries as Q
-from kg_editor.errors import DataSourceError
+from kg_editor.errors import DataSourceError, SchemaError
 
 
 def synthetic_source(n: int = 400, seed: int = 7) -> EHRSource:
@@ -101,6 +101,7 @@ def assert_same_cohort(a, b) -> None:
         pd.testing.assert_frame_equal(a.first_dates, b.first_dates, check_names=False)
     np.testing.assert_array_equal(a.is_test, b.is_test)
     assert (a.target, a.settings) == (b.target, b.settings)
+    assert a.build_report == b.build_report  # persons without events etc., counted alike
     assert a.fingerprint() == b.fingerprint()
 
 
@@ -399,3 +400,31 @@ def test_a_table_without_the_optional_columns_is_read(synthetic, synthetic_cohor
     np.testing.assert_array_equal(
         got.data["C0"].to_numpy() > 0, synthetic_cohort.data.loc[got.data.index, "C0"] > 0
     )
+
+
+def test_engine_cohort_refuses_in_memory_only_options_and_keeps_min_cell(synthetic):
+    """Concept sets and index dates are applied in memory only: the engine says so
+    instead of building another cohort; the small-cell threshold is recorded."""
+    src = EngineSource.from_frames(
+        open_engine("duckdb://"), synthetic.events, synthetic.persons, name="synthetic"
+    )
+    for opts in ({"index": "first_event"}, {"lookback_days": 30}, {"age_at": "index"}):
+        with pytest.raises(SchemaError, match="in memory"):
+            src.cohort(target="C0", min_patients=10, **opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = src.cohort(target="C0", min_patients=10, min_cell=5)
+    assert got.settings["min_cell"] == 5
+    # event patients without a persons row: counted, and an error when asked
+    few = EngineSource.from_frames(
+        open_engine("duckdb://"), synthetic.events, synthetic.persons.iloc[5:], name="few"
+    )
+    with pytest.raises(SchemaError, match="persons row"):
+        few.cohort(target="C0", min_patients=10, unmatched_persons="error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert few.cohort(target="C0", min_patients=10).build_report[
+            "event_patients_without_person"
+        ] == len(
+            set(synthetic.events["patient_id"]) - set(synthetic.persons.iloc[5:]["patient_id"])
+        )

@@ -171,20 +171,51 @@ class EngineSource:
         age_bands: Sequence[int] | None = None,
         include_demographics: bool = True,
         keep: Sequence[str] = (),
-        age_at: str = "first_event",
+        age_at: str | None = None,
+        concepts: Any = None,
+        index: str | None = None,
+        lookback_days: int | None = None,
+        outcome_days: int | None = None,
+        unmatched_persons: str = "warn",
+        min_cell: int | None = None,
     ) -> Any:
         """The cohort :func:`~kg_editor.data.cohort.build_cohort` builds from the same
         events and persons, with every count and state computed by the engine.
 
         Only the chosen variables' state codes and first dates per patient leave the
-        engine. Raises the same errors as ``build_cohort``.
+        engine. Raises the same errors as ``build_cohort``. Concept sets and an index date
+        (with its windows) are applied in memory only: giving one here is a
+        ``SchemaError`` that says so (read the events into a file source instead).
         """
         from kg_editor.data import cohort as C
+        from kg_editor.data.privacy import DEFAULT_MIN_CELL
         from kg_editor.data.sources.base import EHRSource
 
         bands = tuple(age_bands) if age_bands is not None else C.DEFAULT_AGE_BANDS
+        given = [
+            flag
+            for flag, value in (
+                ("--concepts", concepts),
+                ("--index", index),
+                ("--lookback-days", lookback_days),
+                ("--outcome-days", outcome_days),
+            )
+            if value is not None
+        ]
+        if given or age_at == "index":
+            raise SchemaError(
+                f"{', '.join(given) or '--age-at index'}: concept sets and index dates are "
+                f"applied to events in memory, not yet inside an engine ({self.name!r}). "
+                "Export the events to a CSV/Parquet file and use that as SOURCE."
+            )
+        age_at = age_at or "first_event"
         if age_at not in ("first_event", "last_event"):
             raise SchemaError(f"age_at must be 'first_event' or 'last_event', got {age_at!r}.")
+        if unmatched_persons not in ("warn", "error"):
+            raise SchemaError(
+                f"unmatched_persons must be 'warn' or 'error', got {unmatched_persons!r}."
+            )
+        min_cell = DEFAULT_MIN_CELL if min_cell is None else int(min_cell)
         values = self.code_values()
         states, counts = self._states(values)
         labels = self._labels(self.events.description)
@@ -194,8 +225,17 @@ class EngineSource:
         if persons is not None:
             persons["birth_year"] = pd.to_numeric(persons["birth_year"], errors="coerce")
         ids = set(pdates["patient_id"].astype(str))
+        build: dict[str, Any] = {}
         if persons is not None:
-            ids |= set(persons["patient_id"].astype(str))
+            persons["patient_id"] = persons["patient_id"].astype(str)
+            build.update(
+                C._check_persons(
+                    EHRSource(events=pd.DataFrame(), persons=persons, name=self.name),
+                    pd.DataFrame({"patient_id": sorted(ids)}),
+                    unmatched_persons,
+                )
+            )
+            ids |= set(persons["patient_id"])
         patients = pd.Index(sorted(ids), name="patient_id")
         n = len(patients)
         if n < C.MIN_PATIENTS:
@@ -327,7 +367,18 @@ class EngineSource:
             "age_bands": list(bands),
             "include_demographics": include_demographics,
             "age_at": age_at,
+            "min_cell": min_cell,
         }
+        build.update(
+            {
+                "codes_seen": len(counts),
+                "codes_kept": len(event_cols),
+                "codes_below_min_patients": len(
+                    [c for c in counts if counts[c] < min_patients and c not in always]
+                ),
+                "codes_over_max_variables": len([c for c in eligible if c not in chosen_set]),
+            }
+        )
         return C.Cohort(
             data=frame,
             variables=variables,
@@ -337,6 +388,7 @@ class EngineSource:
             target=tgt,
             source_name=self.name,
             settings=settings,
+            build_report=build,
         )
 
     # ------------------------------------------------------------------ counts
