@@ -16,7 +16,13 @@ import argparse
 import json
 from typing import Any
 
-from kg_editor.commands._common import add_cohort_arguments, cohort_from_args, print_json, progress
+from kg_editor.commands._common import (
+    add_cohort_arguments,
+    cohort_from_args,
+    print_json,
+    progress,
+    workspace_for_graph,
+)
 
 __all__ = ["register"]
 
@@ -40,12 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_cohort_arguments(e, target_required=True)
     e.add_argument("--graph", "-g", required=True, help="graph JSON file")
     e.add_argument("--out", "-o", required=True, help="folder to write (manifest.json, tables/)")
-    e.add_argument(
-        "--min-cell",
-        type=int,
-        default=None,
-        help="suppress rows with fewer patients (default 11, the usual release rule)",
-    )
+    # --min-cell (suppress rows with fewer patients; default 11, the usual release rule)
+    # is the cohort option every data command takes
     e.add_argument("--site", default=None, help="site name written in the manifest")
     e.add_argument(
         "--split",
@@ -131,8 +133,9 @@ def run_validate(args: argparse.Namespace) -> int:
     ns = argparse.Namespace(
         **vars(args), estimator="bdeu", ess=10.0, constraints=None, reference=None, bootstrap=0
     )
-    session = session_from_args(ns, graph, cohort_from_args(args))
-    results = []
+    ws = workspace_for_graph(ns, graph, source=args.source, what=f"The graph {args.graph}")
+    session = session_from_args(ns, graph, ws)
+    results: list[dict[str, Any]] = []
     for folder in args.site:
         site = SiteCounts.read(folder)
         ext = session.external(site)
