@@ -218,6 +218,7 @@ def _close(a, b, path="", tol=TOL):
         assert a == b, path
 
 
+@pytest.mark.slow  # ~10 s: two sessions, edits, suggestions and CIs
 def test_weighted_session_equals_row_level_session_edit_by_edit():
     from kg_editor.model.session import EditSession
 
