@@ -268,3 +268,45 @@ def test_weighted_session_bootstrap_draws_per_pattern():
     d = s.add("smoke", "dysp")
     lo, hi = d.ci["loglik_per_patient"]
     assert lo <= hi and np.isfinite([lo, hi]).all()
+
+
+# --- weighted patterns through main's trusted-graph check and merge/split -------------
+def test_ci_test_on_weighted_patterns_equals_the_row_level_test():
+    from kg_editor.discovery.independence import _sparse_ci_test, ci_test
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    z1 = rng.integers(0, 3, n)
+    z2 = rng.integers(0, 2, n)
+    x = (z1 + (rng.random(n) < 0.2)) % 3
+    y = ((z1 + z2) % 2) ^ (rng.random(n) < 0.3)
+    codes = np.column_stack([x, y, z1, z2]).astype(np.int64)
+    cards = [3, 2, 3, 2]
+    uniq, cnt = np.unique(codes, axis=0, return_counts=True)
+    for method in ("g", "chi2"):
+        for zs in ([], [2], [2, 3]):
+            a = ci_test(codes, cards, 0, 1, zs, method=method)
+            b = ci_test(uniq, cards, 0, 1, zs, method=method, weights=cnt)
+            assert a.dof == b.dof and math.isclose(a.statistic, b.statistic, rel_tol=1e-9)
+        zi_rows = codes[:, 2] * 2 + codes[:, 3]
+        zi_pats = uniq[:, 2] * 2 + uniq[:, 3]
+        a = _sparse_ci_test(zi_rows, codes[:, 0], codes[:, 1], 3, 2, method, True)
+        b = _sparse_ci_test(zi_pats, uniq[:, 0], uniq[:, 1], 3, 2, method, True, weights=cnt)
+        assert a.dof == b.dof and math.isclose(a.statistic, b.statistic, rel_tol=1e-9)
+
+
+@pytest.mark.slow  # two sessions refitted twice each: ~10-15 s on a shared machine
+def test_weighted_session_merge_and_split_equal_the_row_level_session():
+    from kg_editor.model.session import EditSession
+
+    cohort, graph = asia()
+    rows = EditSession(cohort, graph, targets=["lung"], bootstrap=0)
+    pats = EditSession(cohort, graph, targets=["lung"], bootstrap=0, patterns=True)
+    _close(rows.report.to_dict(), pats.report.to_dict())
+    rows.merge(["tub", "lung"], "tub or lung")
+    pats.merge(["tub", "lung"], "tub or lung")
+    assert pats.patterns and pats._test.weights is not None
+    _close(rows.report.to_dict(), pats.report.to_dict())
+    rows.split("concept:tub or lung")
+    pats.split("concept:tub or lung")
+    _close(rows.report.to_dict(), pats.report.to_dict())
