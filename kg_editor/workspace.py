@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from kg_editor.cache import LRU
 from kg_editor.errors import (
+    DataSourceError,
     KGEditorError,
     SettingsMismatchError,
     StoreError,
@@ -255,8 +256,25 @@ class ProjectSpec:
         from kg_editor.data.cohort import build_cohort
         from kg_editor.data.sources import load_source
 
+        opts = dict(self.source_options)
+        tables = {k: opts.pop(k) for k in ("events_table", "persons_table") if k in opts}
+        if "://" in self.source:  # --- issue 16: counted inside the engine holding the data
+            from kg_editor.engines import EngineSource
+
+            with _step(progress, f"Counting in {self.source.split('://', 1)[0]}"):
+                return EngineSource.open(
+                    self.source,
+                    tables.get("events_table") or "events",
+                    tables.get("persons_table"),
+                ).cohort(target=self.target, **dict(self.cohort_options))
+        if tables:
+            raise DataSourceError(
+                f"{', '.join('--' + k.replace('_', '-') for k in tables)} only apply to a "
+                "SOURCE URL (duckdb:///file.duckdb, postgresql://..., spark://...); "
+                f"{self.source!r} is not one."
+            )
         with _step(progress, f"Reading {self.source}"):
-            src = load_source(self.source, kind=self.kind, **dict(self.source_options))
+            src = load_source(self.source, kind=self.kind, **opts)
         with _step(progress, "Building the cohort"):
             return build_cohort(src, target=self.target, **dict(self.cohort_options))
 

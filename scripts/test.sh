@@ -30,6 +30,23 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# 1b. A Java 17 runtime for the Spark (local mode) tests of the counts engine.
+if ! command -v java >/dev/null 2>&1; then
+  echo "== installing openjdk-17-jre-headless (Debian package)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+
+# 1c. PostgreSQL server binaries (initdb, pg_ctl) for the version-store and counts-engine
+#     tests, which start (and stop) a throw-away server on a Unix socket themselves.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing postgresql (Debian package)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 # 2. The package and its test dependencies in a virtual environment.
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -116,3 +116,99 @@ def asia_synthetic():
     from kg_editor.data.sources.synthetic import network_events
 
     return network_events("asia", 3000, seed=3)
+
+
+# --- counts engines (issue 16): one PostgreSQL server and one Spark session per run ---
+def _pg_bindir():
+    import shutil
+    from pathlib import Path
+
+    for cand in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (cand / "initdb").exists() and (cand / "pg_ctl").exists():
+            return cand
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def pg_engine_url():
+    """A throw-away PostgreSQL server on a Unix socket (as tests/test_store.py starts
+    one); yields a libpq URL. Skipped only when the binaries or psycopg are missing."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    pytest.importorskip("psycopg")
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    root = Path(tempfile.mkdtemp(prefix="kg-pg-engine-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        import pwd
+
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser")
+        try:
+            uid = pwd.getpwnam("postgres").pw_uid
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user")
+        os.chown(root, uid, -1)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    data = root / "data"
+
+    def run(*a):
+        return subprocess.run([*prefix, *a], capture_output=True, text=True, timeout=120)
+
+    r = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "kg")
+    if r.returncode != 0:
+        pytest.skip(f"initdb failed: {r.stderr[-300:]}")
+    r = run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        f"-k {root} -c listen_addresses=''",
+        "-l",
+        str(root / "log"),
+        "-w",
+        "start",
+    )
+    if r.returncode != 0:
+        pytest.skip(f"PostgreSQL did not start: {r.stderr[-300:]}")
+    try:
+        yield f"postgresql://kg@/postgres?host={root}"
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local Spark session (``local[2]``) for the whole test run; skipped only when
+    pyspark or a Java runtime cannot start."""
+    import shutil
+
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime (install openjdk-17-jre-headless)")
+    from pyspark.sql import SparkSession
+
+    try:
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .appName("kg-editor-tests")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.memory", "1g")
+            .getOrCreate()
+        )
+    except Exception as exc:  # the JVM did not start
+        pytest.skip(f"Spark could not start: {exc}")
+    yield spark
+    spark.stop()
+
+
+# --- end counts engines ---

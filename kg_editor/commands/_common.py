@@ -64,7 +64,11 @@ def add_cohort_arguments(
 ) -> None:
     """SOURCE plus the cohort options every data command takes (``source_optional``: for
     commands on a graph file, whose recorded source is the default)."""
-    text = "'demo', an events CSV/Parquet, a wide file (with --wide), or an OMOP CDM DuckDB file/folder"
+    text = (
+        "'demo', an events CSV/Parquet, a wide file (with --wide), an OMOP CDM DuckDB file/folder, "
+        "or a database URL (duckdb:///file.duckdb, postgresql://user@host/db, spark://local[2]) "
+        "whose --events-table is counted where it lives"
+    )
     if source_optional:
         p.add_argument(
             "source", nargs="?", help=text + " (default: the source the graph file records)"
@@ -99,6 +103,14 @@ def add_cohort_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--date-format", help="strftime format of every date, e.g. %%d/%%m/%%Y (default: detected)"
     )
+    # --- issue 16: sources in a database or warehouse, opened by URL ---
+    p.add_argument(
+        "--events-table",
+        help="for a SOURCE URL (duckdb://, postgresql://, spark://): the events table "
+        "(patient_id, code[, date, value, description, domain]; default events)",
+    )
+    p.add_argument("--persons-table", help="for a SOURCE URL: the persons table")
+    # --- end issue 16 ---
     p.add_argument(
         "--date-unit",
         choices=("days", "s", "ms", "us", "ns", "yyyymmdd"),
@@ -145,7 +157,7 @@ def cohort_options_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def _reader(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
     kind = "wide" if getattr(args, "wide", False) else None
     opts: dict[str, Any] = {}
-    for key in ("persons", "date_format", "date_unit", "unmapped"):
+    for key in ("persons", "date_format", "date_unit", "unmapped", "events_table", "persons_table"):
         if getattr(args, key, None):
             opts[key] = getattr(args, key)
     return kind, opts

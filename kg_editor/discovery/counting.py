@@ -235,8 +235,8 @@ def cooccurrence_duckdb(
                        WHERE "{item}" IS NOT NULL)
             SELECT a.i AS a, b.i AS b, count(*) AS n
             FROM e a JOIN e b ON a.p = b.p AND a.i <= b.i
-            GROUP BY ALL
-        """
+            GROUP BY a.i, b.i
+        """  # grouping columns spelled out: the all-columns form is DuckDB-only (issue 16)
         res = con.execute(q).fetchnumpy()
     finally:
         if own:
@@ -365,21 +365,29 @@ def count_pairs(
         identical counts.
     """
     codes = [str(c) for c in data.columns]
-    arr = data.to_numpy()
-    if arr.size and (arr.min() < 0):
+    # --- issue 16: column by column (each column is contiguous; a 2-D np.nonzero over
+    # the frame's column-major block walked it with a stride and dominated the time) ---
+    cols_np = [np.asarray(data.iloc[:, j].to_numpy()) for j in range(len(codes))]
+    n = int(data.shape[0])
+    if n and any(int(col.min()) < 0 for col in cols_np):
         raise SchemaError("State codes must be non-negative integers (0 = reference state).")
     st: list[tuple[str, ...]] = []
-    for j, c in enumerate(codes):
+    for c, col in zip(codes, cols_np, strict=True):
         if states is not None and c in states:
             st.append(tuple(states[c]))
         else:
-            k = int(arr[:, j].max()) + 1 if arr.shape[0] else 2
+            k = int(col.max()) + 1 if n else 2
             st.append(("absent", "present") if k <= 2 else tuple(str(s) for s in range(k)))
     offsets = _offsets(st)
     m = int(offsets[-1])
-    n = arr.shape[0]
-    rows, cols = np.nonzero(arr)
-    item = offsets[cols] + arr[rows, cols].astype(np.int64) - 1
+    nz = [np.flatnonzero(col) for col in cols_np]
+    rows = np.concatenate(nz) if nz else np.zeros(0, np.int64)
+    item = (
+        np.concatenate([offsets[j] + cols_np[j][r].astype(np.int64) - 1 for j, r in enumerate(nz)])
+        if nz
+        else np.zeros(0, np.int64)
+    )
+    # --- end issue 16 ---
     if engine == "auto":
         engine = "dense" if n * m <= DENSE_LIMIT else "numba"
     if engine == "dense":
@@ -407,69 +415,29 @@ def count_pairs_duckdb(
 
     ``patients`` restricts counting to those patient ids (e.g. the training split) and
     sets ``n``; otherwise ``n_patients`` (default: distinct patients in the events).
-    A categorical code's item is ``code=value`` (its value at its first event is what the
-    cohort keeps, so give one event per patient and code for categorical codes).
+    A categorical code's item is ``code=value`` at the code's first event, as in the
+    cohort. The counts come from the one SQL definition in
+    :mod:`kg_editor.engines.queries` (:meth:`kg_editor.engines.EngineSource.pair_counts`),
+    which PostgreSQL and Spark run too.
     """
-    import duckdb
+    # --- issue 16: delegated to the counts engine ---
+    from kg_editor.engines import DuckDBEngine, EngineSource, Var
 
     st = [tuple(states[c]) if states and c in states else ("absent", "present") for c in codes]
-    own = con is None
-    con = con or duckdb.connect()
+    eng = DuckDBEngine(con=con) if con is not None else DuckDBEngine()
     try:
         if isinstance(events, pd.DataFrame):
-            cols = [c for c in ("patient_id", "code", "value") if c in events.columns]
-            con.register("_kg_ev", events[cols])
-            src = "_kg_ev"
-            has_value = "value" in cols
+            src = EngineSource.from_frames(eng, events, name="events")
         else:
-            p = str(events).replace("'", "''")
-            src = (
-                f"read_parquet('{p}')"
-                if p.lower().endswith(".parquet")
-                else f"read_csv_auto('{p}')"
-            )
-            has_value = "value" in [
-                r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-            ]
-        where = ""
-        if patients is not None:
-            con.register(
-                "_kg_pat", pd.DataFrame({"patient_id": pd.Series(list(patients)).astype(str)})
-            )
-            where = "WHERE CAST(patient_id AS VARCHAR) IN (SELECT patient_id FROM _kg_pat)"
-        binary = {c for c, s in zip(codes, st, strict=True) if len(s) == 2}
-        con.register("_kg_bin", pd.DataFrame({"code": sorted(binary)}))
-        value_expr = "CAST(value AS VARCHAR)" if has_value else "NULL"
-        con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW _kg_items AS
-                SELECT CAST(patient_id AS VARCHAR) AS patient_id,
-                       CASE WHEN CAST(code AS VARCHAR) IN (SELECT code FROM _kg_bin) OR {value_expr} IS NULL
-                            THEN CAST(code AS VARCHAR)
-                            ELSE CAST(code AS VARCHAR) || '=' || {value_expr} END AS item
-                FROM {src} {where}"""
-        )
-        if patients is not None:
-            n = len(set(map(str, patients)))
-        elif n_patients is not None:
-            n = int(n_patients)
-        else:
-            n = int(con.execute("SELECT count(DISTINCT patient_id) FROM _kg_items").fetchone()[0])  # type: ignore[index]
-        pc_items = PairCounts(
-            codes=tuple(codes), states=tuple(st), n=n, offsets=_offsets(st), matrix=np.zeros((0, 0))
-        ).items
-        con.execute("CREATE OR REPLACE TEMP TABLE _kg_itemdf AS SELECT * FROM _kg_items")
-        _, matrix = cooccurrence_duckdb(
-            con.sql("SELECT * FROM _kg_itemdf").df(),
-            patient="patient_id",
-            item="item",
-            items=pc_items,
+            src = EngineSource.open(eng, str(events), name=str(events))
+        return src.pair_counts(
+            [Var(c, s) for c, s in zip(codes, st, strict=True)],
+            patients=patients,
+            n_patients=n_patients,
         )
     finally:
-        if own:
-            con.close()
-    return PairCounts(
-        codes=tuple(codes), states=tuple(st), n=n, offsets=_offsets(st), matrix=matrix
-    )
+        eng.close()
+    # --- end issue 16 ---
 
 
 # ---------------------------------------------------------------------------------

@@ -38,8 +38,12 @@ def ci_test(
     *,
     method: str = "g",
     yates: bool = True,
+    weights: np.ndarray | None = None,
 ) -> CITestResult:
     """Test ``x`` independent of ``y`` given ``z`` on integer-coded data.
+
+    ``weights`` gives the patients each row stands for (rows as distinct weighted
+    patterns, :class:`kg_editor.engines.Patterns`); the test is then the row-level one.
 
     Stratified chi-square (``method="chi2"``) or G (``"g"``) test: per configuration of
     ``z``, rows/columns that never occur are dropped from the degrees of freedom, and
@@ -75,12 +79,18 @@ def ci_test(
             zi = zi.astype(np.int64).ravel()
             ns = int(zi.max()) + 1 if n else 1
         if ns * kx * ky > _DENSE_CELLS and ns * kx * ky > 4 * n:
-            return _sparse_ci_test(zi, codes[:, x], codes[:, y], kx, ky, method, yates)
+            return _sparse_ci_test(
+                zi, codes[:, x], codes[:, y], kx, ky, method, yates, weights=weights
+            )
         flat = (zi * kx + codes[:, x]) * ky + codes[:, y]
     else:
         ns = 1
         flat = codes[:, x].astype(np.int64) * ky + codes[:, y]
-    obs = np.bincount(flat, minlength=ns * kx * ky).reshape(ns, kx, ky).astype(np.float64)
+    obs = (
+        np.bincount(flat, weights=weights, minlength=ns * kx * ky)
+        .reshape(ns, kx, ky)
+        .astype(np.float64)
+    )
     if ns > 1:
         # strata that never occur add nothing (no rows, no degrees of freedom)
         obs = obs[obs.reshape(ns, -1).any(axis=1)]
@@ -121,6 +131,7 @@ def _sparse_ci_test(
     ky: int,
     method: str,
     yates: bool,
+    weights: np.ndarray | None = None,
 ) -> CITestResult:
     """The stratified test over observed cells only (for tables too large to hold densely):
     memory linear in the patients, the same statistic as the dense form."""
@@ -130,7 +141,12 @@ def _sparse_ci_test(
         raise ValueError(f"Unknown CI test {method!r}; choose 'g' or 'chi2'.")
     xs = xs.astype(np.int64)
     ys = ys.astype(np.int64)
-    cell, cnt = np.unique((zi * kx + xs) * ky + ys, return_counts=True)
+    if weights is None:
+        cell, cnt = np.unique((zi * kx + xs) * ky + ys, return_counts=True)
+    else:  # weighted patterns: patients per observed cell
+        cell, inv = np.unique((zi * kx + xs) * ky + ys, return_inverse=True)
+        cnt = np.bincount(inv.ravel(), weights=weights, minlength=len(cell))
+        cell, cnt = cell[cnt > 0], cnt[cnt > 0]
     cz = cell // (kx * ky)
     cx = (cell // ky) % kx
     cy = cell % ky

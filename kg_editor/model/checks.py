@@ -266,8 +266,10 @@ class ImpliedIndependencies:
         graph: CausalGraph | nx.DiGraph,
         columns: Mapping[str, np.ndarray],
         cards: Mapping[str, int],
+        weights: np.ndarray | None = None,
     ) -> ImpliedIndependencies:
-        """Test every implication of ``graph`` on ``columns`` (code -> state-index array)."""
+        """Test every implication of ``graph`` on ``columns`` (code -> state-index array);
+        ``weights``: patients per row when the rows are weighted patterns."""
         if self.test not in ("chi2", "g"):
             raise SchemaError(f"Unknown test {self.test!r} for the graph check; use 'chi2' or 'g'.")
         g = graph.causal_nx() if isinstance(graph, CausalGraph) else graph
@@ -280,6 +282,8 @@ class ImpliedIndependencies:
         self._index = {n: i for i, n in enumerate(nodes)}
         self._codes = np.column_stack([np.asarray(columns[n], dtype=np.int64) for n in nodes])
         self._cards = np.array([int(cards[n]) for n in nodes], dtype=np.int64)
+        self._weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+        self._n = float(self._weights.sum()) if self._weights is not None else self._codes.shape[0]
         self._tests: dict[tuple[str, str, tuple[str, ...]], tuple[float, int, float, float]] = {}
         self._graph = nx.DiGraph(g)
         self._sep: dict[tuple[str, str], tuple[str, ...] | None] = {}
@@ -340,11 +344,12 @@ class ImpliedIndependencies:
             idx[y],
             [idx[z] for z in given],
             method=self.test,
+            weights=self._weights,
         )
         cells = int(self._cards[idx[x]] * self._cards[idx[y]])
         for z in given:
             cells *= int(self._cards[idx[z]])
-        return r.statistic, r.dof, r.p, self._codes.shape[0] / max(cells, 1)
+        return r.statistic, r.dof, r.p, self._n / max(cells, 1)
 
     def _finish(self) -> None:
         rows = []

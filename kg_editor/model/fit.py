@@ -111,19 +111,27 @@ def sample_network(model: Any, n: int, seed: int = 0) -> pd.DataFrame:
 class CodeTable:
     """Columns of integer state codes, one contiguous array per variable.
 
+    A table is either one row per patient or, with ``weights``, one row per distinct
+    pattern and its patient count (:meth:`from_patterns`); every count and sum taken
+    from it (family counts, likelihoods, metrics) is then weighted and equals the
+    row-level figure.
+
     Attributes
     ----------
     columns : dict
-        Variable code -> ``int64`` array of state indices (one entry per patient).
+        Variable code -> ``int64`` array of state indices (one entry per row).
     cards : dict
         Variable code -> number of states.
     n : int
-        Number of rows (patients).
+        Number of patients (the sum of ``weights`` when weighted).
+    weights : ndarray or None
+        Patients per row (``None``: one patient per row).
     """
 
     columns: dict[str, np.ndarray]
     cards: dict[str, int]
     n: int
+    weights: np.ndarray | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, cards: Mapping[str, int]) -> CodeTable:
@@ -132,6 +140,40 @@ class CodeTable:
             str(c): np.ascontiguousarray(frame[c].to_numpy(), dtype=np.int64) for c in frame.columns
         }
         return cls(columns=cols, cards={c: int(cards[c]) for c in cols}, n=int(frame.shape[0]))
+
+    # --- issue 16: weighted patterns ---
+    @classmethod
+    def from_patterns(
+        cls,
+        codes: np.ndarray,
+        columns: Sequence[str],
+        cards: Mapping[str, int],
+        weights: np.ndarray,
+    ) -> CodeTable:
+        """Build from distinct patterns (rows of ``codes``) and their patient counts
+        (:class:`kg_editor.engines.Patterns` gives all four)."""
+        w = np.ascontiguousarray(weights)
+        cols = {
+            str(c): np.ascontiguousarray(codes[:, j], dtype=np.int64) for j, c in enumerate(columns)
+        }
+        total = w.sum()
+        n = round(float(total))
+        return cls(columns=cols, cards={c: int(cards[c]) for c in cols}, n=n, weights=w)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows held: patients, or distinct patterns when weighted."""
+        if self.weights is not None:
+            return int(self.weights.shape[0])
+        return self.n
+
+    def total(self, values: np.ndarray) -> float:
+        """The sum of a per-row quantity over patients (weighted when rows are patterns)."""
+        if self.weights is None:
+            return float(values.sum())
+        return float(np.dot(values, self.weights))
+
+    # --- end issue 16 ---
 
     def config_index(self, parents: Sequence[str]) -> tuple[np.ndarray, int, tuple[int, ...]]:
         """Parent-configuration index of every row (last parent varies fastest, as pgmpy).
@@ -142,7 +184,7 @@ class CodeTable:
         strides = _strides([self.cards[p] for p in parents])
         q = int(np.prod([self.cards[p] for p in parents], dtype=np.int64)) if parents else 1
         if not parents:
-            return np.zeros(self.n, dtype=np.int64), 1, ()
+            return np.zeros(self.n_rows, dtype=np.int64), 1, ()
         idx = self.columns[parents[0]] * strides[0]
         for p, s in zip(parents[1:], strides[1:], strict=True):
             idx = idx + self.columns[p] * s if s != 1 else idx + self.columns[p]
@@ -166,6 +208,10 @@ def family_counts(table: CodeTable, node: str, parents: Sequence[str]) -> np.nda
     cfg, q, _ = table.config_index(parents)
     r = table.cards[node]
     flat = table.columns[node] * q + cfg if q > 1 else table.columns[node]
+    if table.weights is not None:  # weighted patterns: patient counts (exact for integers)
+        w = table.weights
+        counts = np.bincount(flat, weights=w, minlength=r * q).reshape(r, q)
+        return np.rint(counts).astype(np.int64) if w.dtype.kind in "iub" else counts
     return np.bincount(flat, minlength=r * q).reshape(r, q)
 
 

@@ -149,7 +149,7 @@ def markov_blanket_factor(family: Family, target: str, test: CodeTable) -> np.nd
         stride = family.strides[k]
         base = cfg - test.columns[target] * stride
         node_codes = test.columns[family.node]
-        out = np.empty((r_t, test.n))
+        out = np.empty((r_t, test.n_rows))
         for t in range(r_t):
             out[t] = logp[node_codes, base + t * stride]
     family.cache[key] = out
@@ -191,7 +191,35 @@ def _tie_ranks(sorted_scores: np.ndarray) -> np.ndarray:
     return np.repeat(mean_rank, ends - starts)
 
 
-def _auroc_sorted(ys: np.ndarray, ps: np.ndarray) -> float:
+def _weighted_tie_ranks(sorted_scores: np.ndarray, ws: np.ndarray) -> np.ndarray:
+    """Mid-ranks of sorted scores when row ``i`` stands for ``ws[i]`` patients: the rank
+    every one of those patients would get in the expanded table (issue 16)."""
+    n = sorted_scores.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_scores[1:], sorted_scores[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    cum = np.concatenate([[0.0], np.cumsum(ws, dtype=float)])
+    ends = np.append(starts[1:], n)
+    block = cum[ends] - cum[starts]
+    mean_rank = cum[starts] + (block + 1.0) / 2.0
+    return np.repeat(mean_rank, ends - starts)
+
+
+def _auroc_sorted_weighted(ys: np.ndarray, ps: np.ndarray, ws: np.ndarray) -> float:
+    w1 = float(ws[ys].sum())
+    w0 = float(ws.sum()) - w1
+    if w1 <= 0 or w0 <= 0:
+        return float("nan")
+    ranks = _weighted_tie_ranks(ps, ws)
+    return float((np.dot(ranks[ys], ws[ys]) - w1 * (w1 + 1) / 2.0) / (w1 * w0))
+
+
+def _auroc_sorted(ys: np.ndarray, ps: np.ndarray, ws: np.ndarray | None = None) -> float:
+    if ws is not None:
+        return _auroc_sorted_weighted(ys, ps, ws)
     n1 = int(np.count_nonzero(ys))
     n0 = ys.shape[0] - n1
     if n1 == 0 or n0 == 0:
@@ -200,11 +228,17 @@ def _auroc_sorted(ys: np.ndarray, ps: np.ndarray) -> float:
     return float((ranks[ys].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 
 
-def auroc(y: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> float:
+def auroc(
+    y: np.ndarray,
+    score: np.ndarray,
+    order: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> float:
     """Area under the ROC curve by the rank-sum (Mann-Whitney) formula, ties counted half.
 
     ``order`` (an ``argsort`` of ``score``) may be given to skip the sort. NaN when only
-    one class is present.
+    one class is present. ``weights`` (patients per row, for weighted patterns) gives
+    the AUROC of the expanded table.
 
     Examples
     --------
@@ -214,23 +248,37 @@ def auroc(y: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> 
     y = np.asarray(y, dtype=bool)
     if order is None:
         order = np.argsort(score)
-    return _auroc_sorted(y[order], np.asarray(score)[order])
+    ws = None if weights is None else np.asarray(weights, dtype=float)[order]
+    return _auroc_sorted(y[order], np.asarray(score)[order], ws)
 
 
-def brier(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean squared difference between the predicted probability and the outcome."""
+def brier(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Mean squared difference between the predicted probability and the outcome
+    (``weights``: patients per row)."""
     y = np.asarray(y, dtype=float)
-    return float(np.mean((np.asarray(p) - y) ** 2)) if y.size else float("nan")
+    if not y.size:
+        return float("nan")
+    sq = (np.asarray(p) - y) ** 2
+    if weights is not None:
+        return float(np.dot(sq, weights) / np.sum(weights))
+    return float(np.mean(sq))
 
 
-def accuracy(true_state: np.ndarray, posterior: np.ndarray) -> float:
+def accuracy(
+    true_state: np.ndarray, posterior: np.ndarray, weights: np.ndarray | None = None
+) -> float:
     """Share of patients whose most probable state (first on ties) is their true state."""
     if posterior.shape[1] == 0:
         return float("nan")
-    return float(np.mean(np.argmax(posterior, axis=0) == true_state))
+    hit = np.argmax(posterior, axis=0) == true_state
+    if weights is not None:
+        return float(np.dot(hit, weights) / np.sum(weights))
+    return float(np.mean(hit))
 
 
-def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[float, list[dict[str, Any]]]:
+def calibration(
+    y: np.ndarray, p: np.ndarray, bins: int = 10, weights: np.ndarray | None = None
+) -> tuple[float, list[dict[str, Any]]]:
     """Expected calibration error over ``bins`` equal-width bins, and the reliability bins.
 
     ``ECE = sum_b n_b / n * |mean(y in b) - mean(p in b)|``; a probability of exactly 1
@@ -246,9 +294,16 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[float, li
     p = np.asarray(p, dtype=float)
     n = y.size
     idx = np.minimum((p * bins).astype(np.int64), bins - 1)
-    cnt = np.bincount(idx, minlength=bins)
-    sp = np.bincount(idx, weights=p, minlength=bins)
-    sy = np.bincount(idx, weights=y, minlength=bins)
+    if weights is not None:  # weighted patterns (issue 16)
+        w = np.asarray(weights, dtype=float)
+        n = round(float(w.sum()))
+        cnt = np.rint(np.bincount(idx, weights=w, minlength=bins)).astype(np.int64)
+        sp = np.bincount(idx, weights=p * w, minlength=bins)
+        sy = np.bincount(idx, weights=y * w, minlength=bins)
+    else:
+        cnt = np.bincount(idx, minlength=bins)
+        sp = np.bincount(idx, weights=p, minlength=bins)
+        sy = np.bincount(idx, weights=y, minlength=bins)
     rows = []
     ece = 0.0
     for b in range(bins):
@@ -269,16 +324,30 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> tuple[float, li
     return (float(ece) if n else float("nan")), rows
 
 
-def _roc_sorted(ys: np.ndarray, ps: np.ndarray, max_points: int = 201) -> dict[str, list[float]]:
-    n1 = int(np.count_nonzero(ys))
-    n0 = ys.size - n1
+def _roc_sorted(
+    ys: np.ndarray, ps: np.ndarray, max_points: int = 201, ws: np.ndarray | None = None
+) -> dict[str, list[float]]:
+    n1: float
+    n0: float
+    if ws is None:
+        n1 = int(np.count_nonzero(ys))
+        n0 = ys.size - n1
+    else:
+        wt = np.asarray(ws, dtype=float)
+        n1 = float(wt[ys].sum())
+        n0 = float(wt.sum()) - n1
     if n1 == 0 or n0 == 0:
         return {"fpr": [], "tpr": [], "thresholds": []}
     ys = ys[::-1]
     s = ps[::-1]
     last = np.flatnonzero(np.append(s[1:] != s[:-1], True))
-    tp = np.cumsum(ys)[last]
-    fp = (last + 1) - tp
+    if ws is None:
+        tp = np.cumsum(ys)[last]
+        fp = (last + 1) - tp
+    else:
+        wr = wt[::-1]
+        tp = np.cumsum(wr * ys)[last]
+        fp = np.cumsum(wr * ~ys)[last]
     fpr = np.concatenate([[0.0], fp / n0])
     tpr = np.concatenate([[0.0], tp / n1])
     thr = np.concatenate([[np.inf], s[last]])
@@ -311,27 +380,37 @@ def target_metrics(
     posterior: np.ndarray,
     groups: Mapping[str, tuple[Sequence[str], np.ndarray]],
     bins: int = 10,
+    weights: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Every per-target figure from the posterior (states x patients), with one sort.
 
-    Returns the metrics dict, ``p = P(T != reference)`` and its ``argsort``.
+    Returns the metrics dict, ``p = P(T != reference)`` and its ``argsort``. With
+    ``weights`` (patients per column: weighted patterns) every figure is that of the
+    expanded table.
     """
     y = true_state != 0
     p = 1.0 - posterior[0]
     order = np.argsort(p)
     ps = p[order]
     ys = y[order]
-    ece, rel = calibration(y, p, bins=bins)
-    subs = subgroup_metrics(y, p, groups, order=order)
+    ws = None if weights is None else np.asarray(weights, dtype=float)[order]
+    n = int(y.size) if weights is None else round(float(np.sum(weights)))
+    prev = (
+        (float(y.mean()) if weights is None else float(np.dot(y, weights) / n))
+        if n
+        else float("nan")
+    )
+    ece, rel = calibration(y, p, bins=bins, weights=weights)
+    subs = subgroup_metrics(y, p, groups, order=order, weights=weights)
     block = {
-        "n": int(y.size),
-        "prevalence": float(y.mean()) if y.size else float("nan"),
-        "auroc": _auroc_sorted(ys, ps),
-        "brier": brier(y, p),
-        "accuracy": accuracy(true_state, posterior),
+        "n": n,
+        "prevalence": prev,
+        "auroc": _auroc_sorted(ys, ps, ws),
+        "brier": brier(y, p, weights),
+        "accuracy": accuracy(true_state, posterior, weights),
         "ece": ece,
         "reliability": rel,
-        "roc": _roc_sorted(ys, ps),
+        "roc": _roc_sorted(ys, ps, ws=ws),
         "subgroups": subs,
         "largest_gap": largest_gap(subs),
     }
@@ -351,8 +430,12 @@ def subgroup_metrics(
     groups: Mapping[str, tuple[Sequence[str], np.ndarray]],
     order: np.ndarray | None = None,
     min_size: int = 1,
+    weights: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """AUROC and Brier per subgroup, vectorised over the groups of each attribute.
+
+    ``weights`` (patients per row, for weighted patterns) gives the figures of the
+    expanded table.
 
     ``groups`` maps an attribute name (``sex``, ``age_band``) to ``(labels, codes)``
     (see :func:`group_codes`). The global ``order`` of ``p`` is reused: a stable counting
@@ -370,6 +453,8 @@ def subgroup_metrics(
     p = np.asarray(p, dtype=float)
     if order is None:
         order = np.argsort(p)
+    if weights is not None:
+        return _subgroup_metrics_weighted(y, p, groups, order, min_size, weights)
     ps = p[order]
     ys = y[order]
     out = []
@@ -416,6 +501,40 @@ def subgroup_metrics(
                     "positives": n1,
                     "auroc": au,
                     "brier": float(sq_g[j] / n),
+                }
+            )
+    return out
+
+
+def _subgroup_metrics_weighted(
+    y: np.ndarray,
+    p: np.ndarray,
+    groups: Mapping[str, tuple[Sequence[str], np.ndarray]],
+    order: np.ndarray,
+    min_size: int,
+    weights: np.ndarray,
+) -> list[dict[str, Any]]:
+    """:func:`subgroup_metrics` when each row stands for ``weights[i]`` patients."""
+    w = np.asarray(weights, dtype=float)
+    out = []
+    for attr, (labels, codes) in groups.items():
+        cs = codes[order]
+        perm = order[np.argsort(cs, kind="stable")]  # by group, score order within
+        for j, v in enumerate(labels):
+            sel = perm[codes[perm] == j]
+            n = round(float(w[sel].sum()))
+            if n < min_size or n == 0:
+                continue
+            ys, ps, ws = y[sel], p[sel], w[sel]
+            n1 = round(float(ws[ys].sum()))
+            out.append(
+                {
+                    "attribute": attr,
+                    "group": str(v),
+                    "n": int(n),
+                    "positives": int(n1),
+                    "auroc": _auroc_sorted_weighted(ys, ps, ws) if 0 < n1 < n else float("nan"),
+                    "brier": float(np.dot((ps - ys) ** 2, ws) / ws.sum()),
                 }
             )
     return out

@@ -31,7 +31,13 @@ import pandas as pd
 
 from kg_editor.cache import LRU
 from kg_editor.data.cohort import Cohort
-from kg_editor.errors import CycleError, FormatError, KGEditorError, unknown_variable
+from kg_editor.errors import (
+    CycleError,
+    FormatError,
+    KGEditorError,
+    SchemaError,
+    unknown_variable,
+)
 from kg_editor.model.checks import ImpliedIndependencies, family_bounds, review_queue
 from kg_editor.model.fit import CodeTable, Family, families_to_pgmpy, fit_families, refit_families
 from kg_editor.model.graph import (
@@ -131,8 +137,10 @@ class EditSession:
 
     Parameters
     ----------
-    cohort : Cohort
-        Training rows fit the CPDs; held-out rows give every accuracy figure.
+    cohort : Cohort or PatternCohort
+        Training rows fit the CPDs; held-out rows give every accuracy figure. A
+        :class:`kg_editor.engines.PatternCohort` (patterns only, from an engine) runs the
+        weighted path.
     graph : CausalGraph
         The starting graph; its nodes must be cohort variables (codes).
     constraints : Constraints, optional
@@ -153,6 +161,12 @@ class EditSession:
         Paired bootstrap resamples for the CIs of the changes (0 turns CIs off).
     seed : int
         Seed of the bootstrap.
+    patterns : bool
+        Compress the training and held-out rows to distinct patterns with weights
+        (:class:`kg_editor.engines.Patterns`; held-out patterns keep sex and age band):
+        every figure equals the row-level one, and an edit's cost grows with distinct
+        patterns, not patients. Posteriors are then given per held-out pattern, and the
+        bootstrap draws Multinomial(n, w / n) counts per pattern.
     """
 
     def __init__(
@@ -169,6 +183,7 @@ class EditSession:
         alpha: float = 0.05,
         bootstrap: int = 200,
         seed: int = 0,
+        patterns: bool = False,
     ):
         missing = [n for n in graph.nodes if n not in cohort.variables]
         if missing:
@@ -196,15 +211,8 @@ class EditSession:
         self.score_name = "bdeu" if self.estimator == "bdeu" else "bic"
 
         nodes = list(graph.nodes)
-        cards = cohort.cardinalities
-        self._train = CodeTable.from_frame(cohort.train[nodes], cards)
-        self._test = CodeTable.from_frame(cohort.test[nodes], cards)
-        persons = cohort.test_persons
-        self._groups = {
-            a: group_codes(persons[a].astype(str).to_numpy())
-            for a in ("sex", "age_band")
-            if a in persons.columns
-        }
+        self.patterns = bool(patterns)
+        self._set_tables(cohort, nodes)
         self._weights: np.ndarray | None = None
         self._dates: dict[str, np.ndarray] | None = None
         self._precedence: dict[tuple[str, str], dict[str, Any]] = {}
@@ -220,7 +228,7 @@ class EditSession:
         self.graph = graph
         # issue 12: the graph-versus-data check, updated incrementally on every report
         self._check = ImpliedIndependencies(alpha=self.alpha).fit(
-            graph, self._train.columns, self._train.cards
+            graph, self._train.columns, self._train.cards, weights=self._train.weights
         )
         self.families = fit_families(
             self._train,
@@ -237,6 +245,32 @@ class EditSession:
         ]
 
     # ------------------------------------------------------------------ helpers
+    def _set_tables(self, cohort: Cohort, nodes: list[str]) -> None:
+        """Training and held-out tables (and held-out subgroups) of ``nodes``: patient
+        rows, or weighted patterns (``patterns=True`` or a PatternCohort; issue 16)."""
+        cards = cohort.cardinalities
+        if getattr(cohort, "train_patterns", None) is not None:  # --- issue 16 ---
+            # a PatternCohort (kg_editor.engines): no patient rows at all
+            self.patterns = True
+            pc: Any = cohort
+            self._train, self._test, self._groups = _tables_of_patterns(
+                pc.train_patterns.marginal(nodes),
+                pc.test_patterns.marginal(nodes, keys=list(pc.test_patterns.extra)),
+            )
+        elif self.patterns:  # weighted patterns compressed from the cohort's rows
+            self._train, self._test, self._groups = _pattern_tables(
+                cohort.train[nodes], cohort.test[nodes], cohort.test_persons, cards
+            )
+        else:
+            persons = cohort.test_persons
+            self._train = CodeTable.from_frame(cohort.train[nodes], cards)
+            self._test = CodeTable.from_frame(cohort.test[nodes], cards)
+            self._groups = {
+                a: group_codes(persons[a].astype(str).to_numpy())
+                for a in ("sex", "age_band")
+                if a in persons.columns
+            }
+
     def _resolve_targets(self, targets: Sequence[str | None], graph: CausalGraph) -> list[str]:
         out = []
         for t in targets:
@@ -255,7 +289,7 @@ class EditSession:
                 loglik_term(fam.counts),
                 bic_term(fam.counts, self._train.n),
                 bdeu_term(fam.counts, self.equivalent_sample_size),
-                float(rows.sum()),
+                self._test.total(rows),
             )
             fam.cache["terms"] = t
         return t
@@ -270,7 +304,9 @@ class EditSession:
         if hit is not None and all(a is b for a, b in zip(hit.families, fams, strict=True)):
             return hit
         post = posterior_from_factors([markov_blanket_factor(f, target, self._test) for f in fams])
-        metrics, p, order = target_metrics(self._test.columns[target], post, self._groups)
+        metrics, p, order = target_metrics(
+            self._test.columns[target], post, self._groups, weights=self._test.weights
+        )
         var = self.cohort.variables[target]
         block = {"label": var.label, "reference_state": var.states[0], **metrics}
         entry = _TargetEntry(fams, post, p, order, block)
@@ -424,7 +460,14 @@ class EditSession:
         if self.n_bootstrap <= 0 or self._test.n == 0:
             return None
         if self._weights is None:
-            self._weights = bootstrap_weights(self._test.n, self.n_bootstrap, self.seed)
+            if self._test.weights is not None:
+                from kg_editor.engines.patterns import pattern_bootstrap_weights
+
+                self._weights = pattern_bootstrap_weights(
+                    self._test.weights, self.n_bootstrap, self.seed
+                )
+            else:
+                self._weights = bootstrap_weights(self._test.n, self.n_bootstrap, self.seed)
         return self._weights
 
     def _ci_factory(
@@ -446,7 +489,7 @@ class EditSession:
             if w is None:
                 return {}
             lo_q, hi_q = 2.5, 97.5
-            d = np.zeros(self._test.n)
+            d = np.zeros(self._test.n_rows)
             for n in changed:
                 d += family_row_loglik(fam_a[n], self._test) - family_row_loglik(
                     fam_b[n], self._test
@@ -651,6 +694,7 @@ class EditSession:
             Fewer than two nodes, a categorical or demographic node, a name in use.
         """
         members = list(dict.fromkeys(self.graph.resolve(n) for n in nodes))
+        self._need_rows("Merging nodes")
         cohort = self.cohort.merge(members, name)
         code = next(c for c in cohort.codes if c not in self.cohort.variables)
         who = author or self.author
@@ -664,12 +708,21 @@ class EditSession:
         Each member takes the concept's parents and children. Recorded like :meth:`merge`.
         """
         code = self.graph.resolve(node)
+        self._need_rows("Splitting a concept")
         cohort = self.cohort.split(code)
         members = list(self.cohort.set_aside[code][0])
         who = author or self.author
         graph = _expand(self.graph, code, members, cohort, who, rationale)
         record = {"op": "split", "node": code, "nodes": members}
         return self._rebind(cohort, graph, "split", record, who, rationale)
+
+    def _need_rows(self, what: str) -> None:
+        if not hasattr(self.cohort, "merge"):  # a PatternCohort (issue 16): patterns only
+            raise SchemaError(
+                f"{what} needs the patients' rows; this session runs on weighted patterns "
+                "counted inside an engine. Build the cohort in memory (EngineSource.cohort) "
+                "and open the session with patterns=True instead."
+            )
 
     def _rebind(
         self,
@@ -682,15 +735,14 @@ class EditSession:
     ) -> ReportDelta:
         before = self.report
         nodes = list(graph.nodes)
-        cards = cohort.cardinalities
         if kind == "merge":
             mapping = {m: record["code"] for m in record["nodes"]}
         else:
             back = cohort.target if cohort.target in record["nodes"] else ""
             mapping = {record["node"]: back or ""}
         self.cohort = cohort
-        self._train = CodeTable.from_frame(cohort.train[nodes], cards)
-        self._test = CodeTable.from_frame(cohort.test[nodes], cards)
+        self._set_tables(cohort, nodes)  # rows or weighted patterns, as the session began
+        self._weights = None  # the held-out patterns (and so the bootstrap) may change
         self._dates = None
         self._precedence = {}
         self._target_cache = {}
@@ -710,7 +762,7 @@ class EditSession:
         self.graph, self.families = graph, fams
         # the variables changed: the graph-versus-data check starts again on the new ones
         self._check = ImpliedIndependencies(alpha=self.alpha).fit(
-            graph, self._train.columns, self._train.cards
+            graph, self._train.columns, self._train.cards, weights=self._train.weights
         )
         self.report = self._make_report(graph, fams)
         self._undo.clear()
@@ -815,6 +867,14 @@ class EditSession:
         cols = pd.Index(list(states[n].states), name=states[n].label)
         return pd.DataFrame(fam.cpd.T.copy(), index=index, columns=cols)
 
+    def external(self, site: Any) -> dict[str, Any]:
+        """The current model's accuracy on another site, from that site's count tables
+        (:class:`kg_editor.model.external.SiteCounts`); see
+        :func:`kg_editor.model.external.side_by_side` for internal vs external."""
+        from kg_editor.model.external import external_report  # issue 16
+
+        return external_report(self.families, site, self.cohort.states, self.targets)
+
     def to_pgmpy(self) -> Any:
         """The current model as a pgmpy ``DiscreteBayesianNetwork`` with our CPDs."""
         return families_to_pgmpy(self.families, self.cohort.states)
@@ -833,6 +893,7 @@ class EditSession:
                 "alpha": self.alpha,
                 "bootstrap": self.n_bootstrap,
                 "seed": self.seed,
+                "patterns": self.patterns,
             },
             "cohort": self.cohort.fingerprint(),
             "initial_graph": self.initial_graph.to_dict(),
@@ -870,6 +931,7 @@ class EditSession:
             alpha=st.get("alpha", 0.05),
             bootstrap=st.get("bootstrap", 200),
             seed=st.get("seed", 0),
+            patterns=bool(st.get("patterns", False)),
         )
         for i, h in enumerate(data.get("history", [])):
             kind = h.get("kind")
@@ -1028,6 +1090,33 @@ def _expand(
             )
             g.add_edge(m if u == code else u, m if v == code else v, **attrs)
     return CausalGraph(g, metadata=graph.metadata)
+
+
+def _pattern_tables(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    persons: pd.DataFrame,
+    cards: Mapping[str, int],
+) -> tuple[CodeTable, CodeTable, dict[str, tuple[list[str], np.ndarray]]]:
+    """Training and held-out rows as weighted patterns (held-out ones keyed by subgroup)."""
+    from kg_editor.engines.patterns import Patterns
+
+    tr = Patterns.from_frame(train, cards)
+    keys = {a: persons[a].astype(str).to_numpy() for a in ("sex", "age_band") if a in persons}
+    te = Patterns.from_frame(test, cards, keys or None)
+    assert isinstance(tr, Patterns) and isinstance(te, Patterns)
+    return _tables_of_patterns(tr, te)
+
+
+def _tables_of_patterns(
+    tr: Any, te: Any
+) -> tuple[CodeTable, CodeTable, dict[str, tuple[list[str], np.ndarray]]]:
+    groups = {a: group_codes(te.extra[a]) for a in ("sex", "age_band") if a in te.extra}
+    return (
+        CodeTable.from_patterns(tr.codes, tr.columns, tr.cards, tr.weights),
+        CodeTable.from_patterns(te.codes, te.columns, te.cards, te.weights),
+        groups,
+    )
 
 
 def _edit_dict(edit: Edit) -> dict[str, Any]:

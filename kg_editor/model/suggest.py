@@ -69,11 +69,12 @@ def pairwise_mutual_information(table: CodeTable) -> tuple[list[str], np.ndarray
     nodes = list(table.columns)
     offsets = np.cumsum([0, *(table.cards[n] for n in nodes)])
     s = int(offsets[-1])
-    x = np.zeros((table.n, s), dtype=np.float32)
-    rows = np.arange(table.n)
+    x = np.zeros((table.n_rows, s), dtype=np.float32)
+    rows = np.arange(table.n_rows)
     for i, n in enumerate(nodes):
         x[rows, offsets[i] + table.columns[n]] = 1.0
-    joint = (x.T @ x).astype(float) / max(table.n, 1)
+    xw = x if table.weights is None else x * table.weights[:, None].astype(np.float32)
+    joint = (x.T @ xw).astype(float) / max(table.n, 1)
     marg = np.diag(joint).copy()
     mi = np.zeros((len(nodes), len(nodes)))
     for i in range(len(nodes)):
@@ -103,7 +104,7 @@ def _family_gain(
         fam = fit_family(train, node, parents, estimator=estimator, equivalent_sample_size=ess)
         hit = (
             float(SCORES[score](fam.counts, train.n, ess)),
-            float(family_row_loglik(fam, test).sum()),
+            test.total(family_row_loglik(fam, test)),
         )
         cache[key] = hit
     return hit

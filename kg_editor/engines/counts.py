@@ -1,0 +1,727 @@
+"""Cohorts, pair counts and weighted patterns computed inside the engine holding the data.
+
+:class:`EngineSource` pairs an :class:`~kg_editor.engines.connection.Engine` with the
+names of its events (and persons) tables. Its methods run the queries of
+:mod:`kg_editor.engines.queries` in that engine's dialect and bring back only what
+they say:
+
+* :meth:`EngineSource.cohort` -- the :class:`~kg_editor.data.cohort.Cohort` that
+  :func:`~kg_editor.data.cohort.build_cohort` builds from the same events (variables
+  chosen from per-code counts; patient rows leave the engine: the in-memory path);
+* :meth:`EngineSource.pair_counts` -- a :class:`~kg_editor.discovery.counting.PairCounts`
+  (item x item counts: no patient row leaves the engine);
+* :meth:`EngineSource.patterns` -- the cohort compressed to distinct state patterns
+  with weights, suppressed inside the engine when asked (no patient row leaves).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from kg_editor.engines import open_engine
+>>> ev = pd.DataFrame({"patient_id": ["1", "1", "2", "3"], "code": ["a", "b", "a", "b"]})
+>>> src = EngineSource.from_frames(open_engine("duckdb://"), ev)
+>>> pats = src.patterns([Var("a", ("absent", "present")), Var("b", ("absent", "present"))])
+>>> pats.codes.tolist(), pats.weights.tolist()
+([[0, 1], [1, 0], [1, 1]], [1, 1, 1])
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kg_editor.engines.connection import Engine, open_engine
+from kg_editor.engines.patterns import Patterns
+from kg_editor.engines.queries import (
+    EventsTable,
+    PersonsTable,
+    Var,
+    code_labels_sql,
+    code_values_sql,
+    pair_counts_sql,
+    patient_dates_sql,
+    pattern_counts_sql,
+    pattern_remainder_sql,
+    persons_sql,
+    render,
+    split_units_sql,
+    wide_states_sql,
+)
+from kg_editor.errors import SchemaError, unknown_variable
+
+__all__ = ["EngineSource", "PatternCohort", "Var", "variables_of"]
+
+ABSENT, PRESENT = "absent", "present"
+
+
+def variables_of(states: Mapping[str, Sequence[str]], codes: Sequence[str]) -> list[Var]:
+    """The engine's variable specs for ``codes`` (``cohort.states`` gives ``states``)."""
+    return [Var(c, tuple(states[c])) for c in codes]
+
+
+@dataclass
+class EngineSource:
+    """Events (and persons) that live in an engine.
+
+    Attributes
+    ----------
+    engine : Engine
+    events : EventsTable
+    persons : PersonsTable or None
+    name : str
+        Shown as the cohort's source.
+    """
+
+    engine: Engine
+    events: EventsTable
+    persons: PersonsTable | None = None
+    name: str = "engine"
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(
+        cls,
+        url: str | Engine,
+        events: str | EventsTable = "events",
+        persons: str | PersonsTable | None = None,
+        name: str | None = None,
+    ) -> EngineSource:
+        """Events in the table ``events`` of the engine at ``url``.
+
+        For DuckDB, ``events`` may also be a Parquet/CSV path or glob (read where it is,
+        out of core).
+        """
+        eng = open_engine(url)
+        ev = events if isinstance(events, EventsTable) else _events_table(eng, str(events))
+        pt = PersonsTable(persons) if isinstance(persons, str) else persons
+        return cls(eng, ev, pt, name or eng.url)
+
+    @classmethod
+    def from_frames(
+        cls,
+        engine: Engine | str,
+        events: pd.DataFrame,
+        persons: pd.DataFrame | None = None,
+        name: str = "frames",
+    ) -> EngineSource:
+        """Load event (and persons) frames into ``engine`` (used by tests and examples)."""
+        eng = open_engine(engine)
+        ev = events.copy()
+        for c in ("date", "value", "description", "domain"):
+            if c not in ev:
+                ev[c] = pd.Series(
+                    [None] * len(ev), dtype=object if c != "date" else "datetime64[ns]"
+                )
+        ev = ev[["patient_id", "code", "date", "value", "description", "domain"]]
+        eng.register("kg_events", ev)
+        pt = None
+        if persons is not None:
+            eng.register("kg_persons", persons[["patient_id", "sex", "birth_year"]])
+            pt = PersonsTable("kg_persons")
+        return cls(eng, EventsTable("kg_events"), pt, name)
+
+    def _q(self, sql: str) -> pd.DataFrame:
+        return self.engine.query(render(sql, self.engine.dialect))
+
+    # ------------------------------------------------------------------ per-code counts
+    def code_values(self) -> pd.DataFrame:
+        """Patients per code and first value (``code, value, n``)."""
+        out = self._q(code_values_sql(self.events))
+        out["n"] = out["n"].astype(np.int64)
+        return out
+
+    def _labels(self, column: str | None) -> dict[str, str]:
+        if column is None:
+            return {}
+        df = self._q(code_labels_sql(self.events, column))
+        if df.empty:
+            return {}
+        df["n"] = df["n"].astype(np.int64)
+        df = df.sort_values(["code", "n", "label"], ascending=[True, False, True])
+        return {
+            str(k): str(v) for k, v in df.drop_duplicates("code").set_index("code")["label"].items()
+        }
+
+    def _states(self, values: pd.DataFrame) -> tuple[dict[str, tuple[str, ...]], dict[str, int]]:
+        states: dict[str, tuple[str, ...]] = {}
+        counts: dict[str, int] = {}
+        for code, grp in values.groupby("code", sort=True):
+            vals = grp["value"].tolist()
+            counts[str(code)] = int(grp["n"].sum())
+            if any(v is not None and v == v for v in vals):
+                uniq = sorted({PRESENT if v is None or v != v else str(v) for v in vals})
+                states[str(code)] = (ABSENT, *uniq)
+            else:
+                states[str(code)] = (ABSENT, PRESENT)
+        return states, counts
+
+    # ------------------------------------------------------------------ the cohort
+    def cohort(
+        self,
+        target: str | None = None,
+        *,
+        min_patients: int = 20,
+        max_variables: int = 60,
+        test_size: float = 0.2,
+        seed: int = 0,
+        age_bands: Sequence[int] | None = None,
+        include_demographics: bool = True,
+        keep: Sequence[str] = (),
+        age_at: str | None = None,
+        concepts: Any = None,
+        index: str | None = None,
+        lookback_days: int | None = None,
+        outcome_days: int | None = None,
+        unmatched_persons: str = "warn",
+        min_cell: int | None = None,
+    ) -> Any:
+        """The cohort :func:`~kg_editor.data.cohort.build_cohort` builds from the same
+        events and persons, with every count and state computed by the engine.
+
+        Only the chosen variables' state codes and first dates per patient leave the
+        engine. Raises the same errors as ``build_cohort``. Concept sets and an index date
+        (with its windows) are applied in memory only: giving one here is a
+        ``SchemaError`` that says so (read the events into a file source instead).
+        """
+        from kg_editor.data import cohort as C
+        from kg_editor.data.privacy import DEFAULT_MIN_CELL
+        from kg_editor.data.sources.base import EHRSource
+
+        bands = tuple(age_bands) if age_bands is not None else C.DEFAULT_AGE_BANDS
+        given = [
+            flag
+            for flag, value in (
+                ("--concepts", concepts),
+                ("--index", index),
+                ("--lookback-days", lookback_days),
+                ("--outcome-days", outcome_days),
+            )
+            if value is not None
+        ]
+        if given or age_at == "index":
+            raise SchemaError(
+                f"{', '.join(given) or '--age-at index'}: concept sets and index dates are "
+                f"applied to events in memory, not yet inside an engine ({self.name!r}). "
+                "Export the events to a CSV/Parquet file and use that as SOURCE."
+            )
+        age_at = age_at or "first_event"
+        if age_at not in ("first_event", "last_event"):
+            raise SchemaError(f"age_at must be 'first_event' or 'last_event', got {age_at!r}.")
+        if unmatched_persons not in ("warn", "error"):
+            raise SchemaError(
+                f"unmatched_persons must be 'warn' or 'error', got {unmatched_persons!r}."
+            )
+        min_cell = DEFAULT_MIN_CELL if min_cell is None else int(min_cell)
+        values = self.code_values()
+        states, counts = self._states(values)
+        labels = self._labels(self.events.description)
+        domains = self._labels(self.events.domain)
+        pdates = self._q(patient_dates_sql(self.events))
+        persons = self._q(persons_sql(self.persons)) if self.persons is not None else None
+        if persons is not None:
+            persons["birth_year"] = pd.to_numeric(persons["birth_year"], errors="coerce")
+        ids = set(pdates["patient_id"].astype(str))
+        build: dict[str, Any] = {}
+        if persons is not None:
+            persons["patient_id"] = persons["patient_id"].astype(str)
+            build.update(
+                C._check_persons(
+                    EHRSource(events=pd.DataFrame(), persons=persons, name=self.name),
+                    pd.DataFrame({"patient_id": sorted(ids)}),
+                    unmatched_persons,
+                )
+            )
+            ids |= set(persons["patient_id"])
+        patients = pd.Index(sorted(ids), name="patient_id")
+        n = len(patients)
+        if n < C.MIN_PATIENTS:
+            raise SchemaError(
+                f"The source {self.name!r} has {n} patients; at least {C.MIN_PATIENTS} are needed to fit and "
+                "evaluate a model. Use a larger extract."
+            )
+        has_dates = pd.to_datetime(pdates["first_event"]).notna().any()
+        col = "first_event" if age_at == "first_event" else "last_event"
+        first_event = (
+            pd.Series(
+                pd.to_datetime(pdates[col]).to_numpy(), index=pdates["patient_id"].astype(str)
+            )
+            if has_dates
+            else None
+        )
+        src = EHRSource(events=pd.DataFrame(), persons=persons, name=self.name, kind="engine")
+        person_frame = C._persons_frame(src, patients, first_event, bands)
+
+        demo: dict[str, np.ndarray] = {}
+        if include_demographics:
+            for dcol in ("sex", "age_band"):
+                vals = person_frame[dcol]
+                minority = len(vals) - int(vals.value_counts().iloc[0]) if len(vals) else 0
+                if minority >= min_patients:
+                    cats = sorted(vals.unique().tolist())
+                    demo[dcol] = pd.Categorical(vals, categories=cats).codes.astype(np.int8)
+                    states[dcol] = tuple(cats)
+                    labels.setdefault(dcol, "Sex" if dcol == "sex" else "Age band")
+                    domains[dcol] = "demographic"
+        names = {c: labels.get(c, c) for c in [*demo, *counts]}
+
+        def resolve(name: str) -> str:  # as build_cohort resolves a target
+            if name in names:
+                return name
+            low = name.strip().lower()
+            for code, lab in names.items():
+                if str(lab).lower() == low or code.lower() == low:
+                    return code
+            raise unknown_variable(
+                name, [*names, *names.values()], what=f"variable in {self.name!r}"
+            )
+
+        tgt = resolve(target) if target is not None else None
+        always = {tgt} if tgt else set()
+        always |= {resolve(k) for k in keep}
+        one_state = [c for c, v in demo.items() if len(np.unique(v)) < 2]
+        one_state += [
+            c
+            for c in sorted(counts)
+            if counts[c] == n and (len(states[c]) == 2 or _single_value(values, c))
+        ]
+        for c in one_state:
+            if c in always:
+                raise SchemaError(
+                    f"The variable {names[c]!r} ({c}) has one state in every patient; it cannot be a target.",
+                    column=c,
+                )
+        if one_state:
+            shown = ", ".join(f"{names[c]!r}" for c in one_state[:10])
+            more = f" and {len(one_state) - 10} more" if len(one_state) > 10 else ""
+            warnings.warn(
+                f"Dropped {len(one_state)} variable(s) with a single state in every patient: {shown}{more}.",
+                UserWarning,
+                stacklevel=2,
+            )
+        for c, st in states.items():
+            if len(st) > C.MAX_STATES and c not in one_state:
+                raise SchemaError(
+                    f"The variable {names.get(c, c)!r} ({c}) has {len(st)} states; at most {C.MAX_STATES} are "
+                    "supported. Group its values into fewer categories.",
+                    column=c,
+                )
+        drop = set(one_state)
+        eligible = [
+            c for c in counts if c not in drop and (counts[c] >= min_patients or c in always)
+        ]
+        eligible.sort(key=lambda c: (-counts[c], c))
+        chosen = [c for c in eligible if c in always]
+        for c in eligible:
+            if len(chosen) >= max(max_variables, len(always)):
+                break
+            if c not in chosen:
+                chosen.append(c)
+        chosen_set = set(chosen)
+        event_cols = [c for c in eligible if c in chosen_set]
+        ordered = [c for c in demo if c not in drop] + event_cols
+
+        wide = self._q(wide_states_sql(self.events, variables_of(states, event_cols)))
+        pos = patients.get_indexer(wide["patient_id"].astype(str))
+        data = {c: demo[c] for c in ordered if c in demo}
+        fdates: dict[str, np.ndarray] = {}
+        for k, c in enumerate(event_cols):
+            col_arr = np.zeros(n, dtype=np.int8)
+            v = pd.to_numeric(wide[f"v{k}"], errors="coerce").fillna(0).to_numpy().astype(np.int8)
+            col_arr[pos] = v
+            data[c] = col_arr
+            d = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+            d[pos] = pd.to_datetime(wide[f"d{k}"]).to_numpy(dtype="datetime64[ns]")
+            fdates[c] = d
+        frame = pd.DataFrame({c: data[c] for c in ordered}, index=patients)
+        variables = {}
+        for c in ordered:
+            nz = int((frame[c].to_numpy() != 0).sum())
+            variables[c] = C.Variable(
+                code=c,
+                label=str(labels.get(c, c)),
+                domain=str(domains.get(c, "other")).lower(),
+                states=tuple(states[c]),
+                n_patients=nz,
+                prevalence=nz / n,
+            )
+        fd = None
+        if has_dates:
+            fd = pd.DataFrame(
+                {
+                    c: fdates.get(c, np.full(n, np.datetime64("NaT"), "datetime64[ns]"))
+                    for c in ordered
+                },
+                index=patients,
+            ).astype("datetime64[ns]")
+            fd.columns.name = "code"
+        y = frame[tgt].to_numpy() if tgt else np.zeros(n, dtype=np.int8)
+        settings = {
+            "min_patients": min_patients,
+            "max_variables": max_variables,
+            "test_size": test_size,
+            "seed": seed,
+            "age_bands": list(bands),
+            "include_demographics": include_demographics,
+            "age_at": age_at,
+            "min_cell": min_cell,
+        }
+        build.update(
+            {
+                "codes_seen": len(counts),
+                "codes_kept": len(event_cols),
+                "codes_below_min_patients": len(
+                    [c for c in counts if counts[c] < min_patients and c not in always]
+                ),
+                "codes_over_max_variables": len([c for c in eligible if c not in chosen_set]),
+            }
+        )
+        return C.Cohort(
+            data=frame,
+            variables=variables,
+            persons=person_frame,
+            first_dates=fd,
+            is_test=C.stratified_split(y, test_size=test_size, seed=seed),
+            target=tgt,
+            source_name=self.name,
+            settings=settings,
+            build_report=build,
+        )
+
+    # ------------------------------------------------------------------ counts
+    def _units(self, patients: Sequence[Any] | pd.DataFrame | None, name: str) -> str | None:
+        if patients is None:
+            return None
+        frame = (
+            patients.copy()
+            if isinstance(patients, pd.DataFrame)
+            else pd.DataFrame({"patient_id": pd.Series(list(patients)).astype(str)})
+        )
+        frame["patient_id"] = frame["patient_id"].astype(str)
+        self.engine.register(name, frame.drop_duplicates("patient_id"))
+        return name
+
+    def pair_counts(
+        self,
+        variables: Sequence[Var],
+        *,
+        patients: Sequence[Any] | None = None,
+        n_patients: int | None = None,
+    ) -> Any:
+        """Every pairwise contingency table of ``variables`` as
+        :class:`~kg_editor.discovery.counting.PairCounts`, counted in the engine.
+
+        ``patients`` restricts counting to those ids (the training split) and sets ``n``.
+        """
+        from kg_editor.discovery.counting import PairCounts, _offsets
+
+        units = self._units(patients, "kg_pair_units")
+        res = self._q(pair_counts_sql(self.events, variables, units=units))
+        st = [v.states for v in variables]
+        offsets = _offsets(st)
+        m = int(offsets[-1])
+        out = np.zeros((m, m), np.int64)
+        a = res["a"].to_numpy().astype(np.int64)
+        b = res["b"].to_numpy().astype(np.int64)
+        cnt = res["n"].to_numpy().astype(np.int64)
+        keep = (a >= 0) & (b >= 0) & (a < m) & (b < m)
+        out[a[keep], b[keep]] = cnt[keep]
+        out[b[keep], a[keep]] = cnt[keep]
+        if patients is not None:
+            n = len({str(p) for p in patients})
+        elif n_patients is not None:
+            n = int(n_patients)
+        else:
+            n = int(
+                self._q(f'SELECT COUNT(*) AS "n" FROM ({_all_units(self)}) AS "u"')["n"].iloc[0]
+            )
+        return PairCounts(
+            codes=tuple(v.code for v in variables),
+            states=tuple(st),
+            n=n,
+            offsets=offsets,
+            matrix=out,
+        )
+
+    def pattern_cohort(
+        self,
+        target: str | None = None,
+        *,
+        min_patients: int = 20,
+        max_variables: int = 60,
+        test_size: float = 0.2,
+        seed: int = 0,
+        keep: Sequence[str] = (),
+        min_count: int = 1,
+    ) -> PatternCohort:
+        """The cohort as weighted patterns, split and counted inside the engine.
+
+        Event variables are chosen as :meth:`cohort` chooses them (sex and age band are
+        subgroups of the held-out patterns, not variables). The split is the engine's
+        stratified hash split (:func:`kg_editor.engines.queries.split_units_sql`).
+        ``min_count`` suppresses small patterns inside the engine.
+        """
+        from kg_editor.data import cohort as C
+
+        values = self.code_values()
+        states, counts = self._states(values)
+        labels = self._labels(self.events.description)
+        domains = self._labels(self.events.domain)
+        names = {c: labels.get(c, c) for c in counts}
+
+        def resolve(name: str) -> str:
+            if name in names:
+                return name
+            low = name.strip().lower()
+            for code, lab in names.items():
+                if str(lab).lower() == low or code.lower() == low:
+                    return code
+            raise unknown_variable(
+                name, [*names, *names.values()], what=f"variable in {self.name!r}"
+            )
+
+        tgt = resolve(target) if target is not None else None
+        always = ({tgt} if tgt else set()) | {resolve(k) for k in keep}
+        n_all = int(
+            self._q(f'SELECT COUNT(*) AS "n" FROM ({_all_units(self)}) AS "u"')["n"].iloc[0]
+        )
+        one_state = {
+            c
+            for c in counts
+            if counts[c] == n_all and (len(states[c]) == 2 or _single_value(values, c))
+        }
+        eligible = [
+            c for c in counts if c not in one_state and (counts[c] >= min_patients or c in always)
+        ]
+        eligible.sort(key=lambda c: (-counts[c], c))
+        chosen = [c for c in eligible if c in always]
+        for c in eligible:
+            if len(chosen) >= max(max_variables, len(always)):
+                break
+            if c not in chosen:
+                chosen.append(c)
+        chosen_set = set(chosen)
+        ordered = [c for c in eligible if c in chosen_set]
+        for c in ordered:
+            if len(states[c]) > C.MAX_STATES:
+                raise SchemaError(
+                    f"The variable {names[c]!r} ({c}) has {len(states[c])} states; at most "
+                    f"{C.MAX_STATES} are supported. Group its values into fewer categories.",
+                    column=c,
+                )
+        variables = variables_of(states, ordered)
+        units = split_units_sql(
+            self.events,
+            Var(tgt, states[tgt]) if tgt else None,
+            test_size=test_size,
+            seed=seed,
+            persons=self.persons,
+        )
+        pats = self.patterns(
+            variables,
+            patients=None,
+            keys=["split", "sex", "age_band"],
+            min_count=min_count,
+            units=units,
+        )
+        is_test = pats.extra["split"] == "test"
+        train = pats.select(~is_test).marginal(ordered)
+        test = pats.select(is_test).marginal(ordered, keys=["sex", "age_band"])
+        var_objs = {}
+        total = pats.n
+        for j, c in enumerate(ordered):
+            nz = int(pats.weights[pats.codes[:, j] != 0].sum())
+            var_objs[c] = C.Variable(
+                code=c,
+                label=str(labels.get(c, c)),
+                domain=str(domains.get(c, "other")).lower(),
+                states=tuple(states[c]),
+                n_patients=nz,
+                prevalence=nz / total if total else 0.0,
+            )
+        settings = {
+            "min_patients": min_patients,
+            "max_variables": max_variables,
+            "test_size": test_size,
+            "seed": seed,
+            "split": "engine-md5",
+            "min_count": min_count,
+        }
+        return PatternCohort(var_objs, train, test, tgt, self.name, settings)
+
+    def patterns(
+        self,
+        variables: Sequence[Var],
+        *,
+        patients: Sequence[Any] | pd.DataFrame | None = None,
+        keys: Sequence[str] = (),
+        min_count: int = 1,
+        units: str | None = None,
+    ) -> Patterns:
+        """The cohort over ``variables`` compressed to distinct patterns with weights.
+
+        Parameters
+        ----------
+        variables : sequence of Var
+        patients : ids or DataFrame, optional
+            Patients to count; a frame with ``patient_id`` plus ``keys`` columns (split,
+            subgroups) adds those to the pattern. Default: every patient.
+        min_count : int
+            Suppression inside the engine: patterns with fewer patients are left out and
+            only their number and total are returned (``Patterns.remainder``).
+        """
+        if units is None:
+            units = self._units(patients, "kg_pattern_units")
+        sql = pattern_counts_sql(
+            self.events,
+            variables,
+            units=units,
+            keys=keys,
+            min_count=min_count,
+            persons=self.persons,
+        )
+        res = self._q(sql)
+        codes = (
+            np.column_stack(
+                [res[f"v{k}"].to_numpy().astype(np.int8) for k in range(len(variables))]
+            )
+            if len(res)
+            else np.zeros((0, len(variables)), np.int8)
+        )
+        remainder = (0, 0)
+        if min_count > 1:
+            r = self._q(
+                pattern_remainder_sql(
+                    self.events,
+                    variables,
+                    units=units,
+                    keys=keys,
+                    min_count=min_count,
+                    persons=self.persons,
+                )
+            )
+            remainder = (int(r["patterns"].iloc[0]), int(r["patients"].iloc[0]))
+        extra = {k: res[k].astype(str).to_numpy() for k in keys}
+        return Patterns.from_arrays(
+            [v.code for v in variables],
+            {v.code: len(v.states) for v in variables},
+            codes,
+            res["n"].to_numpy().astype(np.int64),
+            extra=extra,
+            min_count=min_count,
+            remainder=remainder,
+        )
+
+
+@dataclass
+class PatternCohort:
+    """A cohort held only as weighted patterns: no patient row ever left the engine.
+
+    :meth:`EngineSource.pattern_cohort` builds it; ``EditSession(pattern_cohort, graph)``
+    runs on it directly (as with ``patterns=True``), so an edit's cost grows with the
+    distinct patterns, not the patients.
+
+    Attributes
+    ----------
+    variables : dict
+        Code -> :class:`~kg_editor.data.cohort.Variable`.
+    train_patterns, test_patterns : Patterns
+        Distinct training / held-out rows with counts; held-out ones keyed by ``sex``
+        and ``age_band``.
+    target : str or None
+    """
+
+    variables: dict[str, Any]
+    train_patterns: Patterns
+    test_patterns: Patterns
+    target: str | None = None
+    source_name: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    first_dates: None = None
+
+    @property
+    def n_patients(self) -> int:
+        return self.train_patterns.n + self.test_patterns.n
+
+    @property
+    def codes(self) -> list[str]:
+        return list(self.variables)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {c: v.label for c, v in self.variables.items()}
+
+    @property
+    def domains(self) -> dict[str, str]:
+        return {c: v.domain for c, v in self.variables.items()}
+
+    @property
+    def states(self) -> dict[str, tuple[str, ...]]:
+        return {c: v.states for c, v in self.variables.items()}
+
+    @property
+    def cardinalities(self) -> dict[str, int]:
+        return {c: len(v.states) for c, v in self.variables.items()}
+
+    def resolve(self, name: str) -> str:
+        from kg_editor.data.cohort import resolve_name
+
+        return resolve_name(name, self.variables)
+
+    def fingerprint(self) -> str:
+        """A short hash of the patterns and settings."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for pats in (self.train_patterns, self.test_patterns):
+            h.update(",".join(pats.columns).encode())
+            h.update(np.ascontiguousarray(pats.codes).tobytes())
+            h.update(np.ascontiguousarray(pats.weights).tobytes())
+        h.update(repr(sorted(self.settings.items())).encode())
+        return h.hexdigest()[:16]
+
+
+def _single_value(values: pd.DataFrame, code: str) -> bool:
+    sub = values[values["code"] == code]
+    return sub["value"].fillna(PRESENT).nunique() < 2
+
+
+def _all_units(src: EngineSource) -> str:
+    from kg_editor.engines.queries import _units
+
+    return _units(src.events, None, src.persons)  # DuckDB SQL: rendered by EngineSource._q
+
+
+def _events_table(eng: Engine, spec: str) -> EventsTable:
+    low = spec.lower()
+    if eng.dialect == "duckdb" and (
+        low.endswith((".parquet", ".csv", ".csv.gz", ".tsv")) or "*" in spec
+    ):
+        p = spec.replace("'", "''")
+        fn = "read_parquet" if ".parquet" in low else "read_csv_auto"
+        cols = set(eng.query(f"DESCRIBE SELECT * FROM {fn}('{p}')")["column_name"])
+        return EventsTable(
+            f"{fn}('{p}')",
+            raw=True,
+            date="date" if "date" in cols else None,
+            value="value" if "value" in cols else None,
+            description="description" if "description" in cols else None,
+            domain="domain" if "domain" in cols else None,
+        )
+    # a table or view: keep only the optional columns it has (an absent one would be
+    # read as an alias, or fail, depending on the dialect)
+    probe = EventsTable(spec)
+    cols = {
+        str(c).lower()
+        for c in eng.query(render(f"SELECT * FROM {probe.source()} LIMIT 0", eng.dialect)).columns
+    }
+    return EventsTable(
+        spec,
+        date="date" if "date" in cols else None,
+        value="value" if "value" in cols else None,
+        description="description" if "description" in cols else None,
+        domain="domain" if "domain" in cols else None,
+    )

@@ -1,0 +1,409 @@
+"""The one SQL definition of every count kg-editor needs, generated per dialect by sqlglot.
+
+Each function writes its query once, in DuckDB's SQL (identifiers quoted, literals
+escaped by sqlglot), and :func:`render` transpiles it for the engine that runs it
+(``duckdb``, ``postgres``, ``spark`` or any dialect sqlglot knows). No query uses
+``GROUP BY ALL`` or positional ``GROUP BY 1``: every grouping column is spelled, which
+every warehouse accepts.
+
+The queries build on one another through common table expressions:
+
+``kg_first``
+    one row per patient and code: the first occurrence (date, value), from the events.
+``kg_wide``
+    one row per patient with an event of a chosen variable: its integer state code per
+    variable (``v0 .. vk``) and first dates (``d0 .. dk``).
+``kg_units``
+    the cohort's patients (events plus persons, or a given patient table), with optional
+    key columns (split, sex, age band).
+
+Examples
+--------
+>>> ev = EventsTable("events")
+>>> sql = pattern_counts_sql(ev, [Var("I10", ("absent", "present"))])
+>>> "GROUP BY ALL" in render(sql, "postgres"), "GROUP BY" in render(sql, "spark")
+(False, True)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+__all__ = [
+    "EventsTable",
+    "PersonsTable",
+    "Var",
+    "code_labels_sql",
+    "code_values_sql",
+    "first_occurrence_sql",
+    "first_of_variables_sql",
+    "pair_counts_sql",
+    "patient_dates_sql",
+    "pattern_counts_sql",
+    "pattern_remainder_sql",
+    "persons_sql",
+    "render",
+    "split_units_sql",
+    "wide_states_sql",
+]
+
+_READ = "duckdb"
+
+
+def q(name: str) -> str:
+    """A quoted identifier (``"name"``), safe for any text."""
+    return exp.to_identifier(name, quoted=True).sql(_READ)
+
+
+def lit(value: str | int | float) -> str:
+    """A SQL literal with quotes escaped."""
+    if isinstance(value, str):
+        return exp.Literal.string(value).sql(_READ)
+    return exp.Literal.number(value).sql(_READ)
+
+
+def render(sql: str, dialect: str) -> str:
+    """Transpile a query written in DuckDB SQL into ``dialect``.
+
+    Examples
+    --------
+    >>> render('SELECT CAST("x" AS VARCHAR) AS "y" FROM "t"', "spark")
+    'SELECT CAST(`x` AS STRING) AS `y` FROM `t`'
+    """
+    if dialect == _READ:
+        return sql
+    return sqlglot.transpile(sql, read=_READ, write=dialect, pretty=False)[0]
+
+
+@dataclass(frozen=True)
+class EventsTable:
+    """Where the events are and what their columns are called.
+
+    Attributes
+    ----------
+    table : str
+        A table or view name the engine knows (``omop.condition_occurrence``), or a
+        DuckDB table function (``read_parquet('events/*.parquet')``) when ``raw`` is true.
+    patient, code, date, value, description, domain : str or None
+        Column names (``None``: the column does not exist).
+    raw : bool
+        ``table`` is SQL text, not a name.
+    """
+
+    table: str
+    patient: str = "patient_id"
+    code: str = "code"
+    date: str | None = "date"
+    value: str | None = "value"
+    description: str | None = "description"
+    domain: str | None = "domain"
+    raw: bool = False
+
+    def source(self) -> str:
+        if self.raw:
+            return self.table
+        return ".".join(q(p) for p in self.table.split("."))
+
+
+@dataclass(frozen=True)
+class PersonsTable:
+    """The persons table: one row per patient with sex and year of birth."""
+
+    table: str
+    patient: str = "patient_id"
+    sex: str | None = "sex"
+    birth_year: str | None = "birth_year"
+
+    def source(self) -> str:
+        return ".".join(q(p) for p in self.table.split("."))
+
+
+@dataclass(frozen=True)
+class Var:
+    """A cohort variable as the engine codes it: state 0 is ``absent`` (no event); a
+    binary code's state 1 is any event; a categorical code's states 1.. are its values
+    (``present`` for an event without a value), in ``states`` order."""
+
+    code: str
+    states: tuple[str, ...]
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.states) == 2
+
+
+def _text(col: str) -> str:
+    return f"CAST({q(col)} AS VARCHAR)"
+
+
+def first_occurrence_sql(ev: EventsTable, codes: Sequence[str] | None = None) -> str:
+    """One row per patient and code: ``patient_id, code, first_date, value``.
+
+    The first occurrence is the earliest dated event (undated ones last); among events on
+    the same date the smallest value is taken (an engine has no row order).
+    """
+    date = f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
+    value = _text(ev.value) if ev.value else "CAST(NULL AS VARCHAR)"
+    where = f"{q(ev.code)} IS NOT NULL AND {q(ev.patient)} IS NOT NULL"
+    if codes is not None:
+        where += f" AND {_text(ev.code)} IN ({', '.join(lit(c) for c in codes) or lit('')})"
+    return (
+        'SELECT "patient_id", "code", "first_date", "value" FROM ('
+        f'SELECT {_text(ev.patient)} AS "patient_id", {_text(ev.code)} AS "code", '
+        f'{date} AS "first_date", {value} AS "value", '
+        f"ROW_NUMBER() OVER (PARTITION BY {_text(ev.patient)}, {_text(ev.code)} "
+        f'ORDER BY {date} ASC NULLS LAST, {value} ASC NULLS LAST) AS "rn" '
+        f'FROM {ev.source()} WHERE {where}) AS "t" WHERE "rn" = 1'
+    )
+
+
+def first_of_variables_sql(ev: EventsTable, variables: Sequence[Var]) -> str:
+    """:func:`first_occurrence_sql` for known variables: binary codes need no value, so
+    their first date is a plain ``MIN`` over a grouping (no window function, which is
+    the costly step on large event tables); categorical codes keep the window."""
+    binary = [v.code for v in variables if v.is_binary]
+    categorical = [v.code for v in variables if not v.is_binary]
+    parts = []
+    if binary:
+        date = f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
+        parts.append(
+            f'SELECT {_text(ev.patient)} AS "patient_id", {_text(ev.code)} AS "code", '
+            f'MIN({date}) AS "first_date", CAST(NULL AS VARCHAR) AS "value" '
+            f"FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL AND "
+            f"{_text(ev.code)} IN ({', '.join(lit(c) for c in binary)}) "
+            f"GROUP BY {_text(ev.patient)}, {_text(ev.code)}"
+        )
+    if categorical or not parts:
+        parts.append(first_occurrence_sql(ev, categorical))
+    return " UNION ALL ".join(parts)
+
+
+def code_values_sql(ev: EventsTable) -> str:
+    """Patients per (code, first value): ``code, value, n`` (``value`` NULL when the first
+    event has none). Summing ``n`` over a code gives its patients."""
+    return (
+        f"WITH kg_first AS ({first_occurrence_sql(ev)}) "
+        'SELECT "code", "value", COUNT(*) AS "n" FROM kg_first GROUP BY "code", "value"'
+    )
+
+
+def code_labels_sql(ev: EventsTable, column: str) -> str:
+    """Events per (code, ``column``) for the most common description or domain of a code."""
+    return (
+        f'SELECT {_text(ev.code)} AS "code", {_text(column)} AS "label", COUNT(*) AS "n" '
+        f"FROM {ev.source()} WHERE {q(column)} IS NOT NULL AND {q(ev.code)} IS NOT NULL "
+        f"GROUP BY {_text(ev.code)}, {_text(column)}"
+    )
+
+
+def patient_dates_sql(ev: EventsTable) -> str:
+    """Every patient with an event: ``patient_id, first_event, last_event`` (dated events)."""
+    date = f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
+    return (
+        f'SELECT {_text(ev.patient)} AS "patient_id", MIN({date}) AS "first_event", '
+        f'MAX({date}) AS "last_event" FROM {ev.source()} '
+        f"WHERE {q(ev.patient)} IS NOT NULL GROUP BY {_text(ev.patient)}"
+    )
+
+
+def persons_sql(pt: PersonsTable) -> str:
+    """``patient_id, sex, birth_year`` of every person."""
+    sex = _text(pt.sex) if pt.sex else "CAST(NULL AS VARCHAR)"
+    birth = q(pt.birth_year) if pt.birth_year else "CAST(NULL AS DOUBLE)"
+    return (
+        f'SELECT {_text(pt.patient)} AS "patient_id", {sex} AS "sex", {birth} AS "birth_year" '
+        f"FROM {pt.source()}"
+    )
+
+
+def _state_expr(v: Var) -> str:
+    if v.is_binary:
+        return "1"
+    whens = " ".join(f"WHEN {lit(s)} THEN {k}" for k, s in enumerate(v.states) if k > 0)
+    return f"CASE COALESCE(\"value\", 'present') {whens} END"
+
+
+def wide_states_sql(
+    ev: EventsTable, variables: Sequence[Var], *, dates: bool = True, cte: str = "kg_first"
+) -> str:
+    """``patient_id, v0 .. vk [, d0 .. dk]``: each patient's state code and first date per
+    variable (NULL when the patient has no event of it: state 0)."""
+    cols = []
+    for k, v in enumerate(variables):
+        c = f'"code" = {lit(v.code)}'
+        cols.append(f'MAX(CASE WHEN {c} THEN {_state_expr(v)} END) AS "v{k}"')
+        if dates:
+            cols.append(f'MIN(CASE WHEN {c} THEN "first_date" END) AS "d{k}"')
+    # ``cte`` names the inner table uniquely: some dialects (Spark) hoist nested CTEs
+    return (
+        f"WITH {cte} AS ({first_of_variables_sql(ev, variables)}) "
+        f'SELECT "patient_id", {", ".join(cols)} FROM {cte} GROUP BY "patient_id"'
+    )
+
+
+def _units(ev: EventsTable, units: str | None, persons: PersonsTable | None) -> str:
+    if units is not None:
+        if units.lstrip().upper().startswith(("SELECT", "WITH")):
+            return units  # a query (e.g. split_units_sql)
+        return f"SELECT * FROM {q(units)}"
+    sql = f'SELECT DISTINCT {_text(ev.patient)} AS "patient_id" FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL'
+    if persons is not None:
+        sql += f' UNION SELECT {_text(persons.patient)} AS "patient_id" FROM {persons.source()}'
+    return sql
+
+
+def _pattern_body(
+    ev: EventsTable,
+    variables: Sequence[Var],
+    units: str | None,
+    keys: Sequence[str],
+    persons: PersonsTable | None,
+) -> tuple[str, list[str]]:
+    cols = [f'COALESCE("w"."v{k}", 0)' for k in range(len(variables))]
+    group = [*cols, *(f'"u".{q(k)}' for k in keys)]
+    select = [f'{c} AS "v{k}"' for k, c in enumerate(cols)] + [
+        f'"u".{q(k)} AS {q(k)}' for k in keys
+    ]
+    body = (
+        f"WITH kg_wide AS ({wide_states_sql(ev, variables, dates=False)}), "
+        f"kg_units AS ({_units(ev, units, persons)}) "
+        f'SELECT {", ".join([*select, "COUNT(*) AS " + q("n")])} FROM kg_units AS "u" '
+        f'LEFT JOIN kg_wide AS "w" ON "u"."patient_id" = "w"."patient_id" '
+        f"GROUP BY {', '.join(group)}"
+    )
+    return body, group
+
+
+def pattern_counts_sql(
+    ev: EventsTable,
+    variables: Sequence[Var],
+    *,
+    units: str | None = None,
+    keys: Sequence[str] = (),
+    min_count: int = 1,
+    persons: PersonsTable | None = None,
+) -> str:
+    """Distinct patterns of state codes with their patient counts: ``v0 .. vk, keys.., n``.
+
+    Parameters
+    ----------
+    ev : EventsTable
+    variables : sequence of Var
+        The pattern's variables (a family's node and parents gives its family counts).
+    units : str, optional
+        A table of the patients to count (``patient_id`` plus ``keys`` columns, e.g. the
+        split or subgroups); default every patient with an event (and every person).
+    keys : sequence of str
+        Columns of ``units`` that are part of the pattern.
+    min_count : int
+        Patterns with fewer patients are left out (small-cell suppression applied inside
+        the engine; :func:`pattern_remainder_sql` counts what was left out).
+    """
+    body, _ = _pattern_body(ev, variables, units, keys, persons)
+    if min_count > 1:
+        body += f" HAVING COUNT(*) >= {int(min_count)}"
+    return body
+
+
+def pattern_remainder_sql(
+    ev: EventsTable,
+    variables: Sequence[Var],
+    *,
+    units: str | None = None,
+    keys: Sequence[str] = (),
+    min_count: int = 1,
+    persons: PersonsTable | None = None,
+) -> str:
+    """``patterns, patients``: how many patterns (and patients) fall below ``min_count``."""
+    body, _ = _pattern_body(ev, variables, units, keys, persons)
+    return (
+        f'SELECT COUNT(*) AS "patterns", COALESCE(SUM("n"), 0) AS "patients" FROM ({body}) AS "s" '
+        f'WHERE "n" < {int(min_count)}'
+    )
+
+
+def split_units_sql(
+    ev: EventsTable,
+    target: Var | None,
+    *,
+    test_size: float = 0.2,
+    seed: int = 0,
+    persons: PersonsTable | None = None,
+    age_bands: Sequence[int] = (0, 18, 40, 65),
+) -> str:
+    """Every patient with a held-out flag and subgroups, computed inside the engine:
+    ``patient_id, split ('train'/'test'), sex, age_band``.
+
+    The split is stratified on the target's state and deterministic: within each state,
+    patients are ordered by ``MD5(patient_id || ':' || seed)`` and the first
+    ``ROUND(test_size * m)`` of the ``m`` are held out (the same in every dialect; it is
+    not the in-memory split of :func:`kg_editor.data.cohort.stratified_split`). The age
+    band is taken at the first recorded event, with the bands of ``build_cohort``.
+    """
+    tvars = [target] if target is not None else []
+    y = 'COALESCE("t"."v0", 0)' if target is not None else "0"
+    tjoin = (
+        f'LEFT JOIN ({wide_states_sql(ev, tvars, dates=False, cte="kg_first_y")}) AS "t" '
+        'ON "a"."patient_id" = "t"."patient_id" '
+        if target is not None
+        else ""
+    )
+    if persons is not None:
+        pjoin = f'LEFT JOIN ({persons_sql(persons)}) AS "p" ON "a"."patient_id" = "p"."patient_id" '
+        sex, birth = '"p"."sex"', 'CAST("p"."birth_year" AS DOUBLE)'
+    else:
+        pjoin, sex, birth = "", "CAST(NULL AS VARCHAR)", "CAST(NULL AS DOUBLE)"
+    edges = list(age_bands)
+    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)] + [f"{edges[-1]}+"]
+    age = '"age"'
+    whens = " ".join(
+        f"WHEN {age} >= {lo} THEN {lit(lab)}"
+        for lo, lab in reversed(list(zip(edges, labels, strict=True)))
+    )
+    salt = lit(f":{int(seed)}")
+    frac = float(test_size)
+    return (
+        f"WITH kg_all AS ({_units(ev, None, persons)}), "
+        f"kg_dates AS ({patient_dates_sql(ev)}), "
+        f'kg_base AS (SELECT "a"."patient_id" AS "patient_id", {y} AS "y", {sex} AS "sex", '
+        f'CAST(EXTRACT(YEAR FROM "d"."first_event") AS DOUBLE) - {birth} AS "age" '
+        f'FROM kg_all AS "a" {tjoin}{pjoin}'
+        'LEFT JOIN kg_dates AS "d" ON "a"."patient_id" = "d"."patient_id"), '
+        'kg_ranked AS (SELECT "patient_id", "sex", "age", '
+        f'ROW_NUMBER() OVER (PARTITION BY "y" ORDER BY MD5("patient_id" || {salt})) AS "r", '
+        'COUNT(*) OVER (PARTITION BY "y") AS "m" FROM kg_base) '
+        f'SELECT "patient_id", CASE WHEN "r" <= ROUND({frac} * "m") THEN \'test\' ELSE \'train\' END AS "split", '
+        'COALESCE("sex", \'unknown\') AS "sex", '
+        f"CASE WHEN {age} IS NULL THEN 'unknown' {whens} ELSE 'unknown' END AS \"age_band\" "
+        "FROM kg_ranked"
+    )
+
+
+def pair_counts_sql(ev: EventsTable, variables: Sequence[Var], *, units: str | None = None) -> str:
+    """Item x item patient counts ``a, b, n`` (``a <= b``) over integer item ids.
+
+    Item ``offsets[j] + s - 1`` is state ``s >= 1`` of variable ``j`` (the layout of
+    :class:`kg_editor.discovery.counting.PairCounts`); the diagonal ``a = b`` holds each
+    item's patients. ``units`` restricts counting to those patients.
+    """
+    offset = 0
+    whens = []
+    for v in variables:
+        whens.append(f"WHEN {lit(v.code)} THEN {offset} + ({_state_expr(v)}) - 1")
+        offset += len(v.states) - 1
+    restrict = (
+        f'WHERE "patient_id" IN (SELECT "patient_id" FROM {q(units)})' if units is not None else ""
+    )
+    return (
+        f"WITH kg_first AS ({first_of_variables_sql(ev, variables)}), "
+        f'kg_items AS (SELECT "patient_id" AS "p", CASE "code" {" ".join(whens)} END AS "i" '
+        f"FROM kg_first {restrict}) "
+        'SELECT "x"."i" AS "a", "y"."i" AS "b", COUNT(*) AS "n" FROM kg_items AS "x" '
+        'JOIN kg_items AS "y" ON "x"."p" = "y"."p" AND "x"."i" <= "y"."i" '
+        'GROUP BY "x"."i", "y"."i"'
+    )
