@@ -42,6 +42,7 @@ __all__ = [
     "MIN_PATIENTS",
     "Cohort",
     "Variable",
+    "VariableViews",
     "build_cohort",
     "stratified_split",
 ]
@@ -86,8 +87,31 @@ class Variable:
         return len(self.states) == 2
 
 
+class VariableViews:
+    """Code -> label, domain, states and number of states, read from ``variables``
+    (shared by :class:`Cohort` and the engine's pattern cohort)."""
+
+    variables: dict[str, Variable]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {c: v.label for c, v in self.variables.items()}
+
+    @property
+    def domains(self) -> dict[str, str]:
+        return {c: v.domain for c, v in self.variables.items()}
+
+    @property
+    def states(self) -> dict[str, tuple[str, ...]]:
+        return {c: v.states for c, v in self.variables.items()}
+
+    @property
+    def cardinalities(self) -> dict[str, int]:
+        return {c: len(v.states) for c, v in self.variables.items()}
+
+
 @dataclass
-class Cohort:
+class Cohort(VariableViews):
     """Patient x variable table with subgroups, first-occurrence dates and a split.
 
     Attributes
@@ -133,22 +157,6 @@ class Cohort:
     @property
     def codes(self) -> list[str]:
         return list(self.data.columns)
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {c: v.label for c, v in self.variables.items()}
-
-    @property
-    def domains(self) -> dict[str, str]:
-        return {c: v.domain for c, v in self.variables.items()}
-
-    @property
-    def states(self) -> dict[str, tuple[str, ...]]:
-        return {c: v.states for c, v in self.variables.items()}
-
-    @property
-    def cardinalities(self) -> dict[str, int]:
-        return {c: len(v.states) for c, v in self.variables.items()}
 
     # -- split ----------------------------------------------------------------------
     @property

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kg_editor.data.cohort import VariableViews
 from kg_editor.engines.connection import Engine, open_engine
 from kg_editor.engines.patterns import Patterns
 from kg_editor.engines.queries import (
@@ -617,7 +618,7 @@ class EngineSource:
 
 
 @dataclass
-class PatternCohort:
+class PatternCohort(VariableViews):
     """A cohort held only as weighted patterns: no patient row ever left the engine.
 
     :meth:`EngineSource.pattern_cohort` builds it; ``EditSession(pattern_cohort, graph)``
@@ -649,22 +650,6 @@ class PatternCohort:
     @property
     def codes(self) -> list[str]:
         return list(self.variables)
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {c: v.label for c, v in self.variables.items()}
-
-    @property
-    def domains(self) -> dict[str, str]:
-        return {c: v.domain for c, v in self.variables.items()}
-
-    @property
-    def states(self) -> dict[str, tuple[str, ...]]:
-        return {c: v.states for c, v in self.variables.items()}
-
-    @property
-    def cardinalities(self) -> dict[str, int]:
-        return {c: len(v.states) for c, v in self.variables.items()}
 
     def resolve(self, name: str) -> str:
         from kg_editor.data.cohort import resolve_name
