@@ -166,6 +166,23 @@ class EditorPage:
             timeout=15000,
         )
 
+    def pick(self, dropdown: str, label: str) -> None:
+        """Type ``label`` into a searchable Dash dropdown and take its option (Enter)."""
+        self.page.click(dropdown)
+        search = self.page.locator("input[placeholder='Search']:visible").first
+        search.fill(label)
+        self.page.locator("[role=option]:visible").filter(has_text=label).first.wait_for()
+        search.press("Enter")
+
+    def wait_metric(self, key: str, value: Any, timeout: float = 30000) -> None:
+        """Wait until the report row ``key`` shows ``value`` after the edit (exactly)."""
+        self.page.wait_for_function(
+            "(a) => { const r = document.getElementById('metric-' + a[0]);"
+            " return r && r.getAttribute('data-after') === a[1]; }",
+            arg=[key, repr(value)],
+            timeout=timeout,
+        )
+
     def metric_after(self, key: str) -> float:
         self.page.wait_for_selector(f"#metric-{key}")
         return float(self.page.get_attribute(f"#metric-{key}", "data-after"))

@@ -28,31 +28,13 @@ def _mergeable_pair(graph, target):
     raise AssertionError("no GI pair merges without a cycle")
 
 
-def _pick(editor, dropdown, label):
-    """Type ``label`` into a searchable Dash dropdown and take the option (Enter)."""
-    editor.page.click(dropdown)
-    search = editor.page.locator("input[placeholder='Search']:visible").first
-    search.fill(label)
-    editor.page.locator("[role=option]:visible").filter(has_text=label).first.wait_for()
-    search.press("Enter")
-    editor.page.keyboard.press("Escape")
-
-
-def _wait_loglik(editor, value):
-    editor.page.wait_for_function(
-        "(v) => { const r = document.getElementById('metric-loglik_per_patient');"
-        " return r && r.getAttribute('data-after') === v; }",
-        arg=repr(value),
-        timeout=30000,
-    )
-
-
 def test_merge_and_split_a_concept_on_the_page(editor, editor_server, demo_cohort, demo_graph):
     ref = EditSession(demo_cohort, demo_graph, bootstrap=0)
     a, b = _mergeable_pair(ref.graph, ref.targets[0])
     n_nodes = editor.js("return cy.nodes().length;")
     for code in (a, b):
-        _pick(editor, "#kg-concept-members", ref.graph.label(code))
+        editor.pick("#kg-concept-members", ref.graph.label(code))
+        editor.page.keyboard.press("Escape")  # a multi-select stays open after a choice
     editor.page.fill("#kg-concept-name", NAME)
     editor.page.click("#kg-concept-merge")
 
@@ -64,7 +46,7 @@ def test_merge_and_split_a_concept_on_the_page(editor, editor_server, demo_cohor
         "return [cy.getElementById(arg[0]).length, cy.getElementById(arg[1]).length];", [a, b]
     ) == [0, 0]
     ref.merge([a, b], NAME)
-    _wait_loglik(editor, ref.report.accuracy["loglik_per_patient"])
+    editor.wait_metric("loglik_per_patient", ref.report.accuracy["loglik_per_patient"])
     # the history names the step; the server's session holds the same graph
     assert "Merged" in editor.page.inner_text("#kg-history")
     sid = editor.page.evaluate("() => new URL(location.href).searchParams.get('session')")
@@ -74,8 +56,7 @@ def test_merge_and_split_a_concept_on_the_page(editor, editor_server, demo_cohor
     editor.page.click("#kg-concept-split-node")
     editor.page.locator("[role=option]:visible").filter(has_text=NAME).first.wait_for()
     editor.page.keyboard.press("Escape")
-
-    _pick(editor, "#kg-concept-split-node", NAME)
+    editor.pick("#kg-concept-split-node", NAME)
     editor.page.click("#kg-concept-split")
     editor.wait(
         "return cy.getElementById(arg[0]).length === 0 && cy.getElementById(arg[1]).length === 1;",
@@ -84,7 +65,7 @@ def test_merge_and_split_a_concept_on_the_page(editor, editor_server, demo_cohor
     )
     editor.wait_status("Split")
     ref.split(code)
-    _wait_loglik(editor, ref.report.accuracy["loglik_per_patient"])
+    editor.wait_metric("loglik_per_patient", ref.report.accuracy["loglik_per_patient"])
     assert editor.js("return cy.nodes().length;") == n_nodes
     assert not [e for e in editor.console_errors if "favicon" not in e]
 

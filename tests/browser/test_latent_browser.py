@@ -14,14 +14,6 @@ from kg_editor.teaching import adjustment_report
 pytestmark = pytest.mark.browser
 
 
-def _pick(editor, dropdown, label):
-    editor.page.click(dropdown)
-    search = editor.page.locator("input[placeholder='Search']:visible").first
-    search.fill(label)
-    editor.page.locator("[role=option]:visible").filter(has_text=label).first.wait_for()
-    search.press("Enter")
-
-
 def _set(editor, component, value):
     editor.page.evaluate(
         "(a) => window.dash_clientside.set_props(a[0], {value: a[1]})", [component, value]
@@ -45,8 +37,8 @@ def _case(graph):
 def test_latent_cause_on_the_canvas_changes_an_adjustment_set(editor, editor_server):
     graph = editor_server.graph
     x, y, z = _case(graph)
-    _pick(editor, "#kg-form-source", graph.label(x))
-    _pick(editor, "#kg-form-target", graph.label(z))
+    editor.pick("#kg-form-source", graph.label(x))
+    editor.pick("#kg-form-target", graph.label(z))
     editor.page.click("#kg-form-latent")
     editor.wait(
         "const e = cy.edges('.latent'); return e.length === 1 &&"

@@ -25,15 +25,6 @@ def _wait_progress(editor, text):
     )
 
 
-def _wait_share(editor, value):
-    editor.page.wait_for_function(
-        "(v) => { const r = document.getElementById('metric-endorsed_share');"
-        " return r && r.getAttribute('data-after') === v; }",
-        arg=repr(value),
-        timeout=30000,
-    )
-
-
 def test_review_walks_the_queue_with_the_keyboard(editor, editor_server, demo_cohort, demo_graph):
     ref = EditSession(demo_cohort, demo_graph, bootstrap=0)
     queue = ref.review_queue()
@@ -49,7 +40,7 @@ def test_review_walks_the_queue_with_the_keyboard(editor, editor_server, demo_co
     editor.page.keyboard.press("Enter")
     ref.endorse(first["source"], first["target"])
     _wait_progress(editor, f"1 of {n} reviewed")
-    _wait_share(editor, ref.report.interpretability["endorsed_share"])
+    editor.wait_metric("endorsed_share", ref.report.interpretability["endorsed_share"])
     text = _review_edge(editor)
     assert second["labels"][0] in text and second["labels"][1] in text
 
@@ -73,7 +64,7 @@ def test_review_walks_the_queue_with_the_keyboard(editor, editor_server, demo_co
     editor.page.locator("body").press("e")
     ref.endorse(third["source"], third["target"])
     _wait_progress(editor, f"2 of {n} reviewed")
-    _wait_share(editor, ref.report.interpretability["endorsed_share"])
+    editor.wait_metric("endorsed_share", ref.report.interpretability["endorsed_share"])
     sid = editor.page.evaluate("() => new URL(location.href).searchParams.get('session')")
     reg = editor_server.workspace
     with reg.reading(sid) as session:
