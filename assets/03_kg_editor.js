@@ -140,8 +140,32 @@
     return { source: e[0].data("source"), target: e[0].data("target") };
   }
 
+  // --- labels legible at every zoom (issue 14) -----------------------------------------
+  // A fitted overview zooms out, and a 10 px label then renders at 3-4 px. Each node's
+  // label keeps at least MIN_LABEL_PX on screen: below that zoom its font grows as the
+  // zoom falls (an element style over the stylesheet's size, recomputed on zoom and when
+  // Dash replaces the elements).
+  var MIN_LABEL_PX = 11, labelFrame = null;
+  function readableLabels() {
+    labelFrame = null;
+    var cy = state.cy;
+    if (!cy) { return; }
+    var min = MIN_LABEL_PX / cy.zoom();
+    cy.batch(function () {
+      cy.nodes().forEach(function (n) {
+        n.removeStyle("font-size");
+        if (parseFloat(n.style("font-size")) < min) { n.style("font-size", min); }
+      });
+    });
+  }
+  function scheduleLabels() {
+    if (labelFrame === null) { labelFrame = window.requestAnimationFrame(readableLabels); }
+  }
+
   function attach(cy) {
     state.cy = cy;
+    cy.on("zoom add layoutstop", scheduleLabels);
+    scheduleLabels();
     // edgehandles: register on this instance only (dash-cytoscape keeps its own cytoscape)
     if (window.cytoscapeEdgehandles && !cy.edgehandles) {
       window.cytoscapeEdgehandles(function (type, name, impl) { if (type === "core") { cy[name] = impl; } });
@@ -296,7 +320,14 @@
         drawnRev: flight.drawnRev, sent: flight.sent, settled: flight.settled,
         redraws: flight.redraws };
     },
-    isConnect: function () { return state.connect; }
+    isConnect: function () { return state.connect; },
+    // the smallest label on screen, in CSS pixels (tests and the latency benchmark read it)
+    minLabelPx: function () {
+      var cy = state.cy;
+      if (!cy || !cy.nodes().length) { return null; }
+      var z = cy.zoom();
+      return Math.min.apply(null, cy.nodes().map(function (n) { return parseFloat(n.style("font-size")) * z; }));
+    }
   };
   poll();
 })();
