@@ -375,14 +375,20 @@ def editor_layout(
                         className="form-dd",
                     ),
                     _button("Add", ids.FORM_ADD, "Add this edge", cls="btn primary"),
+                ],
+                className="form-row",
+            ),
+            html.Div(
+                [
+                    html.Span("or say the two share a cause nobody recorded:", className="muted"),
                     _button(
-                        "↔ Unmeasured cause",
+                        "↔ Unmeasured common cause",
                         ids.FORM_LATENT,
                         "Say these two share a cause nobody recorded (A <-> B): it changes "
                         "implied independencies, trails and adjustment sets, not the fitted model",
                     ),
                 ],
-                className="form-row",
+                className="form-row latent-row",
             ),
         ],
         className="card form-card",
