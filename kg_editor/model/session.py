@@ -229,6 +229,9 @@ class EditSession:
         self._redo: list[_Step] = []
         self._stale: list[Family] = []
         self.report = self._make_report(self.graph, self.families)
+        #: The saved version this session's graph was last based on (opened from or
+        #: saved as); a save checks the branch head is still this one (no lost updates).
+        self.base_version: str | None = None
         self.history: list[HistoryEntry] = [
             HistoryEntry("start", None, self.report, None, author=author)
         ]
@@ -710,6 +713,11 @@ class EditSession:
         if isinstance(suggestion_or_id, Suggestion):
             return suggestion_or_id
         s = self._issued.get(str(suggestion_or_id))
+        if s is None and str(suggestion_or_id) not in self._rejected:
+            # a worker that rebuilt this session (restart, another process) has not
+            # issued the suggestions the page shows: ids are deterministic, recompute them
+            self.suggestions(k=50)
+            s = self._issued.get(str(suggestion_or_id))
         if s is None:
             raise KGEditorError(
                 f"No suggestion with id {suggestion_or_id!r}; ask for suggestions() first and use one of their ids."
@@ -803,6 +811,7 @@ class EditSession:
             "constraints": self.constraints.to_dict(),
             "reference": self.reference.to_dict() if self.reference is not None else None,
             "history": [h.to_dict() for h in self.history],
+            "base_version": self.base_version,
         }
 
     @classmethod
@@ -881,6 +890,7 @@ class EditSession:
             session.history[-1] = _replace(
                 session.history[-1], created=created, author=h.get("author", session.author)
             )
+        session.base_version = data.get("base_version")
         if "graph" in data and CausalGraph.from_dict(data["graph"]) != session.graph:
             raise FormatError(
                 "Replaying the session's history does not give its saved graph; the file is inconsistent."

@@ -22,6 +22,7 @@ from kg_editor.errors import KGEditorError
 from kg_editor.ui import ids
 from kg_editor.ui.editor.callbacks import editor_page, register_callbacks
 from kg_editor.ui.editor.cards import node_details
+from kg_editor.ui.security import SecurityPolicy, install_security
 from kg_editor.ui.state import branch_of, page_of, session_of
 from kg_editor.ui.teaching.callbacks import register_teaching_callbacks
 from kg_editor.ui.versions.callbacks import register_versions_callbacks, versions_page
@@ -85,6 +86,7 @@ def create_app(
     session_options: Mapping[str, Any] | None = None,
     cohort_options: Mapping[str, Any] | None = None,
     title: str = "kg-editor",
+    security: SecurityPolicy | None = None,
 ) -> dash.Dash:
     """Build the editor app.
 
@@ -104,6 +106,9 @@ def create_app(
     workspace : Workspace, optional
         Serve this workspace (the CLI, tests, benchmarks); built from the arguments
         above otherwise.
+    security : SecurityPolicy, optional
+        Settings of the hardening layer (:mod:`kg_editor.ui.security`: allowed hosts,
+        size limits, sign-in); always installed, with its defaults when not given.
 
     Returns
     -------
@@ -159,4 +164,6 @@ def create_app(
     app.teaching_cache = register_teaching_callbacks(app, ws)  # type: ignore[attr-defined]
     # exposed for tests: node details of the current session
     app.node_details = node_details  # type: ignore[attr-defined]
+    # last, so the CSP covers every inline script the callbacks added
+    install_security(app, ws, security)
     return app

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, Input, Output, State, ctx, no_update, set_props
 from dash.exceptions import PreventUpdate
 
 from kg_editor.errors import ConstraintError, CycleError, KGEditorError
@@ -259,6 +259,7 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
             focus_on=big,
             n_nodes=len(session.graph),
             author=session.author if session.author != "anonymous" else "",
+            revision=workspace.revision(sid),
         )
 
 
@@ -311,6 +312,8 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         if action is None:
             raise PreventUpdate
         sid = session_id(session)
+        # the store revision this tab shows: an edit from a stale tab is refused
+        tab_revision = session.get("revision") if isinstance(session, dict) else None
         view = dict(view or {"revision": 0})
         focus_on = "on" in (focus_mode or [])
         centre = search
@@ -340,7 +343,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                     edge_reverse=False,
                 )
                 return out
-            with workspace.editing(sid) as session:
+            with workspace.editing(sid, expected_revision=tab_revision) as session:
                 result = None
                 if action.kind in ACTIONS:
                     result = ACTIONS[action.kind](session, action, state)
@@ -381,6 +384,10 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                 if action.kind == "reject":
                     out["history"] = history_list(session)
                 out["alert_hidden"] = True
+            # the tab now shows this store revision; a stale tab's next edit is refused
+            set_props(
+                ids.SESSION, {"data": {"session_id": sid, "revision": workspace.revision(sid)}}
+            )
             view["revision"] = int(view.get("revision", 0)) + 1
             view["last"] = action.kind
             if result is not None and action.kind in ("add", "reverse"):

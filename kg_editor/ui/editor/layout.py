@@ -132,8 +132,10 @@ def editor_layout(
     focus_on: bool,
     n_nodes: int,
     author: str = "",
+    revision: int | None = None,
 ) -> html.Div:
-    """The editor page for one session, pre-filled with its first render."""
+    """The editor page for one session, pre-filled with its first render (``revision``:
+    the store revision of the session it shows, sent back with every edit)."""
     header = html.Header(
         [
             html.Div(
@@ -401,7 +403,7 @@ def editor_layout(
     )
     return html.Div(
         [
-            dcc.Store(id=ids.SESSION, data={"session_id": session_id}),
+            dcc.Store(id=ids.SESSION, data={"session_id": session_id, "revision": revision}),
             dcc.Store(id=ids.VIEW, data={"revision": 0, "focus": None}),
             dcc.Store(id=ids.SELECTED_EDGE, data=None),
             dcc.Store(id=ids.CLIENT_ACTION, data=None),
