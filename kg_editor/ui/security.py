@@ -384,7 +384,7 @@ class Security:
             or req.headers.get("Sec-Fetch-Site")
             or req.cookies.get(self.server.config.get("SESSION_COOKIE_NAME", "session"))
         )
-        if not browser and account is None:
+        if not browser and account is None and req.path != "/login":
             return  # no ambient credentials: nothing a forged request could borrow
         cookie = req.cookies.get(CSRF_COOKIE, "")
         sent = req.headers.get(CSRF_HEADER) or req.form.get("csrf_token", "")
@@ -597,6 +597,11 @@ def install_security(
         Limits and allowed host names.
     """
     policy = policy or SecurityPolicy()
+    # Dash sets itself up on the first request; do it now, outside any request, so the
+    # first request through the hooks below is an ordinary one.
+    setup = getattr(app, "_setup_server", None)
+    if callable(setup):
+        setup()
     sec = Security(app, workspace, policy)
     server: flask.Flask = app.server
     server.request_class = _KGRequest
