@@ -196,7 +196,7 @@ class Clinician:
             return
         body = resp.json()
         alert = body.get("response", {}).get("kg-alert-text", {}).get("children")
-        if alert and "another tab" in alert:
+        if alert and "changed" in alert and "reload" in alert.lower():  # a ConflictError
             self.conflicts += 1
             self.open(self.session_id)  # reload, as the alert says
             return

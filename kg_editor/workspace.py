@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from kg_editor.model.session import EditSession
     from kg_editor.teaching.beliefs import TeachingModel
     from kg_editor.versions.accounts import Accounts
+    from kg_editor.versions.consensus import Consensus
     from kg_editor.versions.diff import GraphDiff
     from kg_editor.versions.store import Comparison, Project, Store, Version
 
@@ -1033,6 +1034,9 @@ class Workspace:
         was saved."""
         branch = (branch or "main").strip() or "main"
         pid = self.project_id
+        account = self.accounts.get(author) if author else None
+        if account is not None:  # a protected branch takes an editor's work as a proposal
+            self.consensus("").check_save(account, branch)
         with self.editing(sid) as session:
             head = self.store.head(pid, branch)
             edits = effective_edits(session)
@@ -1150,6 +1154,20 @@ class Workspace:
 
     def head_version(self, branch: str = "main") -> Version | None:
         return self.versions.head(self.project_id, branch)
+
+    # -- consensus ---------------------------------------------------------------------
+    def consensus(self, round: str | None = None) -> Consensus:
+        """Reviewers' votes, agreement and proposals of this project for one review round
+        (a version id; ``None``: the head of ``main``, ``""``: the base graph)."""
+        from kg_editor.versions.consensus import Consensus
+
+        if round is None:
+            round = Consensus(self.store, self.project_id).head_round()
+        return Consensus(self.store, self.project_id, round)
+
+    def review_graph(self, round: str = "") -> CausalGraph:
+        """The graph a review round is about: the version ``round``, else the base graph."""
+        return self.versions.get(round).graph if round else self.base_graph()
 
     def list_scenarios(self) -> list[dict[str, Any]]:
         return self.store.list_scenarios(self.project_id)

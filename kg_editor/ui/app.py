@@ -20,6 +20,7 @@ from dash import Input, Output, State, dcc, html
 
 from kg_editor.errors import KGEditorError
 from kg_editor.ui import ids
+from kg_editor.ui.consensus import register_consensus_page
 from kg_editor.ui.editor.callbacks import editor_page, register_callbacks
 from kg_editor.ui.editor.cards import node_details
 from kg_editor.ui.security import SecurityPolicy, install_security
@@ -164,6 +165,8 @@ def create_app(
     app.teaching_cache = register_teaching_callbacks(app, ws)  # type: ignore[attr-defined]
     # exposed for tests: node details of the current session
     app.node_details = node_details  # type: ignore[attr-defined]
-    # last, so the CSP covers every inline script the callbacks added
+    # serving a team: the reviewers' consensus page, then (last, so the CSP covers every
+    # inline script the callbacks added) the hardening layer
+    register_consensus_page(app, ws)
     install_security(app, ws, security)
     return app
