@@ -902,8 +902,9 @@ class Workspace:
         return self.store.load_session_state(sid) is not None
 
     def session(self, sid: Any) -> EditSession:
-        """The live session ``sid``: the cached copy while it is at the stored revision,
-        else rebuilt from the store (another worker or a restart moved it on)."""
+        """The live session ``sid``: the cached copy while it is at the stored revision;
+        else brought up to date from the store (another worker or a restart moved it on)
+        by replaying only the new history entries, or rebuilt whole when they diverge."""
         if not valid_session_id(sid):
             raise UnknownSessionError("This page has no valid editing session; reload the page.")
         hit = self._sessions.get(sid)
@@ -915,6 +916,14 @@ class Workspace:
                 "This editing session is not in the store any more; reload the page to start a new one."
             )
         revision = int(state.get("revision", 0))
+        try:
+            caught_up = hit is not None and hit.catch_up(state)
+        except KGEditorError:
+            caught_up = False  # the partly updated copy is replaced below: rebuilt whole
+        if hit is not None and caught_up:
+            # replayed only the edits made elsewhere since this worker last saw it
+            self._remember(sid, hit, revision)
+            return hit
         from kg_editor.model.session import EditSession
 
         session = EditSession.from_dict(state, self.cohort())

@@ -213,3 +213,45 @@ def test_accept_works_after_the_worker_lost_its_copy(app):
     with reg.editing(sid) as s:
         s.accept(shown.id, author="dr_a")
         assert s.history[-1].kind == "accept"
+
+
+def test_a_stale_worker_catches_up_by_replaying_only_the_new_edits(
+    make_demo_app, demo_cohort, demo_graph
+):
+    from kg_editor.ui import create_app
+
+    one = make_demo_app(bootstrap=0)
+    two = create_app(
+        "demo",
+        cohort=demo_cohort,
+        graph=demo_graph,
+        store_url=one.workspace.store.url,
+        session_options={"bootstrap": 0},
+    )
+    w1, w2 = one.workspace, two.workspace
+    sid = w1.open_session()
+    mine = w1.session(sid)
+    for _ in range(2):
+        pair = allowed_add(two, sid)
+        with w2.editing(sid) as s:
+            s.add(*pair, author="dr_b", rationale="elsewhere")
+    same = w1.session(sid)
+    assert same is mine  # caught up in place, not rebuilt
+    assert same.graph == w2.session(sid).graph and len(same.history) == 3
+    assert w1.revision(sid) == w1.store.session_revision(sid) == 2
+
+
+def test_undo_reverts_only_the_authors_own_edit(app):
+    from kg_editor.errors import KGEditorError
+
+    reg = app.workspace
+    sid = reg.open_session()
+    pair = allowed_add(app, sid)
+    with reg.editing(sid) as s:
+        s.add(*pair, author="dr_a", rationale="mine")
+    with pytest.raises(KGEditorError, match="made by dr_a"), reg.editing(sid) as s:
+        s.undo(author="dr_b")
+    assert pair in edges(reg.store, sid)
+    with reg.editing(sid) as s:
+        s.undo(author="dr_a")
+    assert pair not in edges(reg.store, sid)
