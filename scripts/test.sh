@@ -30,6 +30,15 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# 1b. PostgreSQL server binaries: the store and serving tests start a throw-away server
+#     (initdb + pg_ctl on a Unix socket); the client driver (psycopg) comes with [test].
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing postgresql (Debian package)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 # 2. The package and its test dependencies in a virtual environment.
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
