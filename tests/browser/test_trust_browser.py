@@ -32,7 +32,7 @@ def test_unresolved_edges_have_no_arrowhead_and_one_key_settles_one(editor, edit
         h.remove_edge(u, v)
         if (
             not nx.has_path(h, u, v)
-            and editor_server.registry.constraints().violation(v, u) is None
+            and editor_server.workspace.constraints().violation(v, u) is None
         ):
             break
     else:
