@@ -897,9 +897,8 @@ class Workspace:
     def exists(self, sid: Any) -> bool:
         if not valid_session_id(sid):
             return False
-        if sid in self._sessions:
-            return True
-        return self.store.load_session_state(sid) is not None
+        # the store decides (an unused session may have expired behind the cache)
+        return self.store.session_revision(sid) is not None
 
     def session(self, sid: Any) -> EditSession:
         """The live session ``sid``: the cached copy while it is at the stored revision;
