@@ -18,6 +18,8 @@ import difflib
 from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "AccessError",
+    "ConflictError",
     "ConstraintError",
     "CycleError",
     "DataSourceError",
@@ -123,6 +125,24 @@ class SettingsMismatchError(KGEditorError):
 
 class UnknownSessionError(KGEditorError):
     """The browser (or a caller) names an editing session the store does not hold."""
+
+
+class ConflictError(StoreError):
+    """Someone else changed the session or branch since this writer read it (a stale
+    revision); nothing was written. ``current`` holds the revision or head now stored."""
+
+    def __init__(self, message: str, *, current: object = None):
+        super().__init__(message)
+        self.current = current
+
+
+class AccessError(KGEditorError):
+    """The signed-in account (or no account) may not do what was asked; ``required``
+    names the role that may."""
+
+    def __init__(self, message: str, *, required: str = ""):
+        super().__init__(message)
+        self.required = required
 
 
 def closest_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from kg_editor.cache import LRU
 from kg_editor.errors import (
+    ConflictError,
     DataSourceError,
     KGEditorError,
     SettingsMismatchError,
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
     from kg_editor.model.report import ReportDelta
     from kg_editor.model.session import EditSession
     from kg_editor.teaching.beliefs import TeachingModel
+    from kg_editor.versions.accounts import Accounts
+    from kg_editor.versions.consensus import Consensus
     from kg_editor.versions.diff import GraphDiff
     from kg_editor.versions.store import Comparison, Project, Store, Version
 
@@ -365,9 +368,24 @@ class Versions:
 
             store = Store(store)
         self.store: Store = store
+        self._accounts: Accounts | None = None
 
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def accounts(self) -> Accounts:
+        """The store's local accounts (sign-in, roles, rate-limit counts)."""
+        if self._accounts is None:
+            from kg_editor.versions.accounts import Accounts
+
+            self._accounts = Accounts(self.store)
+        return self._accounts
+
+    def after_fork(self) -> None:
+        """Drop the database connections inherited from a parent process (a server's
+        worker calls this after the fork; each process opens its own)."""
+        self.store.engine.dispose(close=False)
 
     def __enter__(self) -> Versions:
         return self
@@ -573,6 +591,10 @@ class Workspace:
         self._lock = threading.RLock()
         self._sessions: LRU[str, EditSession] = LRU(max_cached, on_evict=self._evicted)
         self._session_locks: dict[str, threading.RLock] = {}
+        # no lost updates: the store revision each cached session was read at, and the
+        # audit entries of the edit in progress (written with the session, one transaction)
+        self._revisions: dict[str, int] = {}
+        self._pending_audit: dict[str, list[dict[str, Any]]] = {}
         self.teaching = TeachingCache()
 
     # -- opening ---------------------------------------------------------------------
@@ -717,6 +739,15 @@ class Workspace:
     def store(self) -> Store:
         return self.versions.store
 
+    @property
+    def accounts(self) -> Accounts:
+        """The store's local accounts (see :attr:`Versions.accounts`)."""
+        return self.versions.accounts
+
+    def after_fork(self) -> None:
+        """See :meth:`Versions.after_fork`."""
+        self.versions.after_fork()
+
     def cohort(self, progress: Progress | None = None) -> Cohort:
         """The cohort (built once)."""
         with self._lock:
@@ -842,18 +873,41 @@ class Workspace:
         opts = {"constraints": self.constraints(), **self.session_options, **options}
         return EditSession(self.cohort(), graph or self.base_graph(), author=author, **opts)
 
-    def open_session(self, graph: CausalGraph | None = None, author: str = "anonymous") -> str:
-        """Open a stored editing session on ``graph`` (default: the base graph); its id."""
+    def open_session(
+        self,
+        graph: CausalGraph | None = None,
+        author: str = "anonymous",
+        *,
+        base_version: str | None = None,
+    ) -> str:
+        """Open a stored editing session on ``graph`` (default: the base graph); its id.
+
+        ``base_version`` is the saved version the graph comes from: a later
+        :meth:`save_version` on that version's branch checks the branch head is still it
+        (no lost updates). A session on the base graph is based on the head of ``main``
+        as it is now; one on another graph without ``base_version`` takes the head of
+        the branch it is saved on, whatever it is then.
+        """
         session = self.new_session(graph, author=author)
+        if base_version is None and graph is None:
+            head = self.store.head(self.project_id)
+            base_version = head.id if head is not None else ""  # "": main was empty
+        session.base_version = base_version
         sid = uuid.uuid4().hex
-        self.store.save_session_state(sid, self.project_id, session.to_dict())
-        self._sessions[sid] = session
+        rev = self.store.save_session_state(sid, self.project_id, session.to_dict())
+        self._remember(sid, session, rev)
         logger.info("opened editing session %s", sid)
         return sid
+
+    def _remember(self, sid: str, session: EditSession, revision: int) -> None:
+        with self._lock:
+            self._sessions[sid] = session
+            self._revisions[sid] = int(revision)
 
     def _evicted(self, sid: str) -> None:
         with self._lock:
             self._session_locks.pop(sid, None)
+            self._revisions.pop(sid, None)
 
     def _lock_for(self, sid: str) -> threading.RLock:
         with self._lock:
@@ -862,37 +916,99 @@ class Workspace:
     def exists(self, sid: Any) -> bool:
         if not valid_session_id(sid):
             return False
-        if sid in self._sessions:
-            return True
-        return self.store.load_session_state(sid) is not None
+        # the store decides (an unused session may have expired behind the cache)
+        return self.store.session_revision(sid) is not None
 
     def session(self, sid: Any) -> EditSession:
-        """The live session ``sid`` (rebuilt from the store when this worker lacks it)."""
+        """The live session ``sid``: the cached copy while it is at the stored revision;
+        else brought up to date from the store (another worker or a restart moved it on)
+        by replaying only the new history entries, or rebuilt whole when they diverge."""
         if not valid_session_id(sid):
             raise UnknownSessionError("This page has no valid editing session; reload the page.")
         hit = self._sessions.get(sid)
-        if hit is not None:
+        if hit is not None and self.store.session_revision(sid) == self._revisions.get(sid):
             return hit
         state = self.store.load_session_state(sid)
         if state is None:
             raise UnknownSessionError(
                 "This editing session is not in the store any more; reload the page to start a new one."
             )
+        revision = int(state.get("revision", 0))
+        try:
+            caught_up = hit is not None and hit.catch_up(state)
+        except KGEditorError:
+            caught_up = False  # the partly updated copy is replaced below: rebuilt whole
+        if hit is not None and caught_up:
+            # replayed only the edits made elsewhere since this worker last saw it
+            self._remember(sid, hit, revision)
+            return hit
         from kg_editor.model.session import EditSession
 
         session = EditSession.from_dict(state, self.cohort())
-        self._sessions[sid] = session
+        self._remember(sid, session, revision)
         logger.info("rebuilt editing session %s from the store", sid)
         return session
 
     @contextmanager
-    def editing(self, sid: Any) -> Iterator[EditSession]:
+    def editing(self, sid: Any, expected_revision: int | None = None) -> Iterator[EditSession]:
         """Hold the session's lock while it changes; save it to the store afterwards
-        (only when the block ends without an error)."""
-        with self._lock_for(str(sid)):
+        (only when the block ends without an error).
+
+        The save is a compare-and-set on the revision this worker read, and writes the
+        audit entries queued by :meth:`log_edit` in the same transaction. If the store
+        refuses (another writer got there first, a full disk), or the block fails after
+        changing the session, the cached copy is dropped, so memory never holds what the
+        store does not: the next request rebuilds it from the store.
+
+        Parameters
+        ----------
+        expected_revision : int, optional
+            The revision the page (tab) shows; a stale page gets a
+            :class:`~kg_editor.errors.ConflictError` and nothing changes.
+        """
+        key = str(sid)
+        with self._lock_for(key):
             session = self.session(sid)
-            yield session
-            self.save_session(sid, session)
+            rev = self._revisions.get(key, 0)
+            if expected_revision is not None and int(expected_revision) != rev:
+                raise ConflictError(
+                    "This graph was changed in another tab or by another person since your "
+                    f"page loaded it (revision {rev}, your page {expected_revision}). Nothing "
+                    "was applied; reload the page to see the current graph.",
+                    current=rev,
+                )
+            self._pending_audit[key] = []
+            n_history = len(session.history)
+            try:
+                try:
+                    yield session
+                except BaseException:
+                    if len(session.history) != n_history:
+                        self.forget(key)  # changed but not stored: memory follows the store
+                    raise
+                audit = self._pending_audit.get(key, [])
+                try:
+                    new = self.store.save_session_state(
+                        key,
+                        self.project_id,
+                        session.to_dict(),
+                        expected_revision=rev,
+                        audit=audit,
+                    )
+                except BaseException:
+                    self.forget(key)  # memory follows the store: the edit is undone
+                    raise
+                with self._lock:
+                    self._revisions[key] = new
+            finally:
+                self._pending_audit.pop(key, None)
+
+    def revision(self, sid: Any) -> int:
+        """The store revision of the session as this worker holds it (pages keep it and
+        pass it back to :meth:`editing`)."""
+        self.session(sid)
+        with self._lock:
+            return self._revisions.get(str(sid), 0)
 
     @contextmanager
     def reading(self, sid: Any) -> Iterator[EditSession]:
@@ -900,8 +1016,8 @@ class Workspace:
         with self._lock_for(str(sid)):
             yield self.session(sid)
 
-    def revision(self, sid: Any) -> int:
-        """The session's revision: how many entries its history holds (every edit, undo,
+    def history_revision(self, sid: Any) -> int:
+        """The session's history revision: how many entries its history holds (every edit, undo,
         redo, accepted or rejected suggestion, merge or split of variables adds one, and
         the history is saved with the session, so any worker gives the same number). Read
         under the session's lock, it is the state a response was rendered from; the web
@@ -911,30 +1027,52 @@ class Workspace:
             return len(self.session(sid).history)
 
     def save_session(self, sid: str, session: EditSession) -> None:
-        """Write the session's state to the store."""
-        self.store.save_session_state(sid, self.project_id, session.to_dict())
+        """Write the session's state to the store (unconditionally)."""
+        rev = self.store.save_session_state(sid, self.project_id, session.to_dict())
+        with self._lock:
+            self._revisions[sid] = rev
 
     def log_edit(
         self, sid: str, edit: Any, delta: ReportDelta | None, action: str = "edit"
     ) -> None:
         """Record one edit in the store's audit log (never breaks the edit); the report
-        change is written as :func:`kg_editor.data.privacy.protect_report_delta` shows it."""
+        change is written as :func:`kg_editor.data.privacy.protect_report_delta` shows it.
+        Inside :meth:`editing` the entry is written with the session's new state, in the
+        same transaction."""
+        shown = self._shown_delta(delta)
+        pending = self._pending_audit.get(str(sid))
+        if pending is not None:
+            pending.append({"edit": edit, "report_delta": shown, "action": action})
+            return
         try:
-            from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_report_delta
-
-            shown = None
-            if delta is not None:
-                k = int(self.cohort().settings.get("min_cell", DEFAULT_MIN_CELL))
-                shown = protect_report_delta(
-                    delta.to_dict(), delta.before.to_dict(), delta.after.to_dict(), k
-                )
             self.store.log_edit(self.project_id, sid, edit, shown, action=action)
         except Exception:
             logger.exception("could not write the audit log entry for %s", edit)
 
+    def _shown_delta(self, delta: ReportDelta | None) -> dict[str, Any] | None:
+        """A report change as the audit log may hold it (counts protected)."""
+        if delta is None:
+            return None
+        from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_report_delta
+
+        k = int(self.cohort().settings.get("min_cell", DEFAULT_MIN_CELL))
+        return protect_report_delta(
+            delta.to_dict(), delta.before.to_dict(), delta.after.to_dict(), k
+        )
+
     def forget(self, sid: str) -> None:
         """Drop the cached session (the store keeps it)."""
-        self._sessions.pop(sid)
+        with self._lock:
+            self._sessions.pop(sid)
+            self._revisions.pop(sid, None)
+
+    def session_revision(self, sid: Any) -> int | None:
+        """The stored revision of session ``sid`` (``None``: the store does not hold it)."""
+        return self.store.session_revision(str(sid)) if valid_session_id(sid) else None
+
+    def expire_sessions(self, older_than: Any) -> int:
+        """Delete the sessions nobody edited that were not used since ``older_than``."""
+        return self.store.expire_sessions(older_than)
 
     # -- versions ----------------------------------------------------------------------
     def list_versions(self, branch: str | None = None) -> list[Version]:
@@ -948,7 +1086,10 @@ class Workspace:
         was saved."""
         branch = (branch or "main").strip() or "main"
         pid = self.project_id
-        with self.reading(sid) as session:
+        account = self.accounts.get(author) if author else None
+        if account is not None:  # a protected branch takes an editor's work as a proposal
+            self.consensus("").check_save(account, branch)
+        with self.editing(sid) as session:
             head = self.store.head(pid, branch)
             edits = effective_edits(session)
             if head is not None:
@@ -963,19 +1104,40 @@ class Workspace:
                 message=message,
                 report=report,
                 edits=edits,
+                # no lost updates: save only onto the version this session is based on
+                expected_head=self._expected_head(session.base_version, head, branch),
+                check_head=True,
             )
+            session.base_version = version.id
         logger.info("session %s saved as version %s on %s", sid, version.id, branch)
         return version
+
+    def _expected_head(self, base: str | None, head: Version | None, branch: str) -> str | None:
+        """The head a save onto ``branch`` expects, from the session's ``base_version``:
+        the base when it is a version of that branch; ``None`` (the branch must be new)
+        when the session started on an empty ``main``; the head as it is now when the
+        session was based on another branch or on nothing known."""
+        if head is None:
+            return None
+        if base == "":
+            return None if branch == "main" else head.id
+        if base is None:
+            return head.id
+        try:
+            base_branch = self.versions.get(base).branch
+        except StoreError:
+            return head.id
+        return base if base_branch == branch else head.id
 
     def open_version(self, version_id: str, author: str = "anonymous") -> tuple[Version, str]:
         """Open a new editing session on a saved version: ``(version, session id)``."""
         v = self.versions.get(version_id)
-        return v, self.open_session(v.graph, author=author)
+        return v, self.open_session(v.graph, author=author, base_version=v.id)
 
     def restore_version(self, version_id: str, author: str = "anonymous") -> tuple[Version, str]:
         """Make a version the head of its branch again and open a session on it."""
         v = self.versions.restore(version_id, author=author)
-        return v, self.open_session(v.graph, author=author)
+        return v, self.open_session(v.graph, author=author, base_version=v.id)
 
     def branch_version(self, version_id: str, name: str, author: str = "anonymous") -> Version:
         return self.versions.branch(version_id, name, author=author)
@@ -1044,6 +1206,20 @@ class Workspace:
 
     def head_version(self, branch: str = "main") -> Version | None:
         return self.versions.head(self.project_id, branch)
+
+    # -- consensus ---------------------------------------------------------------------
+    def consensus(self, round: str | None = None) -> Consensus:
+        """Reviewers' votes, agreement and proposals of this project for one review round
+        (a version id; ``None``: the head of ``main``, ``""``: the base graph)."""
+        from kg_editor.versions.consensus import Consensus
+
+        if round is None:
+            round = Consensus(self.store, self.project_id).head_round()
+        return Consensus(self.store, self.project_id, round)
+
+    def review_graph(self, round: str = "") -> CausalGraph:
+        """The graph a review round is about: the version ``round``, else the base graph."""
+        return self.versions.get(round).graph if round else self.base_graph()
 
     def list_scenarios(self) -> list[dict[str, Any]]:
         return self.store.list_scenarios(self.project_id)

@@ -38,8 +38,9 @@ if ! command -v java >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
 
-# 1c. PostgreSQL server binaries (initdb, pg_ctl) for the version-store and counts-engine
-#     tests, which start (and stop) a throw-away server on a Unix socket themselves.
+# 1c. PostgreSQL server binaries (initdb, pg_ctl) for the version-store, serving and
+#     counts-engine tests, which start (and stop) a throw-away server on a Unix socket
+#     themselves; the client driver (psycopg) comes with [test].
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "== installing postgresql (Debian package)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -38,7 +38,7 @@ def test_concurrent_reversals_of_one_edge_are_serialised(demo_cohort, demo_graph
     revision counts each one; none reads a half-made graph."""
     ws = _workspace(demo_cohort, demo_graph, tmp_path)
     sid = ws.open_session(author="dr_a")
-    start = ws.revision(sid)
+    start = ws.history_revision(sid)
     with ws.reading(sid) as s:
         u, v = _reversible(s.graph, s.constraints)
     seen: list[int] = []
@@ -60,7 +60,7 @@ def test_concurrent_reversals_of_one_edge_are_serialised(demo_cohort, demo_graph
         t.join()
     assert errors == []
     assert sorted(seen) == list(range(start + 1, start + 9))  # one revision per edit
-    assert ws.revision(sid) == start + 8
+    assert ws.history_revision(sid) == start + 8
     with ws.reading(sid) as s:
         assert s.graph.has_edge(u, v) and not s.graph.has_edge(v, u)  # an even number of flips
 
@@ -73,6 +73,6 @@ def test_revision_is_the_stored_history_so_another_worker_agrees(demo_cohort, de
         s.remove(u, v, author="dr_a")
     with ws.editing(sid) as s:
         s.undo(author="dr_a")
-    assert ws.revision(sid) == 3  # start, edit, undo
+    assert ws.history_revision(sid) == 3  # start, edit, undo
     ws.forget(sid)  # as a second worker would: rebuilt from the store
-    assert ws.revision(sid) == 3
+    assert ws.history_revision(sid) == 3

@@ -281,6 +281,57 @@ def test_audit_log_and_session_state(store, base_graph):
     assert store.delete_session_state("s1") and store.load_session_state("s1") is None
 
 
+def test_session_saves_are_compare_and_set_with_their_audit_entries(store, base_graph):
+    """No lost updates in the store (SQLite and PostgreSQL): every save of a session
+    bumps its revision; a writer holding an older revision is refused and writes nothing,
+    not even the audit entry that came with its edit."""
+    from kg_editor.errors import ConflictError
+
+    p = store.ensure_project("asia", "fp")
+    state = {"graph": base_graph.to_dict(), "history": []}
+    assert store.save_session_state("s1", p.id, state) == 0
+    assert store.session_revision("s1") == 0 and store.session_revision("nope") is None
+    e1 = AddEdge("lung", "xray", author="dr_a", rationale="first")
+    g1 = apply_edit(base_graph, e1)
+    rev = store.save_session_state(
+        "s1",
+        p.id,
+        {"graph": g1.to_dict(), "history": [edit_to_dict(e1)]},
+        expected_revision=0,
+        audit=[{"edit": e1, "report_delta": None, "action": "edit"}],
+    )
+    assert rev == 1 and store.load_session_state("s1")["revision"] == 1
+    # a second writer that read revision 0 is refused: nothing of its edit is stored
+    e2 = AddEdge("tub", "either", author="dr_b", rationale="late")
+    with pytest.raises(ConflictError, match="changed elsewhere"):
+        store.save_session_state(
+            "s1",
+            p.id,
+            {"graph": apply_edit(base_graph, e2).to_dict(), "history": [edit_to_dict(e2)]},
+            expected_revision=0,
+            audit=[{"edit": e2, "report_delta": None, "action": "edit"}],
+        )
+    back = store.load_session_state("s1")
+    assert CausalGraph.from_dict(back["graph"]) == g1 and back["revision"] == 1
+    assert [a.rationale for a in store.audit(p.id, session_id="s1")] == ["first"]
+
+
+def test_a_save_onto_a_moved_branch_head_is_refused(store, base_graph):
+    from kg_editor.errors import ConflictError
+
+    p = store.ensure_project("asia", "fp")
+    v1 = store.save_version(p.id, base_graph, author="dr_a", expected_head=None, check_head=True)
+    g2 = apply_edit(base_graph, AddEdge("lung", "xray", author="dr_a"))
+    v2 = store.save_version(p.id, g2, author="dr_a", expected_head=v1.id, check_head=True)
+    with pytest.raises(ConflictError, match="moved on"):
+        store.save_version(p.id, base_graph, author="dr_b", expected_head=v1.id, check_head=True)
+    assert store.head(p.id).id == v2.id
+    # ids are matched exactly: LIKE wildcards match nothing
+    for bad in ("%%%%", "____", v1.id[:4] + "%"):
+        with pytest.raises(StoreError, match="No version"):
+            store.get_version(bad)
+
+
 def test_failed_write_leaves_nothing_behind(store, base_graph):
     p = store.ensure_project("asia", "fp")
     with pytest.raises(StoreError, match="No version"):

@@ -102,7 +102,7 @@ def test_a_graph_with_non_default_options_reopens_without_repeating_them(tmp_pat
     monkey.setattr(dash.Dash, "run", fake_run)
     try:
         store = f"sqlite:///{tmp_path / 'kg.db'}"
-        assert main(["serve", "--graph", str(graph), "--store", store]) == 0
+        assert main(["serve", "--graph", str(graph), "--store", store, "--dev-server"]) == 0
     finally:
         monkey.undo()
     assert "ready" in capsys.readouterr().err
@@ -112,7 +112,10 @@ def test_a_graph_with_non_default_options_reopens_without_repeating_them(tmp_pat
     # another cohort is refused before "ready" is printed
     with pytest.MonkeyPatch.context() as m:
         m.setattr(dash.Dash, "run", fake_run)
-        assert main(["serve", "demo", "--graph", str(graph), "--max-variables", "60"]) == 2
+        assert (
+            main(["serve", "demo", "--graph", str(graph), "--max-variables", "60", "--dev-server"])
+            == 2
+        )
     err = capsys.readouterr().err
     assert "--max-variables 25 there, 60 here" in err and "ready" not in err
 

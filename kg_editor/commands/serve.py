@@ -43,12 +43,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", help="store URL (default: the SQLite file in your data directory)")
     p.add_argument("--graph", help="start from this graph JSON instead of distilling one")
     p.add_argument("--debug", action="store_true", help="Dash debug mode (developers)")
+    # -- serving a team (kg_editor.commands._serving) --
+    from kg_editor.commands._serving import add_serving_options
+
+    add_serving_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ["DASH_DISABLE_VERSION_CHECK"] = "true"
+    from kg_editor.commands._serving import check_bind, policy_from_args, serve_production
     from kg_editor.ui.app import create_app
+
+    check_bind(args)  # refuses a non-loopback address without accounts, before any work
 
     if args.graph:
         from kg_editor.model.graph import CausalGraph
@@ -62,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
         ws = workspace_for_graph(args, graph, source=given, what=f"The graph {args.graph}")
     else:
         ws = workspace_from_args(args)
-    app = create_app(workspace=ws)
+    app = create_app(workspace=ws, security=policy_from_args(args))
     ws.warm(progress)
+    if not args.debug and not args.dev_server:
+        return serve_production(app, args)
     url = f"http://{args.host}:{args.port}/"
     print(
         f"kg-editor is ready: open {url} in your browser (Ctrl+C to stop).",

@@ -240,6 +240,9 @@ class EditSession:
         self._redo: list[_Step] = []
         self._stale: list[Family] = []
         self.report = self._make_report(self.graph, self.families)
+        #: The saved version this session's graph was last based on (opened from or
+        #: saved as); a save checks the branch head is still this one (no lost updates).
+        self.base_version: str | None = None
         self.history: list[HistoryEntry] = [
             HistoryEntry("start", None, self.report, None, author=author)
         ]
@@ -633,10 +636,21 @@ class EditSession:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
-    def undo(self, *, author: str | None = None) -> ReportDelta:
-        """Undo the last edit (the graph, with its attributes, is restored exactly)."""
+    def undo(self, *, author: str | None = None, own_only: bool = True) -> ReportDelta:
+        """Undo the last edit (the graph, with its attributes, is restored exactly).
+
+        With ``own_only`` (the default) an author undoes only their own last edit: when
+        the last edit is someone else's, nothing changes and the error names them.
+        """
         if not self._undo:
             raise KGEditorError("There is nothing to undo.")
+        last = self._undo[-1].edit
+        if own_only and author is not None and last.author != author:
+            raise KGEditorError(
+                f"The last edit ({last.source} -> {last.target}) was made by {last.author}, "
+                "not by you; Undo only reverts your own last edit. Change it with a new edit "
+                "(and a rationale) instead."
+            )
         step = self._undo.pop()
         self._redo.append(step)
         return self._restore(step.graph_before, step.families_before, "undo", step.edit, author)
@@ -799,6 +813,11 @@ class EditSession:
         if isinstance(suggestion_or_id, Suggestion):
             return suggestion_or_id
         s = self._issued.get(str(suggestion_or_id))
+        if s is None and str(suggestion_or_id) not in self._rejected:
+            # a worker that rebuilt this session (restart, another process) has not
+            # issued the suggestions the page shows: ids are deterministic, recompute them
+            self.suggestions(k=50)
+            s = self._issued.get(str(suggestion_or_id))
         if s is None:
             raise KGEditorError(
                 f"No suggestion with id {suggestion_or_id!r}; ask for suggestions() first and use one of their ids."
@@ -901,6 +920,7 @@ class EditSession:
             "constraints": self.constraints.to_dict(),
             "reference": self.reference.to_dict() if self.reference is not None else None,
             "history": [h.to_dict() for h in self.history],
+            "base_version": self.base_version,
         }
 
     @classmethod
@@ -933,7 +953,44 @@ class EditSession:
             seed=st.get("seed", 0),
             patterns=bool(st.get("patterns", False)),
         )
-        for i, h in enumerate(data.get("history", [])):
+        session._replay(data.get("history", []), 0)
+        session.base_version = data.get("base_version")
+        if "graph" in data and CausalGraph.from_dict(data["graph"]) != session.graph:
+            raise FormatError(
+                "Replaying the session's history does not give its saved graph; the file is inconsistent."
+            )
+        return session
+
+    def catch_up(self, data: Mapping[str, Any]) -> bool:
+        """Bring this session to the newer saved state ``data`` (another worker edited
+        it) by replaying only the history entries it lacks; ``False`` (nothing changed)
+        when ``data`` is not this session's history continued, or its settings differ;
+        rebuild with :meth:`from_dict` then."""
+        entries = list(data.get("history", []))
+        n = len(self.history)
+        settings = data.get("settings", {})
+        if len(entries) < n or list(settings.get("targets") or []) != list(self.targets):
+            return False
+        mine = self.history[-1].to_dict()
+        theirs = entries[n - 1]
+        if (mine["kind"], mine["created"], mine["edit"]) != (
+            theirs.get("kind"),
+            theirs.get("created"),
+            theirs.get("edit"),
+        ):
+            return False
+        self._replay(entries[n:], n)
+        self.base_version = data.get("base_version")
+        if "graph" in data and CausalGraph.from_dict(data["graph"]) != self.graph:
+            raise FormatError(
+                "Catching up with the saved session does not give its saved graph; reload the page."
+            )
+        return True
+
+    def _replay(self, entries: Sequence[Mapping[str, Any]], offset: int) -> None:
+        """Re-apply saved history entries (``offset``: the index of the first one)."""
+        session = self
+        for i, h in enumerate(entries, start=offset):
             kind = h.get("kind")
             if kind not in HISTORY_KINDS:
                 raise FormatError(f"History entry {i + 1} has unknown kind {kind!r}.")
@@ -948,7 +1005,7 @@ class EditSession:
                 assert edit is not None
                 session._apply(edit, kind=kind, suggestion_id=h.get("suggestion_id"))
             elif kind == "undo":
-                session.undo(author=h.get("author"))
+                session.undo(author=h.get("author"), own_only=False)
             elif kind == "redo":
                 session.redo(author=h.get("author"))
             elif kind in ("merge", "split"):
@@ -980,11 +1037,6 @@ class EditSession:
             session.history[-1] = _replace(
                 session.history[-1], created=created, author=h.get("author", session.author)
             )
-        if "graph" in data and CausalGraph.from_dict(data["graph"]) != session.graph:
-            raise FormatError(
-                "Replaying the session's history does not give its saved graph; the file is inconsistent."
-            )
-        return session
 
 
 def _concept_attrs(cohort: Cohort, code: str) -> dict[str, Any]:

@@ -20,9 +20,11 @@ from dash import Input, Output, State, dcc, html
 
 from kg_editor.errors import KGEditorError
 from kg_editor.ui import ids
+from kg_editor.ui.consensus import register_consensus_page
 from kg_editor.ui.editor.callbacks import editor_page, register_callbacks
 from kg_editor.ui.editor.cards import node_details
 from kg_editor.ui.editor.search import register_search_callbacks
+from kg_editor.ui.security import SecurityPolicy, install_security
 from kg_editor.ui.state import branch_of, page_of, session_of
 from kg_editor.ui.teaching.callbacks import register_teaching_callbacks
 from kg_editor.ui.versions.callbacks import register_versions_callbacks, versions_page
@@ -86,6 +88,7 @@ def create_app(
     session_options: Mapping[str, Any] | None = None,
     cohort_options: Mapping[str, Any] | None = None,
     title: str = "kg-editor",
+    security: SecurityPolicy | None = None,
 ) -> dash.Dash:
     """Build the editor app.
 
@@ -105,6 +108,9 @@ def create_app(
     workspace : Workspace, optional
         Serve this workspace (the CLI, tests, benchmarks); built from the arguments
         above otherwise.
+    security : SecurityPolicy, optional
+        Settings of the hardening layer (:mod:`kg_editor.ui.security`: allowed hosts,
+        size limits, sign-in); always installed, with its defaults when not given.
 
     Returns
     -------
@@ -161,4 +167,8 @@ def create_app(
     register_search_callbacks(app, ws)
     # exposed for tests: node details of the current session
     app.node_details = node_details  # type: ignore[attr-defined]
+    # serving a team: the reviewers' consensus page, then (last, so the CSP covers every
+    # inline script the callbacks added) the hardening layer
+    register_consensus_page(app, ws)
+    install_security(app, ws, security)
     return app

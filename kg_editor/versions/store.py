@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_report
-from kg_editor.errors import StoreError
+from kg_editor.errors import ConflictError, StoreError
 from kg_editor.jsonsafe import json_safe
 from kg_editor.model.graph import CausalGraph, Edit, edit_from_dict, edit_to_dict
 from kg_editor.versions.diff import GraphDiff, MergeResult, diff_graphs, merge_graphs, metric_table
@@ -56,17 +56,22 @@ __all__ = [
     "Project",
     "Store",
     "Version",
+    "accounts_t",
+    "auth_events_t",
     "data_home",
     "default_store_url",
     "graph_min_cell",
     "new_id",
+    "proposals_t",
+    "server_settings_t",
+    "votes_t",
 ]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BRANCH = "main"
 _T = TypeVar("_T")
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 
 def new_id() -> str:
@@ -161,6 +166,7 @@ sessions_t = sa.Table(
     sa.Column("history", sa.JSON(), nullable=False),
     sa.Column("state", sa.JSON(), nullable=False),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revision", sa.Integer(), nullable=False, server_default="0"),
 )
 scenarios_t = sa.Table(
     "scenarios",
@@ -176,6 +182,67 @@ scenarios_t = sa.Table(
     sa.Column("data", sa.JSON(), nullable=False),
     sa.Index("ix_scenarios_project", "project_id"),
 )
+# -- 0004: serving a team (kg_editor.versions.accounts and .consensus use these) --------
+accounts_t = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.String(512), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
+)
+auth_events_t = sa.Table(
+    "auth_events",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_auth_events_kind_key", "kind", "key", "created"),
+)
+server_settings_t = sa.Table(
+    "server_settings",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+votes_t = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("round", sa.String(64), nullable=False, server_default=""),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False),
+    sa.Column("reviewer", sa.String(64), nullable=False),
+    sa.Column("vote", sa.String(16), nullable=False),
+    sa.Column("comment", sa.Text(), nullable=False, server_default=""),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(
+        "uq_votes_edge_reviewer", "project_id", "round", "source", "target", "reviewer", unique=True
+    ),
+)
+proposals_t = sa.Table(
+    "proposals",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("branch", sa.String(200), nullable=False),
+    sa.Column("version_id", sa.String(32), sa.ForeignKey("versions.id"), nullable=False),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reviewer", sa.String(64)),
+    sa.Column("comment", sa.Text(), nullable=False, server_default=""),
+    sa.Column("merged_id", sa.String(32)),
+    sa.Column("created", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided", sa.DateTime(timezone=True)),
+    sa.Index("ix_proposals_project", "project_id", "status"),
+)
+
+#: What a version id looks like (``new_id``: hex); anything else matches no version.
+_HEX_ID = __import__("re").compile(r"^[0-9a-f]{1,32}$")
 
 
 # ---------------------------------------------------------------------------------
@@ -657,6 +724,8 @@ class Store:
         message: str = "",
         report: Mapping[str, Any] | None = None,
         edits: Sequence[Edit] = (),
+        expected_head: str | None = None,
+        check_head: bool = False,
     ) -> Version:
         """Save a snapshot of ``graph`` (with its report and the edits since its parent).
 
@@ -667,12 +736,26 @@ class Store:
             ``branch`` (no parent when the branch is new).
         report : dict, optional
             ``Report.to_dict()``: sections ``accuracy``, ``targets``, ``interpretability``.
+        expected_head, check_head : optional
+            With ``check_head=True`` the save happens only if the head of ``branch`` is
+            still ``expected_head`` (``None``: the branch must be new), checked inside the
+            write transaction: a writer who started from an older head gets a
+            :class:`~kg_editor.errors.ConflictError` instead of silently replacing the
+            newer version's edits (merge the two instead).
         """
 
         def _do(conn: Connection) -> Version:
             par = parent
+            head = self._head(conn, project_id, branch)
+            if check_head and (head["id"] if head is not None else None) != expected_head:
+                now = head["id"] if head is not None else None
+                raise ConflictError(
+                    f"Branch {branch!r} moved on: its newest version is now {now} (yours was "
+                    f"based on {expected_head}). Someone else saved in between; nothing was "
+                    "saved. Open the versions page and merge your graph with theirs.",
+                    current=now,
+                )
             if par is None:
-                head = self._head(conn, project_id, branch)
                 par = head["id"] if head is not None else None
             return self._insert_version(
                 conn,
@@ -696,10 +779,13 @@ class Store:
                 .mappings()
                 .first()
             )
-            if row is None and len(version_id) >= 4:
+            if row is None and len(version_id) >= 4 and _HEX_ID.match(version_id):
+                # a prefix is matched literally (autoescape: no LIKE wildcards)
                 rows = (
                     conn.execute(
-                        sa.select(versions_t).where(versions_t.c.id.startswith(version_id)).limit(2)
+                        sa.select(versions_t)
+                        .where(versions_t.c.id.startswith(version_id, autoescape=True))
+                        .limit(2)
                     )
                     .mappings()
                     .all()
@@ -904,21 +990,31 @@ class Store:
         with self._tx() as conn:
             res = conn.execute(
                 audit_t.insert().values(
-                    project_id=project_id,
-                    session_id=session_id,
-                    version_id=None,
-                    action=action,
-                    author=edit.author,
-                    created=_aware(edit.created),
-                    edit=_clean_json(edit_to_dict(edit)),
-                    rationale=edit.rationale,
-                    report_delta=_clean_json(dict(report_delta))
-                    if report_delta is not None
-                    else None,
+                    **self._audit_values(project_id, session_id, edit, report_delta, action)
                 )
             )
             pk = res.inserted_primary_key
             return int(pk[0]) if pk else 0
+
+    @staticmethod
+    def _audit_values(
+        project_id: str,
+        session_id: str | None,
+        edit: Edit,
+        report_delta: Mapping[str, Any] | None = None,
+        action: str = "edit",
+    ) -> dict[str, Any]:
+        return {
+            "project_id": project_id,
+            "session_id": session_id,
+            "version_id": None,
+            "action": action,
+            "author": edit.author,
+            "created": _aware(edit.created),
+            "edit": _clean_json(edit_to_dict(edit)),
+            "rationale": edit.rationale,
+            "report_delta": _clean_json(dict(report_delta)) if report_delta is not None else None,
+        }
 
     def audit(
         self, project_id: str, *, session_id: str | None = None, limit: int | None = None
@@ -950,15 +1046,33 @@ class Store:
 
     # -- live sessions -----------------------------------------------------------------
     def save_session_state(
-        self, session_id: str, project_id: str, state: Mapping[str, Any]
-    ) -> None:
-        """Store (insert or replace) a live editing session's state.
+        self,
+        session_id: str,
+        project_id: str,
+        state: Mapping[str, Any],
+        *,
+        expected_revision: int | None = None,
+        audit: Sequence[Mapping[str, Any]] = (),
+    ) -> int:
+        """Store (insert or replace) a live editing session's state; returns its new
+        revision (0 for a new session, +1 on every save).
 
         ``state`` is a JSON-ready dict; its ``"graph"`` (graph format v1) and
         ``"history"`` (list of edit dicts) keys get their own columns, the rest is kept
         as is. :meth:`load_session_state` gives the same dict back.
+
+        Parameters
+        ----------
+        expected_revision : int, optional
+            Compare-and-set: write only if the stored revision is still this one, else
+            raise :class:`~kg_editor.errors.ConflictError` and write nothing.
+        audit : sequence of dict, optional
+            Audit entries (keyword arguments of :meth:`log_edit`: ``edit``,
+            ``report_delta``, ``action``) written in the same transaction, so an edit and
+            its audit entry are stored together or not at all.
         """
         st = _clean_json(dict(state))
+        st.pop("revision", None)
         graph = st.pop("graph", None)
         history = st.pop("history", [])
         values = {
@@ -969,11 +1083,56 @@ class Store:
             "updated": _now(),
         }
         with self._tx() as conn:
-            done = conn.execute(
-                sessions_t.update().where(sessions_t.c.id == session_id).values(**values)
-            )
-            if done.rowcount == 0:
-                conn.execute(sessions_t.insert().values(id=session_id, **values))
+            cur = conn.execute(
+                sa.select(sessions_t.c.revision).where(sessions_t.c.id == session_id)
+            ).first()
+            if expected_revision is not None and (cur is None or int(cur[0]) != expected_revision):
+                raise ConflictError(
+                    f"This editing session was changed elsewhere (another tab, person or "
+                    f"server process) since you loaded it: it is at revision "
+                    f"{cur[0] if cur else 'none'}, your page at {expected_revision}. Nothing "
+                    "was applied; reload the page to see the current graph and try again.",
+                    current=None if cur is None else int(cur[0]),
+                )
+            if cur is None:
+                revision = 0
+                conn.execute(sessions_t.insert().values(id=session_id, revision=0, **values))
+            else:
+                revision = int(cur[0]) + 1
+                done = conn.execute(
+                    sessions_t.update()
+                    .where(sessions_t.c.id == session_id, sessions_t.c.revision == cur[0])
+                    .values(revision=revision, **values)
+                )
+                if done.rowcount != 1:  # a concurrent writer won the race (PostgreSQL)
+                    raise ConflictError(
+                        "This editing session was changed by another writer at the same "
+                        "moment; nothing was applied. Reload the page and try again.",
+                        current=None,
+                    )
+            for entry in audit:
+                conn.execute(
+                    audit_t.insert().values(**self._audit_values(project_id, session_id, **entry))
+                )
+        return revision
+
+    def session_revision(self, session_id: str) -> int | None:
+        """The stored revision of a session (``None`` when unknown); cheap, so a worker
+        can check whether its cached copy is stale before using it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(sessions_t.c.revision).where(sessions_t.c.id == session_id)
+            ).first()
+        return None if row is None else int(row[0])
+
+    def expire_sessions(self, older_than: datetime, *, unedited_only: bool = True) -> int:
+        """Delete sessions not touched since ``older_than`` (by default only those nobody
+        ever edited: revision 0, i.e. anonymous page loads); returns how many."""
+        q = sessions_t.delete().where(sessions_t.c.updated < older_than)
+        if unedited_only:
+            q = q.where(sessions_t.c.revision == 0)
+        with self._tx() as conn:
+            return int(conn.execute(q).rowcount or 0)
 
     def load_session_state(self, session_id: str) -> dict[str, Any] | None:
         """The state saved by :meth:`save_session_state`, plus ``project_id`` and
@@ -991,6 +1150,7 @@ class Store:
         out["history"] = list(row["history"] or [])
         out.setdefault("project_id", row["project_id"])
         out.setdefault("updated", _aware(row["updated"]).isoformat())
+        out["revision"] = int(row["revision"] or 0)
         return out
 
     def delete_session_state(self, session_id: str) -> bool:

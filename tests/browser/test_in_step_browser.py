@@ -97,7 +97,7 @@ def test_twenty_rapid_actions_leave_canvas_report_and_server_equal(editor, edito
     u, v = _reversible(graph, constraints)
     pairs = _free_pairs(graph, constraints, 5)
     assert len(pairs) == 5
-    before = ws.revision(sid)
+    before = ws.history_revision(sid)
 
     # 5 reversals of one edge by the keyboard, as fast as keys go
     editor.select_edge(u, v)
@@ -119,7 +119,7 @@ def test_twenty_rapid_actions_leave_canvas_report_and_server_equal(editor, edito
         page.keyboard.press("Control+z")
     _quiet(editor)
 
-    after = ws.revision(sid)
+    after = ws.history_revision(sid)
     assert after > before  # the server took edits
     # five reversals flip the edge five times: it ends reversed unless an undo took it back
     with ws.reading(sid) as session:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, Input, Output, State, ctx, no_update, set_props
 from dash.exceptions import PreventUpdate
 
 from kg_editor.errors import ConstraintError, CycleError, KGEditorError
@@ -372,6 +372,7 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
             n_nodes=len(session.graph),
             author=session.author if session.author != "anonymous" else "",
             server_revision=len(session.history),
+            revision=workspace.revision(sid),
         )
 
 
@@ -427,6 +428,8 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         if action is None:
             raise PreventUpdate
         sid = session_id(session)
+        # the store revision this tab shows: an edit from a stale tab is refused
+        tab_revision = session.get("revision") if isinstance(session, dict) else None
         view = dict(view or {"revision": 0})
         focus_on = "on" in (focus_mode or [])
         centre = search
@@ -472,8 +475,12 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                     edge_reverse=False,
                 )
                 return out
-            hold = workspace.reading if action.kind == "refresh" else workspace.editing
-            with hold(sid) as session:
+            hold = (
+                workspace.reading(sid)
+                if action.kind == "refresh"
+                else workspace.editing(sid, expected_revision=tab_revision)
+            )
+            with hold as session:
                 result = None
                 if action.kind in ACTIONS:
                     result = ACTIONS[action.kind](session, action, state)
@@ -523,6 +530,10 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                     out["history"] = history_list(session)
                 out["alert_hidden"] = True
                 view = _answer_view(view, action, len(session.history), drawn=True)
+            # the tab now shows this store revision; a stale tab's next edit is refused
+            set_props(
+                ids.SESSION, {"data": {"session_id": sid, "revision": workspace.revision(sid)}}
+            )
             view["revision"] = int(view.get("revision", 0)) + 1
             view["last"] = action.kind
             if result is not None and action.kind in ("add", "reverse"):
@@ -808,7 +819,7 @@ def _stamp(
     settled. A refused edit leaves the session as it was, so the canvas is not redrawn
     (``drawn`` is false: the page redraws when its canvas is older than the session)."""
     try:
-        revision = workspace.revision(sid)
+        revision = workspace.history_revision(sid)
     except KGEditorError:
         revision = int(view.get("server_revision", 0))
     stamped = _answer_view(view, action, revision, drawn=False)

@@ -155,8 +155,11 @@ def editor_layout(
     n_nodes: int,
     author: str = "",
     server_revision: int = 0,
+    revision: int | None = None,
 ) -> html.Div:
-    """The editor page for one session, pre-filled with its first render."""
+    """The editor page for one session, pre-filled with its first render (``revision``:
+    the store revision of the session it shows, sent back with every edit;
+    ``server_revision``: the session's history length the page was drawn from)."""
     if review is None:
         review = ReviewView(None, "", "")
     header = html.Header(
@@ -533,7 +536,7 @@ def editor_layout(
     )
     return html.Div(
         [
-            dcc.Store(id=ids.SESSION, data={"session_id": session_id}),
+            dcc.Store(id=ids.SESSION, data={"session_id": session_id, "revision": revision}),
             dcc.Store(
                 id=ids.VIEW,
                 # server_revision: the session state the page was drawn from (build 0)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash import ALL, Input, Output, State, ctx, html, no_update, set_props
 from dash.exceptions import PreventUpdate
 
 from kg_editor.errors import KGEditorError
@@ -168,9 +168,10 @@ def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
     def editor_save(n: Any, session: Any, author: Any, message: Any, search: Any) -> Any:
         if not n:
             raise PreventUpdate
+        sid = str(session_id(session))
         try:
             v = workspace.save_version(
-                str(session_id(session)),
+                sid,
                 author=(author or "").strip() or "anonymous",
                 message=(message or "").strip(),
                 branch=branch_of(search),
@@ -180,6 +181,8 @@ def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
         except Exception:
             logger.exception("could not save a version")
             return html.Span(GENERIC_ERROR, className="error"), no_update
+        # saving moved the session on (its base version): the tab keeps the new revision
+        set_props(ids.SESSION, {"data": {"session_id": sid, "revision": workspace.revision(sid)}})
         return f"Saved #{v.seq} ({v.id}) on {v.branch}", ""
 
     @app.callback(
