@@ -373,6 +373,40 @@ class Versions:
     def close(self) -> None:
         self.store.close()
 
+    def sign_in(
+        self, username: str | None, password: str | None, required: str, doing: str
+    ) -> str | None:
+        """Who writes to the store from the command line, checked like the web app does.
+
+        Without accounts the store is single-user: ``None`` (the caller's own name
+        stands). With accounts, ``username`` must sign in with ``password`` and hold
+        ``required`` (viewer < editor < reviewer < admin); the account name is returned
+        to be recorded as the author.
+
+        Raises
+        ------
+        AccessError
+            No user name, a wrong password, a disabled account, or a role below
+            ``required``; the message says what to do.
+        """
+        from kg_editor.errors import AccessError
+
+        accounts = self.accounts
+        if not accounts.any():
+            return None
+        if not username:
+            raise AccessError(
+                f"This store has accounts: {doing} needs the {required} role. Say who you are "
+                "with --as USERNAME (the password is asked for, or read from KG_EDITOR_PASSWORD)."
+            )
+        account = accounts.authenticate(username, password or "", client="cli")
+        if not account.can(required):
+            raise AccessError(
+                f"{account.username} is a {account.role}: {doing} needs the {required} role "
+                "(ask an administrator: kg-editor users set-role)."
+            )
+        return account.username
+
     @property
     def accounts(self) -> Accounts:
         """The store's local accounts (sign-in, roles, rate-limit counts)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,17 +21,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kg_editor.data.cohort import Cohort
     from kg_editor.model.graph import CausalGraph
-    from kg_editor.workspace import ProjectSpec, Workspace
+    from kg_editor.workspace import ProjectSpec, Versions, Workspace
 
 __all__ = [
     "COHORT_OPTIONS",
     "DefaultSource",
     "add_cohort_arguments",
     "add_cohort_options",
+    "add_sign_in_argument",
     "cohort_from_args",
     "cohort_options_from_args",
     "print_json",
     "progress",
+    "signed_in_author",
     "spec_from_args",
     "workspace_for_graph",
     "workspace_from_args",
@@ -242,6 +245,34 @@ def progress(message: str) -> Iterator[None]:
     elapsed = time.perf_counter() - start
     if elapsed > 1.0:
         print(f"{message}: done in {elapsed:.1f} s", file=sys.stderr)
+
+
+def add_sign_in_argument(p: argparse.ArgumentParser) -> None:
+    """``--as USERNAME`` for commands that write to a store with accounts."""
+    p.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USERNAME",
+        default=os.environ.get("KG_EDITOR_USER"),
+        help="your account when the store has accounts (default $KG_EDITOR_USER); the "
+        "password is asked for, or read from $KG_EDITOR_PASSWORD",
+    )
+
+
+def signed_in_author(
+    versions: Versions, args: argparse.Namespace, required: str, doing: str
+) -> str | None:
+    """The account that writes (checked against ``required``), or ``None`` for a store
+    without accounts. The password comes from $KG_EDITOR_PASSWORD or the terminal."""
+    if not versions.accounts.any():
+        return None
+    user = getattr(args, "as_user", None)
+    password = os.environ.get("KG_EDITOR_PASSWORD")
+    if user and password is None:
+        import getpass
+
+        password = getpass.getpass(f"Password for {user}: ")
+    return versions.sign_in(user, password, required, doing)
 
 
 def print_json(obj: Any) -> None:

@@ -9,8 +9,10 @@ from typing import Any, cast
 
 from kg_editor.commands._common import (
     add_cohort_arguments,
+    add_sign_in_argument,
     print_json,
     progress,
+    signed_in_author,
     workspace_from_args,
 )
 
@@ -60,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="project name in the store (default: the cohort's project, as the web editor names it)",
     )
     q.add_argument("--author", default="anonymous")
+    add_sign_in_argument(q)
     q.add_argument("--message", "-m", default="imported")
     q.set_defaults(func=run_import)
 
@@ -125,10 +128,11 @@ def run_import(args: argparse.Namespace) -> int:
         from kg_editor.workspace import Versions
 
         with Versions(args.store) as versions:
+            author = signed_in_author(versions, args, "editor", "saving a version") or args.author
             if args.project:
                 versions.store.ensure_project(args.project)
             v = versions.save_graph(
-                graph, project=args.project, author=args.author, message=args.message
+                graph, project=args.project, author=author, message=args.message
             )
             result["version"] = v.id
             result["project"] = versions.store.get_project(v.project_id).name

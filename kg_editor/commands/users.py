@@ -18,6 +18,7 @@ import argparse
 import getpass
 import sys
 
+from kg_editor.commands._common import add_sign_in_argument, signed_in_author
 from kg_editor.errors import KGEditorError
 
 __all__ = ["register", "run"]
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--store", help="store URL (default: the SQLite file in your data directory)")
     p.add_argument("--json", action="store_true", help="print JSON (list)")
+    add_sign_in_argument(p)
     acts = p.add_subparsers(dest="users_action", metavar="ACTION")
     a = acts.add_parser("add", help="create an account")
     a.add_argument("username")
@@ -79,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         )
     with Versions(args.store) as versions:
         accounts = versions.accounts
+        # once an administrator exists, only an administrator manages accounts (until
+        # then the store's owner sets them up, the first administrator included)
+        if any(a.role == "admin" and a.active for a in accounts.list()):
+            signed_in_author(versions, args, "admin", f"users {action}")
         if action == "add":
             acc = accounts.add(args.username, _password(args), role=args.role)
             print(f"Added {acc.username} ({acc.role}).", file=sys.stderr)

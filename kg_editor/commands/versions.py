@@ -9,7 +9,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from kg_editor.commands._common import print_json
+from kg_editor.commands._common import add_sign_in_argument, print_json, signed_in_author
 
 if TYPE_CHECKING:
     from kg_editor.workspace import Versions
@@ -79,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--from", dest="in_format", help="input format (default: from the suffix)")
     q.add_argument("--branch", "-b", default="main")
     q.add_argument("--author", "-a", default="anonymous")
+    add_sign_in_argument(q)
     q.add_argument("--message", "-m", default="")
     q.add_argument("--report", help="a report JSON file to store with it")
     q.add_argument("--parent", help="parent version (default: the branch head)")
@@ -89,12 +90,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("version")
     q.add_argument("name")
     q.add_argument("--author", "-a", default="anonymous")
+    add_sign_in_argument(q)
     q.set_defaults(func=run_branch)
 
     q = vs.add_parser("restore", help="make an old version the head of its branch again")
     common(q, project=False)
     q.add_argument("version")
     q.add_argument("--author", "-a", default="anonymous")
+    add_sign_in_argument(q)
     q.set_defaults(func=run_restore)
 
     q = vs.add_parser("merge", help="merge version B into version A (three-way)")
@@ -110,6 +113,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="resolve a conflict, e.g. 'lung -- smoke=theirs' or 'lung -- smoke=smoke -> lung' (repeatable)",
     )
     q.add_argument("--author", "-a", default="anonymous")
+    add_sign_in_argument(q)
     q.add_argument("--message", "-m", default="")
     q.set_defaults(func=run_merge)
 
@@ -232,12 +236,13 @@ def run_save(args: argparse.Namespace) -> int:
         with open(args.report, encoding="utf-8") as fh:
             report = json.load(fh)
     with _store(args) as store:
+        author = signed_in_author(store, args, "editor", "saving a version") or args.author
         v = store.save_graph(
             graph,
             project=args.project,
             parent=args.parent,
             branch=args.branch,
-            author=args.author,
+            author=author,
             message=args.message,
             report=report,
         )
@@ -247,7 +252,8 @@ def run_save(args: argparse.Namespace) -> int:
 
 def run_branch(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        v = store.branch(args.version, args.name, author=args.author)
+        author = signed_in_author(store, args, "editor", "branching") or args.author
+        v = store.branch(args.version, args.name, author=author)
     print_json(v.to_dict()) if args.json else print(
         f"{v.id}  new branch {v.branch} from {v.parent_id}"
     )
@@ -256,7 +262,8 @@ def run_branch(args: argparse.Namespace) -> int:
 
 def run_restore(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        v = store.restore(args.version, author=args.author)
+        author = signed_in_author(store, args, "editor", "restoring a version") or args.author
+        v = store.restore(args.version, author=author)
     print_json(v.to_dict()) if args.json else print(
         f"{v.id}  restored {args.version} as the head of {v.branch}"
     )
@@ -274,8 +281,9 @@ def run_merge(args: argparse.Namespace) -> int:
             raise StoreError(f"--resolve takes KEY=CHOICE, got {item!r}.")
         resolutions[key.strip()] = choice.strip()
     with _store(args) as store:
+        author = signed_in_author(store, args, "reviewer", "merging versions") or args.author
         try:
-            v = store.merge(args.a, args.b, resolutions, author=args.author, message=args.message)
+            v = store.merge(args.a, args.b, resolutions, author=author, message=args.message)
         except MergeConflictError as exc:
             if args.json:
                 print_json({"conflicts": [c.to_dict() for c in exc.conflicts]})

@@ -1,0 +1,72 @@
+"""Roles hold on the command line too (issue 15): once a store has accounts, every CLI
+command that writes to it signs in (``--as``, password from $KG_EDITOR_PASSWORD or the
+terminal), is refused below its role with a message, and records the account as author."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from kg_editor.cli import main
+from kg_editor.model.graph import CausalGraph
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    graph = tmp_path / "g.json"
+    CausalGraph.from_edges([("a", "b"), ("b", "c")]).to_json(graph)
+    return url, graph
+
+
+def _add(url, name, role, monkeypatch, *auth):
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{name} has a long passphrase\n"))
+    return main(["users", "--store", url, *auth, "add", name, "--role", role, "--password-stdin"])
+
+
+def test_without_accounts_the_store_is_single_user(store, capsys):
+    url, graph = store
+    assert main(["versions", "save", str(graph), "--store", url, "-a", "dr_home"]) == 0
+    vid = capsys.readouterr().out.strip()
+    assert main(["versions", "show", vid, "--store", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["author"] == "dr_home"
+
+
+def test_writes_sign_in_and_respect_roles(store, capsys, monkeypatch):
+    url, graph = store
+    assert _add(url, "admin_a", "admin", monkeypatch) == 0  # the first administrator
+    # now only an administrator manages accounts
+    monkeypatch.delenv("KG_EDITOR_PASSWORD", raising=False)
+    assert _add(url, "dr_v", "viewer", monkeypatch) == 2
+    assert "--as USERNAME" in capsys.readouterr().err
+    monkeypatch.setenv("KG_EDITOR_PASSWORD", "admin_a has a long passphrase")
+    assert _add(url, "dr_v", "viewer", monkeypatch, "--as", "admin_a") == 0
+    assert _add(url, "dr_e", "editor", monkeypatch, "--as", "admin_a") == 0
+    capsys.readouterr()
+
+    # saving a version needs an account with the editor role
+    assert main(["versions", "save", str(graph), "--store", url]) == 2
+    assert "needs the editor role" in capsys.readouterr().err
+    monkeypatch.setenv("KG_EDITOR_PASSWORD", "dr_v has a long passphrase")
+    assert main(["versions", "save", str(graph), "--store", url, "--as", "dr_v"]) == 2
+    assert "dr_v is a viewer" in capsys.readouterr().err
+    monkeypatch.setenv("KG_EDITOR_PASSWORD", "wrong")
+    assert main(["versions", "save", str(graph), "--store", url, "--as", "dr_e"]) == 2
+    assert "Wrong user name or password" in capsys.readouterr().err
+    monkeypatch.setenv("KG_EDITOR_PASSWORD", "dr_e has a long passphrase")
+    args = ["versions", "save", str(graph), "--store", url, "--as", "dr_e", "-a", "someone else"]
+    assert main(args) == 0
+    vid = capsys.readouterr().out.strip()
+    assert main(["versions", "show", vid, "--store", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["author"] == "dr_e"  # the account, not -a
+
+    # a branch is an editor's; a merge a reviewer's
+    assert main(["versions", "branch", vid, "trial", "--store", url, "--as", "dr_e"]) == 0
+    bid = capsys.readouterr().out.split()[0]
+    assert main(["versions", "merge", vid, bid, "--store", url, "--as", "dr_e"]) == 2
+    assert "needs the reviewer role" in capsys.readouterr().err
+    # and the editor cannot manage accounts
+    assert main(["users", "--store", url, "--as", "dr_e", "set-role", "dr_e", "admin"]) == 2
+    assert "needs the admin role" in capsys.readouterr().err
