@@ -35,6 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+try:
+    from benchmarks import local_postgres
+except ImportError:  # run as a script: benchmarks/ is the first entry of sys.path
+    import local_postgres  # type: ignore[no-redef]
+
 __all__ = ["Clinician", "LoadResult", "run_load", "start_postgres", "start_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,48 +52,11 @@ def _free_port() -> int:
 
 
 def start_postgres() -> tuple[str, Any]:
-    """A throw-away PostgreSQL on a Unix socket (as tests/test_store.py does); returns
-    (SQLAlchemy URL, stop function)."""
-    bindir = None
-    for cand in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (cand / "initdb").exists():
-            bindir = cand
-            break
-    if bindir is None:
-        raise SystemExit("PostgreSQL binaries (initdb, pg_ctl) are not installed.")
-    root = Path(tempfile.mkdtemp(prefix="kg-load-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:
-        import pwd
-
-        os.chown(root, pwd.getpwnam("postgres").pw_uid, -1)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data = root / "data"
-
-    def run(*a: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*prefix, *a], capture_output=True, text=True, timeout=120)
-
-    r = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "kg")
-    if r.returncode:
-        raise SystemExit(r.stderr)
-    r = run(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        f"-k {root} -c listen_addresses='' -c max_connections=200",
-        "-l",
-        str(root / "log"),
-        "-w",
-        "start",
-    )
-    if r.returncode:
-        raise SystemExit(r.stderr)
-
-    def stop() -> None:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
+    """A throw-away PostgreSQL for the load test: (SQLAlchemy URL, stop function)."""
+    try:
+        root, stop = local_postgres.start_postgres(max_connections=200)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
     return f"postgresql+psycopg://kg@/postgres?host={root}", stop
 
 

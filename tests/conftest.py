@@ -118,70 +118,28 @@ def asia_synthetic():
     return network_events("asia", 3000, seed=3)
 
 
-# --- counts engines (issue 16): one PostgreSQL server and one Spark session per run ---
-def _pg_bindir():
-    import shutil
-    from pathlib import Path
+# --- one throw-away PostgreSQL server and one Spark session per run -----------------------
+@pytest.fixture(scope="session")
+def postgres_socket():
+    """A throw-away PostgreSQL server (benchmarks/local_postgres.py); yields its socket
+    folder (user ``kg``). Skipped only when the binaries or psycopg are missing."""
+    pytest.importorskip("psycopg")
+    from benchmarks.local_postgres import start_postgres
 
-    for cand in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (cand / "initdb").exists() and (cand / "pg_ctl").exists():
-            return cand
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
+    try:
+        root, stop = start_postgres()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield root
+    finally:
+        stop()
 
 
 @pytest.fixture(scope="session")
-def pg_engine_url():
-    """A throw-away PostgreSQL server on a Unix socket (as tests/test_store.py starts
-    one); yields a libpq URL. Skipped only when the binaries or psycopg are missing."""
-    import shutil
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    pytest.importorskip("psycopg")
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    root = Path(tempfile.mkdtemp(prefix="kg-pg-engine-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        import pwd
-
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser")
-        try:
-            uid = pwd.getpwnam("postgres").pw_uid
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user")
-        os.chown(root, uid, -1)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data = root / "data"
-
-    def run(*a):
-        return subprocess.run([*prefix, *a], capture_output=True, text=True, timeout=120)
-
-    r = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "kg")
-    if r.returncode != 0:
-        pytest.skip(f"initdb failed: {r.stderr[-300:]}")
-    r = run(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        f"-k {root} -c listen_addresses=''",
-        "-l",
-        str(root / "log"),
-        "-w",
-        "start",
-    )
-    if r.returncode != 0:
-        pytest.skip(f"PostgreSQL did not start: {r.stderr[-300:]}")
-    try:
-        yield f"postgresql://kg@/postgres?host={root}"
-    finally:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+def pg_engine_url(postgres_socket):
+    """A libpq URL of the throw-away server (the counts engines' tests)."""
+    return f"postgresql://kg@/postgres?host={postgres_socket}"
 
 
 @pytest.fixture(scope="session")

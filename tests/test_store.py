@@ -4,15 +4,12 @@ sessions, migrations, and a writer killed in the middle of saving."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -47,68 +44,12 @@ REPORT = {
 }
 
 
-def _pg_bin() -> Path | None:
-    for cand in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (cand / "initdb").exists() and (cand / "pg_ctl").exists():
-            return cand
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
-@pytest.fixture(scope="module")
-def postgres_server():
-    """A throw-away PostgreSQL server on a Unix socket, when the binaries and the psycopg
-    driver are installed (skipped otherwise)."""
-    pytest.importorskip("psycopg")
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    root = Path(
-        tempfile.mkdtemp(prefix="kg-pg-")
-    )  # not under pytest's 0700 tree: postgres must reach it
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser")
-        try:
-            import pwd
-
-            uid = pwd.getpwnam("postgres").pw_uid
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user")
-        os.chown(root, uid, -1)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data = root / "data"
-    run = lambda *a: subprocess.run([*prefix, *a], capture_output=True, text=True, timeout=120)  # noqa: E731
-    r = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "kg")
-    if r.returncode != 0:
-        pytest.skip(f"initdb failed: {r.stderr[-300:]}")
-    r = run(
-        str(bindir / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        f"-k {root} -c listen_addresses=''",
-        "-l",
-        str(root / "log"),
-        "-w",
-        "start",
-    )
-    if r.returncode != 0:
-        pytest.skip(f"PostgreSQL did not start: {r.stderr[-300:]}")
-    try:
-        yield root
-    finally:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     if request.param == "sqlite":
         s = Store(tmp_path / "store.sqlite")
     else:
-        sock = request.getfixturevalue("postgres_server")
+        sock = request.getfixturevalue("postgres_socket")
         name = "t_" + new_id()
         admin = sa.create_engine(
             f"postgresql+psycopg://kg@/postgres?host={sock}", isolation_level="AUTOCOMMIT"
