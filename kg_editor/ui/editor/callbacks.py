@@ -665,52 +665,35 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         prevent_initial_call=True,
     )
 
-    app.clientside_callback(
-        """function(n, a, b){
-            if (!n) { return window.dash_clientside.no_update; }
-            var p = {kind: "add_latent", source: a || null, target: b || null, via: "form"};
-            if (window.kgEditor && window.kgEditor.send) {
-                window.kgEditor.send(p); return window.dash_clientside.no_update;
-            }
-            p.nonce = String(Date.now()); return p;
-        }""",
-        Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
-        Input(ids.FORM_LATENT, "n_clicks"),
-        State(ids.FORM_SOURCE, "value"),
-        State(ids.FORM_TARGET, "value"),
-        prevent_initial_call=True,
-    )
-
-    # the concept card's buttons send their action through the one client-action store
-    app.clientside_callback(
-        """function(n, nodes, name){
-            if (!n) { return window.dash_clientside.no_update; }
-            var p = {kind: "merge", nodes: nodes || [], name: name || "", via: "concept"};
-            if (window.kgEditor && window.kgEditor.send) {  // one edit in flight at a time
-                window.kgEditor.send(p); return window.dash_clientside.no_update;
-            }
-            p.nonce = String(Date.now()); return p;
-        }""",
-        Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
-        Input(ids.CONCEPT_MERGE, "n_clicks"),
-        State(ids.CONCEPT_MEMBERS, "value"),
-        State(ids.CONCEPT_NAME, "value"),
-        prevent_initial_call=True,
-    )
-    app.clientside_callback(
-        """function(n, node){
-            if (!n) { return window.dash_clientside.no_update; }
-            var p = {kind: "split", node: node || null, via: "concept"};
-            if (window.kgEditor && window.kgEditor.send) {
-                window.kgEditor.send(p); return window.dash_clientside.no_update;
-            }
-            p.nonce = String(Date.now()); return p;
-        }""",
-        Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
-        Input(ids.CONCEPT_SPLIT, "n_clicks"),
-        State(ids.CONCEPT_SPLIT_NODE, "value"),
-        prevent_initial_call=True,
-    )
+    # buttons whose edit the page sends through the one client-action store (one edit in
+    # flight at a time): the unmeasured-cause button and the concept card's
+    for button, params, payload, states in (
+        (
+            ids.FORM_LATENT,
+            "a, b",
+            '{kind: "add_latent", source: a || null, target: b || null, via: "form"}',
+            (State(ids.FORM_SOURCE, "value"), State(ids.FORM_TARGET, "value")),
+        ),
+        (
+            ids.CONCEPT_MERGE,
+            "nodes, name",
+            '{kind: "merge", nodes: nodes || [], name: name || "", via: "concept"}',
+            (State(ids.CONCEPT_MEMBERS, "value"), State(ids.CONCEPT_NAME, "value")),
+        ),
+        (
+            ids.CONCEPT_SPLIT,
+            "node",
+            '{kind: "split", node: node || null, via: "concept"}',
+            (State(ids.CONCEPT_SPLIT_NODE, "value"),),
+        ),
+    ):
+        app.clientside_callback(
+            _client_send(params, payload),
+            Output(ids.CLIENT_ACTION, "data", allow_duplicate=True),
+            Input(button, "n_clicks"),
+            *states,
+            prevent_initial_call=True,
+        )
     app.clientside_callback(
         # every answer of the dispatch frees the edit controls and sends the next queued
         # edit (or a redraw when the answer was stale): see assets/03_kg_editor.js
@@ -752,6 +735,20 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         Input(ids.SESSION, "data"),
         prevent_initial_call="initial_duplicate",
     )
+
+
+def _client_send(params: str, payload: str) -> str:
+    """A clientside callback (a button's ``n_clicks``, then ``params``) that sends
+    ``payload`` (a JS object literal) through the page's edit queue, or writes it to the
+    client-action store when the glue script is absent."""
+    return f"""function(n, {params}){{
+        if (!n) {{ return window.dash_clientside.no_update; }}
+        var p = {payload};
+        if (window.kgEditor && window.kgEditor.send) {{
+            window.kgEditor.send(p); return window.dash_clientside.no_update;
+        }}
+        p.nonce = String(Date.now()); return p;
+    }}"""
 
 
 def _priority(trigger: Any, prop: str) -> int:
