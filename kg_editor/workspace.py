@@ -373,6 +373,13 @@ class Versions:
     def close(self) -> None:
         self.store.close()
 
+    def consensus(self, project: str | None = None) -> Consensus:
+        """Votes, protected branches and proposals of ``project`` (name or id, or the
+        store's only project)."""
+        from kg_editor.versions.consensus import Consensus
+
+        return Consensus(self.store, self.project_id(project))
+
     def sign_in(
         self, username: str | None, password: str | None, required: str, doing: str
     ) -> str | None:
@@ -489,10 +496,12 @@ class Versions:
         report: Mapping[str, Any] | None = None,
         parent: str | None = None,
         edits: Sequence[Edit] = (),
+        account: Any = None,
     ) -> Version:
         """Save ``graph`` as a version: in ``project`` when named, else in the project its
         provenance names (the one the web editor opens on the same data), else in the
-        store's only project, else in ``"default"``."""
+        store's only project, else in ``"default"``. A signed-in ``account`` below the
+        reviewer role may not save onto a protected branch (it proposes instead)."""
         if project:
             pid = self.project_id(project)
         else:
@@ -503,6 +512,10 @@ class Versions:
                 pid = self.project_id(None)
             else:
                 pid = self.store.ensure_project("default").id
+        if account is not None:
+            from kg_editor.versions.consensus import Consensus
+
+            Consensus(self.store, pid).check_save(account, branch)
         return self.store.save_version(
             pid,
             graph,

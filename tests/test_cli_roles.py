@@ -70,3 +70,49 @@ def test_writes_sign_in_and_respect_roles(store, capsys, monkeypatch):
     # and the editor cannot manage accounts
     assert main(["users", "--store", url, "--as", "dr_e", "set-role", "dr_e", "admin"]) == 2
     assert "needs the admin role" in capsys.readouterr().err
+
+
+def test_protected_branch_takes_proposals_a_reviewer_approves(store, capsys, monkeypatch):
+    url, graph = store
+    assert _add(url, "admin_a", "admin", monkeypatch) == 0
+    monkeypatch.setenv("KG_EDITOR_PASSWORD", "admin_a has a long passphrase")
+    assert _add(url, "dr_e", "editor", monkeypatch, "--as", "admin_a") == 0
+    assert _add(url, "dr_r", "reviewer", monkeypatch, "--as", "admin_a") == 0
+    assert main(["versions", "save", str(graph), "--store", url, "--as", "admin_a"]) == 0
+    base = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["versions", "protect", "main", "--store", url, "--as", "admin_a"]) == 0
+    capsys.readouterr()
+
+    def as_user(name):
+        monkeypatch.setenv("KG_EDITOR_PASSWORD", f"{name} has a long passphrase")
+        return ["--store", url, "--as", name]
+
+    # an editor cannot save straight onto main any more ...
+    assert main(["versions", "save", str(graph), *as_user("dr_e")]) == 2
+    assert "is protected" in capsys.readouterr().err
+    # ... but saves on a branch of her own and proposes it
+    other = CausalGraph.from_edges([("a", "b"), ("a", "c")])
+    other_file = graph.parent / "other.json"
+    other.to_json(other_file)
+    assert (
+        main(
+            ["versions", "save", str(other_file), "-b", "dr_e", "--parent", base, *as_user("dr_e")]
+        )
+        == 0
+    )
+    vid = capsys.readouterr().out.strip()
+    assert main(["versions", "propose", vid, "--to", "main", "-m", "a -> c", *as_user("dr_e")]) == 0
+    pid = capsys.readouterr().out.strip()
+    assert main(["versions", "proposals", "--store", url, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["id"], row["status"], row["author"]) == (pid, "pending", "dr_e")
+    # the editor cannot approve it; a reviewer can, and main then holds the change
+    assert main(["versions", "approve", pid, *as_user("dr_e")]) == 2
+    assert "needs the reviewer role" in capsys.readouterr().err
+    assert main(["versions", "approve", pid, *as_user("dr_r")]) == 0
+    merged = capsys.readouterr().out.split()[0]
+    assert main(["versions", "show", merged, "--store", url, "--json", "--graph"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["branch"] == "main" and shown["author"] == "dr_r"
+    assert main(["versions", "proposals", "--store", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "approved"

@@ -117,6 +117,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--message", "-m", default="")
     q.set_defaults(func=run_merge)
 
+    q = vs.add_parser("protect", help="let a branch change only through approved proposals")
+    common(q)
+    q.add_argument("branch", nargs="?", default="main")
+    add_sign_in_argument(q)
+    q.set_defaults(func=run_protect)
+
+    q = vs.add_parser("propose", help="ask a reviewer to merge a version into a branch")
+    common(q)
+    q.add_argument("version", help="a version saved on your own branch")
+    q.add_argument("--to", dest="branch", default="main", help="the branch (default main)")
+    q.add_argument("--author", "-a", default="anonymous")
+    q.add_argument("--message", "-m", default="", help="what the proposal changes and why")
+    add_sign_in_argument(q)
+    q.set_defaults(func=run_propose)
+
+    q = vs.add_parser("proposals", help="the proposals and what became of them")
+    common(q)
+    q.add_argument("--status", choices=["pending", "approved", "rejected"])
+    q.set_defaults(func=run_proposals)
+
+    q = vs.add_parser("approve", help="merge a proposal into its branch (a second reviewer)")
+    common(q)
+    q.add_argument("proposal")
+    q.add_argument("--author", "-a", default="anonymous")
+    q.add_argument("--message", "-m", default="")
+    add_sign_in_argument(q)
+    q.set_defaults(func=run_approve)
+
     q = vs.add_parser("log", help="the audit log: who changed what, when and why")
     common(q)
     q.add_argument("--session")
@@ -236,7 +264,8 @@ def run_save(args: argparse.Namespace) -> int:
         with open(args.report, encoding="utf-8") as fh:
             report = json.load(fh)
     with _store(args) as store:
-        author = signed_in_author(store, args, "editor", "saving a version") or args.author
+        user = signed_in_author(store, args, "editor", "saving a version")
+        author = user or args.author
         v = store.save_graph(
             graph,
             project=args.project,
@@ -245,6 +274,7 @@ def run_save(args: argparse.Namespace) -> int:
             author=author,
             message=args.message,
             report=report,
+            account=store.accounts.get(user) if user else None,
         )
     print_json(v.to_dict()) if args.json else print(v.id)
     return 0
@@ -292,6 +322,50 @@ def run_merge(args: argparse.Namespace) -> int:
     print_json(v.to_dict()) if args.json else print(
         f"{v.id}  merged {args.b} into {args.a} on {v.branch}"
     )
+    return 0
+
+
+def _account_or_name(store: Versions, args: argparse.Namespace, required: str, doing: str) -> Any:
+    """The signed-in account (roles checked again by the consensus layer), or the name
+    given with ``--author`` on a store without accounts."""
+    user = signed_in_author(store, args, required, doing)
+    return store.accounts.get(user) if user else getattr(args, "author", None)
+
+
+def run_protect(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        user = signed_in_author(store, args, "admin", "protecting a branch")
+        store.consensus(args.project).protect(
+            args.branch, admin=store.accounts.get(user) if user else None
+        )
+    print(f"{args.branch} now changes only through proposals a reviewer approves.")
+    return 0
+
+
+def run_propose(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        who = _account_or_name(store, args, "editor", "proposing a version")
+        p = store.consensus(args.project).propose(who, args.version, args.branch, args.message)
+    print_json(p.to_dict()) if args.json else print(p.id)
+    return 0
+
+
+def run_proposals(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        rows = store.consensus(args.project).proposals(args.status)
+    if args.json:
+        print_json([p.to_dict() for p in rows])
+        return 0
+    for p in rows:
+        print(f"{p.id}  {p.status:<9} {p.version_id} -> {p.branch:<10} {p.author}  {p.comment}")
+    return 0
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        who = _account_or_name(store, args, "reviewer", "approving a proposal")
+        v = store.consensus(args.project).approve(who, args.proposal, args.message)
+    print_json(v.to_dict()) if args.json else print(f"{v.id}  merged into {v.branch}")
     return 0
 
 
