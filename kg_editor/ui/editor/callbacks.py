@@ -49,6 +49,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+CHANGED_ELSEWHERE = (
+    "This session was changed in another tab or by another person; the canvas, report and "
+    "history now show the latest graph. Check it before your next edit."
+)
+
 GENERIC_ERROR = (
     "Something went wrong on the server and your last action was not applied. "
     "The error was logged for the maintainers; your graph is unchanged."
@@ -531,9 +536,11 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                 out["alert_hidden"] = True
                 view = _answer_view(view, action, len(session.history), drawn=True)
             # the tab now shows this store revision; a stale tab's next edit is refused
-            set_props(
-                ids.SESSION, {"data": {"session_id": sid, "revision": workspace.revision(sid)}}
-            )
+            stored = workspace.revision(sid)
+            set_props(ids.SESSION, {"data": {"session_id": sid, "revision": stored}})
+            if action.kind == "refresh" and tab_revision is not None and tab_revision != stored:
+                # redrawn because someone else changed the session: say so
+                _alert(out, CHANGED_ELSEWHERE, "alert info changed")
             view["revision"] = int(view.get("revision", 0)) + 1
             view["last"] = action.kind
             if result is not None and action.kind in ("add", "reverse"):
