@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,8 @@ __all__ = [
     "Variable",
     "VariableViews",
     "build_cohort",
+    "drop_one_state",
+    "select_variables",
     "stratified_split",
 ]
 
@@ -498,6 +500,58 @@ def _most_common(ev: pd.DataFrame, col: str) -> dict[str, str]:
     }
 
 
+def drop_one_state(
+    one_state: Sequence[str], always: Collection[str], names: Mapping[str, str]
+) -> None:
+    """Refuse a one-state variable that must be kept (the target); warn, naming them,
+    about the others, which the caller drops."""
+    for c in one_state:
+        if c in always:
+            raise SchemaError(
+                f"The variable {names.get(c, c)!r} ({c}) has one state in every patient; it cannot be a target.",
+                column=c,
+            )
+    if one_state:
+        shown = ", ".join(f"{names.get(c, c)!r}" for c in one_state[:10])
+        more = f" and {len(one_state) - 10} more" if len(one_state) > 10 else ""
+        warnings.warn(
+            f"Dropped {len(one_state)} variable(s) with a single state in every patient: {shown}{more}.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def select_variables(
+    counts: Mapping[str, int],
+    drop: Collection[str],
+    min_patients: int,
+    max_variables: int,
+    always: Collection[str],
+) -> tuple[list[str], list[str]]:
+    """The variables kept, most prevalent first (ties by code): at least
+    ``min_patients`` patients (the ``always`` ones regardless), none of ``drop``, at most
+    ``max_variables`` (more only to keep every one of ``always``). Returns the kept
+    variables and those cut by ``max_variables`` (both most prevalent first).
+
+    Examples
+    --------
+    >>> select_variables({"a": 50, "b": 3, "c": 40, "t": 2}, set(), 5, 1, {"t"})
+    (['t'], ['a', 'c'])
+    >>> select_variables({"a": 50, "b": 3, "c": 40, "t": 2}, set(), 5, 3, {"t"})
+    (['a', 'c', 't'], [])
+    """
+    eligible = [c for c in counts if c not in drop and (counts[c] >= min_patients or c in always)]
+    eligible.sort(key=lambda c: (-counts[c], c))
+    chosen = [c for c in eligible if c in always]
+    for c in eligible:
+        if len(chosen) >= max(max_variables, len(always)):
+            break
+        if c not in chosen:
+            chosen.append(c)
+    keep = set(chosen)
+    return [c for c in eligible if c in keep], [c for c in eligible if c not in keep]
+
+
 def build_cohort(
     source: EHRSource,
     target: str | None = None,
@@ -661,20 +715,7 @@ def build_cohort(
     counts = {c: int((s.to_numpy() != 0).sum()) for c, s in columns.items()}
     # one-state variables are dropped with a warning
     one_state = [c for c, s in all_vars.items() if len(np.unique(s.to_numpy())) < 2]
-    for c in one_state:
-        if c in always:
-            raise SchemaError(
-                f"The variable {variable_names[c]!r} ({c}) has one state in every patient; it cannot be a target.",
-                column=c,
-            )
-    if one_state:
-        names = ", ".join(f"{variable_names[c]!r}" for c in one_state[:10])
-        more = f" and {len(one_state) - 10} more" if len(one_state) > 10 else ""
-        warnings.warn(
-            f"Dropped {len(one_state)} variable(s) with a single state in every patient: {names}{more}.",
-            UserWarning,
-            stacklevel=2,
-        )
+    drop_one_state(one_state, always, variable_names)
     for c, st in states.items():
         if c in all_vars and len(st) > MAX_STATES and c not in one_state:
             raise SchemaError(
@@ -682,20 +723,10 @@ def build_cohort(
                 "supported. Group its values into fewer categories.",
                 column=c,
             )
-    eligible = [
-        c for c in columns if c not in one_state and (counts[c] >= min_patients or c in always)
-    ]
-    eligible.sort(key=lambda c: (-counts[c], c))
-    chosen = [c for c in eligible if c in always]
-    for c in eligible:
-        if len(chosen) >= max(max_variables, len(always)):
-            break
-        if c not in chosen:
-            chosen.append(c)
-    chosen_set = set(chosen)
-    ordered = [c for c in demo_cols if c not in one_state] + [
-        c for c in eligible if c in chosen_set
-    ]
+    kept, cut = select_variables(
+        {c: counts[c] for c in columns}, set(one_state), min_patients, max_variables, always
+    )
+    ordered = [c for c in demo_cols if c not in one_state] + kept
 
     data = pd.DataFrame(
         {c: all_vars[c].to_numpy().astype(np.int8) for c in ordered}, index=patients
@@ -739,7 +770,7 @@ def build_cohort(
             "codes_below_min_patients": len(
                 [c for c in columns if counts[c] < min_patients and c not in always]
             ),
-            "codes_over_max_variables": len([c for c in eligible if c not in chosen_set]),
+            "codes_over_max_variables": len(cut),
         }
     )
     dropped = build["codes_seen"] - build["codes_kept"]

@@ -26,7 +26,6 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,20 +288,7 @@ class EngineSource:
             for c in sorted(counts)
             if counts[c] == n and (len(states[c]) == 2 or _single_value(values, c))
         ]
-        for c in one_state:
-            if c in always:
-                raise SchemaError(
-                    f"The variable {names[c]!r} ({c}) has one state in every patient; it cannot be a target.",
-                    column=c,
-                )
-        if one_state:
-            shown = ", ".join(f"{names[c]!r}" for c in one_state[:10])
-            more = f" and {len(one_state) - 10} more" if len(one_state) > 10 else ""
-            warnings.warn(
-                f"Dropped {len(one_state)} variable(s) with a single state in every patient: {shown}{more}.",
-                UserWarning,
-                stacklevel=2,
-            )
+        C.drop_one_state(one_state, always, names)
         for c, st in states.items():
             if len(st) > C.MAX_STATES and c not in one_state:
                 raise SchemaError(
@@ -311,18 +297,7 @@ class EngineSource:
                     column=c,
                 )
         drop = set(one_state)
-        eligible = [
-            c for c in counts if c not in drop and (counts[c] >= min_patients or c in always)
-        ]
-        eligible.sort(key=lambda c: (-counts[c], c))
-        chosen = [c for c in eligible if c in always]
-        for c in eligible:
-            if len(chosen) >= max(max_variables, len(always)):
-                break
-            if c not in chosen:
-                chosen.append(c)
-        chosen_set = set(chosen)
-        event_cols = [c for c in eligible if c in chosen_set]
+        event_cols, cut = C.select_variables(counts, drop, min_patients, max_variables, always)
         ordered = [c for c in demo if c not in drop] + event_cols
 
         wide = self._q(wide_states_sql(self.events, variables_of(states, event_cols)))
@@ -377,7 +352,7 @@ class EngineSource:
                 "codes_below_min_patients": len(
                     [c for c in counts if counts[c] < min_patients and c not in always]
                 ),
-                "codes_over_max_variables": len([c for c in eligible if c not in chosen_set]),
+                "codes_over_max_variables": len(cut),
             }
         )
         return C.Cohort(
@@ -494,18 +469,7 @@ class EngineSource:
             for c in counts
             if counts[c] == n_all and (len(states[c]) == 2 or _single_value(values, c))
         }
-        eligible = [
-            c for c in counts if c not in one_state and (counts[c] >= min_patients or c in always)
-        ]
-        eligible.sort(key=lambda c: (-counts[c], c))
-        chosen = [c for c in eligible if c in always]
-        for c in eligible:
-            if len(chosen) >= max(max_variables, len(always)):
-                break
-            if c not in chosen:
-                chosen.append(c)
-        chosen_set = set(chosen)
-        ordered = [c for c in eligible if c in chosen_set]
+        ordered, _cut = C.select_variables(counts, one_state, min_patients, max_variables, always)
         for c in ordered:
             if len(states[c]) > C.MAX_STATES:
                 raise SchemaError(
