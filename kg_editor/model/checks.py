@@ -31,7 +31,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -80,6 +80,7 @@ def minimal_separator(
     x: str,
     y: str,
     ancestors: Mapping[str, set[str]] | None = None,
+    latent: Collection[str] | None = None,
 ) -> tuple[str, ...] | None:
     """A minimal set that d-separates non-adjacent ``x`` and ``y`` (sorted), or ``None``.
 
@@ -88,7 +89,8 @@ def minimal_separator(
     member whose removal keeps the pair separated, in sorted order so the answer is
     deterministic. Every candidate set lies in the ancestral set of ``{x, y}``, so
     d-separation is separation in its moral graph (one breadth-first search per test).
-    ``ancestors`` (node -> ancestor set) may be passed to share work across pairs.
+    ``ancestors`` (node -> ancestor set) and ``latent`` (the unobserved nodes) may be passed
+    to share work across pairs.
 
     Examples
     --------
@@ -110,7 +112,9 @@ def minimal_separator(
             for q in pa[i + 1 :]:
                 adj[p].add(q)
                 adj[q].add(p)
-    latent = {n for n in keep if graph.nodes[n].get("latent")}
+    if latent is None:  # the unobserved nodes (latent causes); callers may pass them
+        latent = [n for n in graph.nodes if graph.nodes[n].get("latent")]
+    latent = [n for n in latent if n in keep]
     if latent:
         # an unmeasured cause cannot be conditioned on: eliminating it from the moral
         # graph (its neighbours joined) keeps exactly the separations by observed sets;
@@ -322,11 +326,12 @@ class ImpliedIndependencies:
     def _recompute(self, pairs: Sequence[tuple[str, str]]) -> int:
         g = self._graph
         anc = _all_ancestors(g)
+        latent = [n for n in g.nodes if g.nodes[n].get("latent")]
         for x, y in pairs:
             if g.has_edge(x, y) or g.has_edge(y, x):
                 self._sep[(x, y)] = None
                 continue
-            sep = minimal_separator(g, x, y, anc)
+            sep = minimal_separator(g, x, y, anc, latent)
             self._sep[(x, y)] = sep
             if sep is None or (self.max_given is not None and len(sep) > self.max_given):
                 continue

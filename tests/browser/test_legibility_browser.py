@@ -5,10 +5,6 @@ after zooming out."""
 
 from __future__ import annotations
 
-import itertools
-
-import numpy as np
-import pandas as pd
 import pytest
 
 from kg_editor.data.cohort import build_cohort
@@ -40,27 +36,19 @@ def test_demo_overview_labels_are_legible(editor):
 @pytest.fixture(scope="module")
 def wide_200(tmp_path_factory):
     """200 binary variables in 1,500 patients: a chain of causes feeding a target."""
-    rng = np.random.default_rng(4)
-    n, p = 1500, 200
-    cols = {}
-    prev = rng.random(n) < 0.3
-    for j in range(p):
-        flip = rng.random(n) < 0.15
-        cur = np.where(flip, ~prev, prev) if j % 3 else rng.random(n) < 0.25
-        cols[f"v{j:03d}"] = np.where(cur, "present", "absent")
-        prev = cur
-    cols["outcome"] = np.where(prev | (rng.random(n) < 0.1), "present", "absent")
+    from kg_editor.data.sources.synthetic import wide_chain
+
+    table, edges = wide_chain(200, 1500)
     path = tmp_path_factory.mktemp("wide") / "wide.csv"
-    df = pd.DataFrame(cols)
-    df.insert(0, "patient_id", [f"P{i:05d}" for i in range(n)])
-    df.to_csv(path, index=False)
+    table.to_csv(path, index=False)
     cohort = build_cohort(
         load_source(path, kind="wide"), target="outcome", max_variables=250, min_patients=5
     )
-    codes = [c for c in cohort.codes if c != "outcome"]
-    edges = [*itertools.pairwise(codes), (codes[-1], "outcome")]
-    edges += [(codes[i], codes[i + 7]) for i in range(0, len(codes) - 7, 5)]
-    return cohort, CausalGraph.from_edges(edges, nodes=cohort.codes)
+    kept = set(cohort.codes)
+    graph = CausalGraph.from_edges(
+        [(a, b) for a, b in edges if a in kept and b in kept], nodes=cohort.codes
+    )
+    return cohort, graph
 
 
 def test_200_variables_open_on_the_targets_neighbourhood_with_legible_labels(
