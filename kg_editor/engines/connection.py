@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-class Engine:
+class Engine(ABC):
     """A place where SQL runs. Subclasses set :attr:`dialect` and implement the methods.
 
     Attributes
@@ -64,18 +65,19 @@ class Engine:
     dialect: str = ""
     url: str = ""
 
+    @abstractmethod
     def query(self, sql: str) -> pd.DataFrame:
         """Run ``sql`` (already in this engine's dialect) and return the rows."""
-        raise NotImplementedError
 
+    @abstractmethod
     def execute(self, sql: str) -> None:
         """Run a statement that returns no rows."""
-        raise NotImplementedError
 
+    @abstractmethod
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Make ``frame`` available as the table ``name`` for this connection's lifetime."""
-        raise NotImplementedError
 
+    @abstractmethod
     def close(self) -> None:
         """Release the connection (a shared Spark session is left running)."""
 
