@@ -269,15 +269,7 @@ class EngineSource:
         names = {c: labels.get(c, c) for c in [*demo, *counts]}
 
         def resolve(name: str) -> str:  # as build_cohort resolves a target
-            if name in names:
-                return name
-            low = name.strip().lower()
-            for code, lab in names.items():
-                if str(lab).lower() == low or code.lower() == low:
-                    return code
-            raise unknown_variable(
-                name, [*names, *names.values()], what=f"variable in {self.name!r}"
-            )
+            return _resolve_code(name, names, self.name)
 
         tgt = resolve(target) if target is not None else None
         always = {tgt} if tgt else set()
@@ -449,15 +441,7 @@ class EngineSource:
         names = {c: labels.get(c, c) for c in counts}
 
         def resolve(name: str) -> str:
-            if name in names:
-                return name
-            low = name.strip().lower()
-            for code, lab in names.items():
-                if str(lab).lower() == low or code.lower() == low:
-                    return code
-            raise unknown_variable(
-                name, [*names, *names.values()], what=f"variable in {self.name!r}"
-            )
+            return _resolve_code(name, names, self.name)
 
         tgt = resolve(target) if target is not None else None
         always = ({tgt} if tgt else set()) | {resolve(k) for k in keep}
@@ -579,6 +563,18 @@ class EngineSource:
             min_count=min_count,
             remainder=remainder,
         )
+
+
+def _resolve_code(name: str, names: Mapping[str, str], where: str) -> str:
+    """The code a user means by ``name`` (a code or a label, any case), as
+    :func:`kg_editor.data.cohort.build_cohort` resolves a target."""
+    if name in names:
+        return name
+    low = name.strip().lower()
+    for code, lab in names.items():
+        if str(lab).lower() == low or code.lower() == low:
+            return code
+    raise unknown_variable(name, [*names, *names.values()], what=f"variable in {where!r}")
 
 
 @dataclass
