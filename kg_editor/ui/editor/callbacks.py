@@ -375,7 +375,8 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
             target=tgt,
             focus_on=big,
             n_nodes=len(session.graph),
-            author=session.author if session.author != "anonymous" else "",
+            author=workspace.session_owner(sid)
+            or (session.author if session.author != "anonymous" else ""),
             server_revision=len(session.history),
             revision=workspace.revision(sid),
         )
