@@ -283,3 +283,46 @@ def test_latent_causes_are_merged_three_way():
     # removed on one side, kept on the other: removed
     both = CausalGraph.from_dict({**base.to_dict(), "latent": [["a", "c"]]})
     assert merge_graphs(both, base, both).graph.latent_pairs == []
+
+
+def test_the_compare_table_lists_settings_only_where_they_differ():
+    from kg_editor.ui.versions.view import comparison_table
+    from kg_editor.versions.diff import metric_table
+
+    a = {
+        "accuracy": {"loglik_per_patient": -3.0},
+        "provenance": {"distiller": {"alpha": 0.01, "max_parents": 6}},
+        "privacy": {"min_cell": 11},
+    }
+    b = {
+        "accuracy": {"loglik_per_patient": -2.9},
+        "provenance": {"distiller": {"alpha": 0.05, "max_parents": 6}},
+        "privacy": {"min_cell": 11},
+    }
+    table = comparison_table(metric_table(a, b, labels=("A", "B")), ("A", "B"))
+    rows = table.children[1].children
+    assert [r.id for r in rows] == [
+        "kg-v-metric-accuracy-loglik_per_patient",
+        "kg-v-metric-provenance-distiller-alpha",
+    ]
+    assert getattr(rows[0], "data-benefit") == "better"
+
+
+def test_a_signed_in_account_owns_its_new_sessions_and_sees_only_those(make_demo_app):
+    from test_accounts import PASSWORDS, ROLE_OF, session_of, sign_in
+
+    app = make_demo_app(bootstrap=0)
+    for name, pw in PASSWORDS.items():
+        app.workspace.accounts.add(name, pw, role=ROLE_OF[name])
+    ed, _ = sign_in(app, "ed")
+    mine = session_of(ed)["session_id"]
+    rita, _ = sign_in(app, "rita")
+    hers = session_of(rita)["session_id"]
+    assert app.workspace.session_owner(mine) == "ed"
+    assert app.workspace.session_owner(hers) == "rita"
+    page = ed.open_page("/sessions", "").get_data(as_text=True)
+    assert mine in page and hers not in page and "Signed in as" in page
+    # asking for another person's list by name gets one's own: the name is the account
+    resp = ed.fire("kg-s-name", "value", "rita", {("kg-s-current", "data"): None})
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and mine in text and hers not in text

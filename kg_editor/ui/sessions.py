@@ -63,11 +63,20 @@ def _brand() -> html.Div:
     )
 
 
-def _graph_text(s: SessionSummary, versions: Mapping[str, Version]) -> str:
-    if s.base_version and s.base_version in versions:
-        v = versions[s.base_version]
-        return f"from version #{v.seq} on {v.branch}"
-    return "the distilled graph" if not s.base_version else f"from version {s.base_version}"
+def _graph_text(s: SessionSummary, starts: Mapping[str, Version]) -> str:
+    """Where the session's graph started: a saved version with the same edges (its
+    latest such), or the distilled graph."""
+    v = starts.get(s.start_key)
+    return f"version #{v.seq} on {v.branch}" if v is not None else "the distilled graph"
+
+
+def _starts(versions: Mapping[str, Version]) -> dict[str, Version]:
+    from kg_editor.versions.sessions import edges_key
+
+    return {
+        edges_key(v.graph_data.get("edges") or []): v
+        for v in sorted(versions.values(), key=lambda v: v.seq)
+    }
 
 
 def sessions_table(
@@ -89,7 +98,7 @@ def sessions_table(
         html.Tr(
             [
                 html.Th("Session"),
-                html.Th("Graph"),
+                html.Th("Started from"),
                 html.Th("Target"),
                 html.Th("Variables", className="num"),
                 html.Th("Edges", className="num"),
@@ -101,6 +110,7 @@ def sessions_table(
         )
     )
     rows = []
+    starts = _starts(versions)
     for s in sessions:
         last = s.last_edit + (f" · {s.last_author}" if s.last_author else "")
         rows.append(
@@ -112,7 +122,7 @@ def sessions_table(
                             html.Span(" (this one)", className="muted") if s.id == current else "",
                         ]
                     ),
-                    html.Td(_graph_text(s, versions)),
+                    html.Td(_graph_text(s, starts)),
                     html.Td(label(s.target) if s.target else "–"),
                     html.Td(str(s.n_variables), className="num"),
                     html.Td(str(s.n_edges), className="num"),

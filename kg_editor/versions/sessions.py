@@ -32,7 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["SessionSummary", "describe_step", "effective_steps", "summarize_session"]
+__all__ = [
+    "SessionSummary",
+    "describe_step",
+    "edges_key",
+    "effective_steps",
+    "summarize_session",
+]
 
 #: History entries that change the graph (kept, undone and redone by the session).
 _GRAPH_STEPS = ("edit", "accept")
@@ -114,7 +120,10 @@ class SessionSummary:
     target : str or None
         The target the report is about.
     base_version : str or None
-        The saved version it was opened from (``None``: the distilled graph).
+        The saved version its saves go onto (``None``: none was saved yet).
+    start_key : str
+        :func:`edges_key` of the graph it started from (equal to a version's when it
+        was opened on that version).
     """
 
     id: str
@@ -128,6 +137,7 @@ class SessionSummary:
     n_edges: int
     target: str | None
     base_version: str | None
+    start_key: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "updated": self.updated.isoformat()}
@@ -156,4 +166,24 @@ def summarize_session(
         n_edges=len(graph.get("edges") or []),
         target=str(targets[0]) if targets else None,
         base_version=state.get("base_version") or None,
+        start_key=edges_key((state.get("initial_graph") or {}).get("edges") or []),
     )
+
+
+def edges_key(edges: Iterable[Any]) -> str:
+    """A short key of a graph's edge list (dicts with ``source``/``target``, or pairs):
+    two graphs with the same edges have the same key.
+
+    Examples
+    --------
+    >>> edges_key([{"source": "a", "target": "b"}]) == edges_key([("a", "b")])
+    True
+    """
+    import hashlib
+    import json
+
+    pairs = sorted(
+        [str(e["source"]), str(e["target"])] if isinstance(e, Mapping) else [str(e[0]), str(e[1])]
+        for e in edges
+    )
+    return hashlib.sha1(json.dumps(pairs).encode()).hexdigest()[:16]

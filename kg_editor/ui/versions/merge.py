@@ -46,6 +46,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _KIND_TITLES = {"edge": "Edge", "node": "Variable", "cycle": "Cycle"}
+#: Where a merged pair's state came from, in words.
+_FROM = {
+    "ours": "from ours",
+    "theirs": "from theirs",
+    "both": "the same on both sides",
+    "resolution": "by your choice",
+}
 
 
 def merge_options(versions: Sequence[Version]) -> list[dict[str, str]]:
@@ -77,9 +84,9 @@ def choice_map(id_list: Sequence[Any], values: Sequence[Any]) -> dict[str, Any]:
     return {str(i["index"]): v for i, v in zip(id_list or [], values or [], strict=False)}
 
 
-def evidence_text(ev: Mapping[str, Any]) -> str:
+def evidence_text(ev: Mapping[str, Any], label: Callable[[str], str] = str) -> str:
     """The evidence of an edge in one line: odds ratio with its interval, the test's
-    q-value and the time order (no patient counts).
+    q-value and the time order (no patient counts; variables named by ``label``).
 
     Examples
     --------
@@ -103,16 +110,19 @@ def evidence_text(ev: Mapping[str, Any]) -> str:
         parts.append(f"q {q:.2g}" if q >= 0.001 else "q < 0.001" if q > 0 else "q 0")
     share = (ev.get("precedence") or {}).get("share_source_first") if ev else None
     if isinstance(share, int | float) and math.isfinite(share):
-        src = ev.get("source", "the cause")
+        src = label(str(ev["source"])) if ev.get("source") else "the cause"
         parts.append(f"{src} first in {share:.0%} of dated pairs")
     return " · ".join(parts) if parts else "no evidence recorded"
 
 
-def _side_cells(side: ConflictSide) -> list[Any]:
+def _side_cells(side: ConflictSide, label: Callable[[str], str]) -> list[Any]:
     when = side.when.strftime("%Y-%m-%d %H:%M") if side.when else "–"
+    ev = evidence_text(side.evidence, label)
+    if side.state == "no edge" and side.evidence:
+        ev = "before the removal: " + ev
     return [
         html.Div(html.B(side.state or "–"), className="m-state"),
-        html.Div(evidence_text(side.evidence), className="m-evidence"),
+        html.Div(ev, className="m-evidence"),
         html.Div(f"{side.author or 'unknown'} · {when}", className="m-who"),
         html.Div(side.rationale or "(no reason given)", className="m-why"),
     ]
@@ -137,7 +147,7 @@ def conflict_card(view: ConflictView, label: Callable[[str], str] = str) -> html
                                 f"Ours · {view.ours.branch} ({view.ours.version})",
                                 className="m-side-title",
                             ),
-                            *_side_cells(view.ours),
+                            *_side_cells(view.ours, label),
                         ],
                         className="m-side ours",
                     ),
@@ -147,7 +157,7 @@ def conflict_card(view: ConflictView, label: Callable[[str], str] = str) -> html
                                 f"Theirs · {view.theirs.branch} ({view.theirs.version})",
                                 className="m-side-title",
                             ),
-                            *_side_cells(view.theirs),
+                            *_side_cells(view.theirs, label),
                         ],
                         className="m-side theirs",
                     ),
@@ -194,14 +204,16 @@ def merge_result(preview: MergePreview) -> html.Div:
         g = preview.graph
         sources: dict[str, int] = {}
         for d in preview.result.decisions.values():
-            sources[d.split(" ")[0]] = sources.get(d.split(" ")[0], 0) + 1
-        where = ", ".join(f"{n} from {k}" for k, n in sorted(sources.items()))
+            word = _FROM.get(d.split(" ")[0], d)
+            sources[word] = sources.get(word, 0) + 1
+        where = ", ".join(f"{n} {k}" for k, n in sorted(sources.items()))
+        open_dir = len(g.unresolved_edges)
         return html.Div(
             [
                 html.B("Ready to save: "),
                 f"{len(g.nodes)} variables, {len(g.edges)} edges"
-                + (f" ({len(g.unresolved_edges)} left unresolved)" if g.unresolved_edges else "")
-                + (f"; changed pairs: {where}." if where else "."),
+                + (f" ({open_dir} with the direction unresolved)" if open_dir else "")
+                + (f"; pairs changed since the common ancestor: {where}." if where else "."),
             ],
             className="m-ready",
             **dict[str, Any]({"data-ready": "1", "data-edges": str(len(g.edges))}),

@@ -137,6 +137,8 @@ _NESTED_HIGHER_IS_BETTER: dict[str, bool | None] = {
     "n": None,
 }
 _SECTION_TITLES = {"accuracy": "Accuracy", "targets": "Target", "interpretability": "Structure"}
+#: Report sections that record settings, not results: shown only where the versions differ.
+_SETTINGS_SECTIONS = ("provenance", "privacy")
 
 
 def metric_title(name: str, label: Callable[[str], str] | None = None) -> str:
@@ -599,11 +601,14 @@ def comparison_table(
     target's are left out (they belong to earlier target choices). Metrics show their
     readable names (:func:`metric_title`, variables by ``label``; the code in the tooltip) and each change is
     coloured by its benefit (:func:`benefit`: an AUROC loss is worse, a Brier drop
-    better), with the word too, never by its sign."""
+    better), with the word too, never by its sign. Settings (provenance, privacy) are
+    listed only where the two versions differ."""
     rows = []
     for sec, metric, va, vb, d in _rows_of(table, labels):
         if sec == "targets" and target is not None and not metric.startswith(f"{target}."):
             continue
+        if sec in _SETTINGS_SECTIONS and not d:
+            continue  # settings both versions share say nothing about the change
         name = metric.split(".", 1)[1] if sec == "targets" and "." in metric else metric
         verdict = benefit(name, d)
         rows.append(
