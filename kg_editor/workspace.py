@@ -1049,7 +1049,9 @@ class Workspace:
         state = self.store.load_session_state(sid)
         if state is None:
             raise UnknownSessionError(
-                "This editing session is not in the store any more; reload the page to start a new one."
+                "This editing session is not in the store any more (unused sessions expire after "
+                "two days). Open My sessions (/sessions) to resume one of yours, or the editor's "
+                "bare address for a new one."
             )
         revision = int(state.get("revision", 0))
         try:
