@@ -169,3 +169,55 @@ def test_a_merge_resolved_theirs_in_the_page_is_the_apis_merge(tab, editor_serve
     _text(page, "#kg-v-save-status", "Saved version")
     mine = [v for v in ws.list_versions() if v.author == "Dr Merge"]
     assert len(mine) == 2 and ws.session_owner(sid) == "Dr Merge"
+
+
+def test_a_choice_that_closes_a_cycle_is_refused_in_the_page(tab, editor_server):
+    from kg_editor.model.graph import CausalGraph
+
+    page = tab.page
+    ws = editor_server.workspace
+    vs, pid = ws.versions, ws.project_id
+    nodes = sorted(editor_server.graph.nodes)[:3]
+    a, b, c = nodes
+    g = editor_server.graph
+    labels = {n: g.label(n) for n in nodes}
+
+    def graph(edges):
+        return CausalGraph.from_edges(edges, nodes=nodes, labels=labels)
+
+    v0 = vs.save_graph(graph([(a, b)]), project=pid, branch="c1")
+    vs.save_graph(
+        graph([(a, b), (b, c), (a, c)]),
+        project=pid,
+        branch="c1",
+        parent=v0.id,
+    )
+    br = vs.branch(v0.id, "c2")
+    vs.save_graph(
+        CausalGraph.from_edges([(a, b), (c, a)], nodes=nodes),
+        project=pid,
+        branch="c2",
+        parent=br.id,
+    )
+    page.goto(f"{editor_server.url}/versions?session={_sid_of_owner(ws, 'Dr Merge')}")
+    page.wait_for_selector("#kg-v-merge")
+    pick(tab, "#kg-v-merge-b", "branch c2")
+    pick(tab, "#kg-v-merge-a", "branch c1")
+    page.click("#kg-v-merge-preview")
+    page.wait_for_selector(".merge-conflict")
+    card = page.locator(".merge-conflict")
+    assert card.get_attribute("data-key") == pair_key(a, c)
+    card.locator("label").filter(has_text="theirs:").click()  # c -> a closes a -> b -> c -> a
+    page.wait_for_selector("#kg-v-merge-result [data-ready='0'] li[data-kind='cycle']")
+    refused = page.inner_text("#kg-v-merge-result")
+    assert "Refused" in refused and "cycle" in refused
+    assert all(g.label(n) in refused for n in (a, b, c))  # the cycle is named
+    assert page.is_disabled("#kg-v-merge-save")
+    card.locator("label").filter(has_text="leave its direction unresolved").click()
+    page.wait_for_selector("#kg-v-merge-result [data-ready='1']")
+    assert "1 with the direction unresolved" in page.inner_text("#kg-v-merge-result")
+    assert not page.is_disabled("#kg-v-merge-save")
+
+
+def _sid_of_owner(ws, name: str) -> str:
+    return ws.sessions_of(name)[0].id
