@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIONS",
+    "MAX_HINT_EDGES",
     "Action",
     "concept_options",
+    "edit_hints",
     "editor_page",
     "parse_trigger",
     "register_callbacks",
@@ -496,6 +498,7 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                     view["focus_key"] = [focus_on, centre, hops]
                     out["layout"] = layout_options("dagre", nonce=int(view.get("revision", 0)) + 1)
                 if action.kind in REDRAW:
+                    view["hints"] = edit_hints(session)
                     out.update(render_report(session, None))
                     out["history"] = history_list(session)
                     out["undo"] = not session.can_undo
@@ -756,6 +759,40 @@ def _client_send(params: str, payload: str) -> str:
         }}
         p.nonce = String(Date.now()); return p;
     }}"""
+
+
+#: Most edges an undo or redo hint lists (larger steps are drawn when the answer comes).
+MAX_HINT_EDGES = 12
+
+
+def edit_hints(session: EditSession) -> dict[str, Any]:
+    """What Undo and Redo would change on the canvas (edges to add and to remove), for
+    the page to draw at once while the server works (assets/03_kg_editor.js); ``None``
+    for a step that changes the variables or more than :data:`MAX_HINT_EDGES` edges.
+
+    Examples
+    --------
+    >>> from kg_editor.model.graph import CausalGraph
+    >>> class Step:  # a session whose last edit reversed a -> b
+    ...     graph = CausalGraph.from_edges([("b", "a")])
+    ...     undo_graph = CausalGraph.from_edges([("a", "b")])
+    ...     redo_graph = None
+    >>> edit_hints(Step())
+    {'undo': {'add': [['a', 'b']], 'remove': [['b', 'a']]}, 'redo': None}
+    """
+    now = session.graph
+    out: dict[str, Any] = {}
+    for kind, other in (("undo", session.undo_graph), ("redo", session.redo_graph)):
+        if other is None or set(other.nodes) != set(now.nodes):
+            out[kind] = None
+            continue
+        before, after = set(now.edges), set(other.edges)
+        add, remove = sorted(after - before), sorted(before - after)
+        fits = len(add) + len(remove) <= MAX_HINT_EDGES
+        out[kind] = (
+            {"add": [list(e) for e in add], "remove": [list(e) for e in remove]} if fits else None
+        )
+    return out
 
 
 def _priority(trigger: Any, prop: str) -> int:
