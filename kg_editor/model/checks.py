@@ -311,7 +311,7 @@ class ImpliedIndependencies:
         """
         if not hasattr(self, "_graph"):
             raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
-        g = nx.DiGraph(graph.causal_nx() if isinstance(graph, CausalGraph) else graph)
+        g = graph.causal_nx() if isinstance(graph, CausalGraph) else nx.DiGraph(graph)
         if set(_observed(g)) != set(_observed(self._graph)):
             raise SchemaError("The edited graph has other variables; fit the check again.")
         if changed is None:
