@@ -294,7 +294,7 @@ class ImpliedIndependencies:
         self._ppc = np.full(n_pairs, np.nan)
         self._size = np.zeros(n_pairs, dtype=np.int64)
         self._status = np.full(n_pairs, -1, dtype=np.int8)
-        self._rows = np.zeros((n_pairs, 0), dtype=np.bool_)
+        self._rows = np.zeros((n_pairs, 0), dtype=np.uint8)  # separators, bit-packed
         self._row_nodes: list[str] = []
         self.recomputed_ = self._recompute(np.arange(n_pairs))
         self._finish()
@@ -333,13 +333,14 @@ class ImpliedIndependencies:
         :mod:`kg_editor.model.separators`) and re-test those whose separator changed."""
         arr = graph_arrays(self._graph)
         if arr.nodes != self._row_nodes:  # a latent cause came or went: re-index the rows
-            old = self._rows
-            self._rows = np.zeros((len(self._pairs), len(arr.nodes)), dtype=np.bool_)
+            old = np.unpackbits(self._rows, axis=1, count=len(self._row_nodes)).astype(np.bool_)
+            rows_now = np.zeros((len(self._pairs), len(arr.nodes)), dtype=np.bool_)
             new_at = {n: i for i, n in enumerate(arr.nodes)}
             keep = [(i, new_at[n]) for i, n in enumerate(self._row_nodes) if n in new_at]
             if keep:
                 src, dst = (list(t) for t in zip(*keep, strict=True))
-                self._rows[:, dst] = old[:, src]
+                rows_now[:, dst] = old[:, src]
+            self._rows = np.packbits(rows_now, axis=1)
             self._row_nodes = list(arr.nodes)
         if rows.size == 0:
             return 0
@@ -355,9 +356,10 @@ class ImpliedIndependencies:
             arr.ch_idx,
             arr.anc,
         )
-        moved = (status != self._status[rows]) | (sep != self._rows[rows]).any(axis=1)
+        packed = np.packbits(sep, axis=1)
+        moved = (status != self._status[rows]) | (packed != self._rows[rows]).any(axis=1)
         self._status[rows] = status
-        self._rows[rows] = sep
+        self._rows[rows] = packed
         names = arr.nodes
         for k in np.flatnonzero(moved).tolist():
             r = int(rows[k])
