@@ -92,27 +92,6 @@ def _median_time(fit: Callable[[], Any], repeats: int = 3) -> tuple[Any, float]:
     return out, statistics.median(times)
 
 
-def _wide_source(syn: Any) -> Any:
-    import pandas as pd
-
-    from kg_editor.data.sources.base import EHRSource
-
-    wide = syn.samples.copy()
-    for c in wide.columns:
-        ref = syn.reference_states[c]
-        cats = [ref, *sorted(str(s) for s in wide[c].astype(str).unique() if str(s) != ref)]
-        wide[c] = pd.Categorical(wide[c].astype(str), categories=cats)
-    wide.index = pd.Index([f"S{i:07d}" for i in range(len(wide))], name="patient_id")
-    src = EHRSource.from_frames(
-        pd.DataFrame(columns=["patient_id", "code", "date"]),
-        pd.DataFrame(columns=["patient_id"]),
-        name=f"wide-{syn.source.name}",
-    )
-    src.wide = wide
-    src.kind = "wide"
-    return src
-
-
 def _ours(
     cohort: Any, truth: set[tuple[str, str]], **settings: Any
 ) -> tuple[dict[str, float], float, float, Any]:
@@ -176,7 +155,7 @@ def main() -> None:
             truth = set(syn.true_edges)
             nodes = sorted(syn.model.nodes())
             for form in args.forms:
-                src = syn.source if form == "events" else _wide_source(syn)
+                src = syn.source if form == "events" else syn.wide_source()
                 cohort = build_cohort(
                     src, min_patients=1, max_variables=len(nodes) + 5, include_demographics=False
                 )
