@@ -124,7 +124,7 @@ def _ours(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=4000)
-    ap.add_argument("--nets", nargs="+", default=["asia", "cancer", "child", "alarm"])
+    ap.add_argument("--nets", nargs="*", default=["asia", "cancer", "child", "alarm"])
     ap.add_argument("--ours-only", nargs="*", default=[], help="networks run without pgmpy")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--forms", nargs="+", default=["events", "wide"])
@@ -148,6 +148,16 @@ def main() -> None:
     pc_reference(warm_cohort.labelled(warm_cohort.train).astype(str))
     rows: list[tuple[str, str, int, str, dict[str, float], float, float]] = []
     cap_rows: list[str] = []
+
+    def record(row: tuple[str, str, int, str, dict[str, float], float, float]) -> None:
+        rows.append(row)  # also printed at once, so a cut-short run keeps its figures
+        net, form, seed, name, sc, t, _peak = row
+        print(
+            f"  {net} {form} seed {seed} {name}: dir F1 {sc['d_f1']:.2f}, skeleton F1 "
+            f"{sc['sk_f1']:.2f}, {t:.2f} s",
+            flush=True,
+        )
+
     for net in [*args.nets, *args.ours_only]:
         with_ref = net in args.nets
         for seed in args.seeds:
@@ -162,10 +172,10 @@ def main() -> None:
                 kept = set(cohort.codes)
                 truth_k = {(u, v) for u, v in truth if u in kept and v in kept}
                 s, t_ours, peak, _d = _ours(cohort, truth_k)
-                rows.append((net, form, seed, "ours (defaults)", s, t_ours, peak))
+                record((net, form, seed, "ours (defaults)", s, t_ours, peak))
                 if args.previous:
                     s3, t3, peak3, _ = _ours(cohort, truth_k, **PREVIOUS)
-                    rows.append((net, form, seed, "ours (previous defaults)", s3, t3, peak3))
+                    record((net, form, seed, "ours (previous defaults)", s3, t3, peak3))
                 if len(nodes) > 60:
                     capped = build_cohort(src, min_patients=1, include_demographics=False)
                     kept_c = set(capped.codes)
@@ -183,7 +193,7 @@ def main() -> None:
                         train, significance_level=0.01, max_cond_vars=3
                     )
                 )
-                rows.append(
+                record(
                     (
                         net,
                         form,
@@ -196,7 +206,7 @@ def main() -> None:
                 )
                 if not args.skip_hc:
                     hc, t_hc = _median_time(lambda train=train: hill_climb_reference(train))
-                    rows.append(
+                    record(
                         (
                             net,
                             form,
