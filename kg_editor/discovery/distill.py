@@ -1184,7 +1184,12 @@ def _assoc(distiller: Distiller, work: _Work) -> None:
 
 @register_method("pc")
 def _pc(distiller: Distiller, work: _Work) -> None:
-    """Stable PC pruning on conditioning sets of size 1..max_cond drawn from candidates."""
+    """Stable PC pruning on conditioning sets of size 1..max_cond drawn from candidates.
+
+    A set removes an edge when neither the stratified test nor (``common_effect_test``)
+    the Cochran-Mantel-Haenszel test finds a dependence at ``ci_alpha``; the target's
+    edges see sets of at most ``target_max_cond`` and, with ``positivity_scope``
+    "target", no set their partner is nested in."""
     ci_alpha = distiller.ci_alpha if distiller.ci_alpha is not None else distiller.alpha
     lab = work.labels
     pos_cache: dict[tuple[str, frozenset[str]], bool] = {}
