@@ -176,15 +176,19 @@ def edge_rows(
 ) -> list[dict[str, Any]]:
     """:func:`edge_row` for every edge of ``graph`` (sorted by the labels of its ends).
 
-    ``evidence_for(source, target)`` supplies the data's evidence of an edge carrying
-    none; edges whose evidence cannot be computed keep empty evidence cells.
+    ``evidence_for(source, target)`` supplies the data's evidence of an edge a clinician
+    added (it carries none); edges of an imported graph without evidence, and edges
+    whose evidence cannot be computed, keep empty evidence cells.
     """
     contra = {(str(u), str(v)) for u, v in against_time}
     rows = []
     for u, v in graph.edges:
         extra = None
-        if evidence_for is not None and not (graph.edge_attrs(u, v).get("evidence") or {}).get(
-            "counts"
+        a = graph.edge_attrs(u, v)
+        if (
+            evidence_for is not None
+            and not (a.get("evidence") or {}).get("counts")
+            and any(str(h.get("kind")) == "add" for h in a.get("history") or ())
         ):
             try:
                 extra = evidence_for(u, v)
