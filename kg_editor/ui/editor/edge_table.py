@@ -96,11 +96,11 @@ def edge_table_card(rows: Sequence[dict[str, Any]]) -> html.Section:
         style_table={"overflowX": "auto"},
         style_header={"fontWeight": 600, "whiteSpace": "normal", "height": "auto"},
         style_cell={
-            "fontFamily": "inherit",
+            "fontFamily": "Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif",
             "fontSize": "12px",
             "padding": "3px 6px",
             "textAlign": "left",
-            "maxWidth": "220px",
+            "maxWidth": "190px",
             "overflow": "hidden",
             "textOverflow": "ellipsis",
             "cursor": "pointer",
