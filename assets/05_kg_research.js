@@ -238,8 +238,9 @@
     var side = card && card.closest ? card.closest(".col-side") : null;
     if (!card || !side) { return; }
     var top = card.getBoundingClientRect().top - side.getBoundingClientRect().top + side.scrollTop;
-    var visible = card.getBoundingClientRect().top >= side.getBoundingClientRect().top &&
-      card.getBoundingClientRect().top + 80 <= side.getBoundingClientRect().bottom;
+    // in view when its head and first lines (200 px) are inside the column's window
+    var sr = side.getBoundingClientRect(), ct = card.getBoundingClientRect().top;
+    var visible = ct >= Math.max(sr.top, 0) && ct + 200 <= Math.min(sr.bottom, window.innerHeight);
     if (!visible) { side.scrollTop = Math.max(0, top - 8); }
   }
 
@@ -253,6 +254,10 @@
     cy.on("mousemove", "node, edge", function (ev) { if (st.tip && !st.tip.hidden) { place(st.tip, ev); } });
     cy.on("mouseout", "node, edge", hideTip);
     cy.on("tapstart zoom", hideTip);
+    // leaving the canvas fires no element mouseout: hide it then too, and on scrolling
+    var box = cy.container();
+    if (box) { box.addEventListener("mouseleave", hideTip); }
+    window.addEventListener("scroll", hideTip, { passive: true });
     cy.on("layoutstart", function () { st.layoutRan = true; });
     cy.on("layoutstop dragfree", function () { scheduleSave(); });
     cy.on("add", "node", function (ev) {
@@ -263,7 +268,10 @@
         st.placeFrame = window.requestAnimationFrame(placeFresh);
       }
     });
-    cy.on("select", "node, edge", function () { window.setTimeout(function () { showCard("kg-edge-card"); }, 50); });
+    // a click on a node or an edge (or a row of the edge table, or the review queue's
+    // step) brings its card into view; a redraw that keeps a selection does not, so the
+    // report stays in view after an edit
+    cy.on("tap", "node, edge", function () { window.setTimeout(function () { showCard("kg-edge-card"); }, 50); });
     scheduleSave();
   }
 
