@@ -151,7 +151,7 @@
       if (n.empty() || n.locked()) { return; }
       var p = n.position();
       if (p.x !== 0 || p.y !== 0) { return; }  // came with a position (saved layout)
-      if (st.known[id]) {  // was on the canvas before (a wider neighbourhood again)
+      if (st.known[id]) {  // was on the canvas since the last layout (shown again)
         n.position({ x: st.known[id][0], y: st.known[id][1] });
         moved = true;
         return;
@@ -259,7 +259,10 @@
     if (box) { box.addEventListener("mouseleave", hideTip); }
     window.addEventListener("scroll", hideTip, { passive: true });
     cy.on("layoutstart", function () { st.layoutRan = true; });
-    cy.on("layoutstop dragfree", function () { scheduleSave(); });
+    // a layout starts a new frame: positions from before it (nodes out of view now)
+    // are forgotten, so a node coming back is placed beside its neighbours instead
+    cy.on("layoutstop", function () { st.known = {}; remember(); scheduleSave(); });
+    cy.on("dragfree", function () { scheduleSave(); });
     cy.on("add", "node", function (ev) {
       st.fresh.push(ev.target.id());
       if (ev.target.data("pinned")) { ev.target.lock(); }

@@ -254,3 +254,48 @@ def test_saved_positions_come_back_when_the_version_is_reopened(page, editor_ser
     page.open(editor_server.url + f"/?session={sid}")
     assert _pos(page, node) == [1234, -567]
     assert page.js("return cy.getElementById(arg).locked();", node) is True
+
+
+def _positions(ep: EditorPage) -> dict:
+    return ep.js(
+        "const o = {}; cy.nodes().forEach(n => { const p = n.position();"
+        " o[n.id()] = [Math.round(p.x), Math.round(p.y)]; }); return o;"
+    )
+
+
+def test_changing_the_target_moves_no_node_and_places_new_ones_beside_neighbours(
+    page, editor_server
+):
+    from kg_editor.ui.editor.elements import neighbourhood
+
+    g, cohort = editor_server.graph, editor_server.cohort
+    page.pick("#kg-focus-hops", "1 hop")
+    page.page.wait_for_function(
+        "() => document.getElementById('kg-focus-hops').innerText.includes('1 hop')"
+    )
+    page.page.wait_for_timeout(500)
+    page.page.locator("#kg-focus-mode input").check()  # the target's 1-hop neighbourhood
+    page.wait("return cy.nodes().length === arg;", len(neighbourhood(g, cohort.target, 1)))
+    page.settle()
+    before = _positions(page)
+    old = set(before)
+    # another target whose neighbourhood brings nodes not drawn yet
+    new_target = next(
+        n
+        for n in sorted(old)
+        if n != cohort.target
+        and len(cohort.variables[n].states) == 2
+        and neighbourhood(g, n, 1) - old
+    )
+    page.pick("#kg-target", g.label(new_target))
+    page.wait("return cy.getElementById(arg).hasClass('target');", new_target)
+    page.settle()
+    after = _positions(page)
+    kept = set(before) & set(after)
+    assert kept and all(after[n] == before[n] for n in kept)  # nothing drawn moved
+    fresh = set(after) - set(before)
+    assert fresh
+    for n in fresh:  # placed beside a neighbour, not piled up at the origin
+        assert after[n] != [0, 0]
+        near = [after[m] for m in neighbourhood(g, n, 1) if m in after and m != n]
+        assert near and min(abs(after[n][0] - x) + abs(after[n][1] - y) for x, y in near) < 600
