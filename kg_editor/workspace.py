@@ -1199,11 +1199,18 @@ class Workspace:
         return self.versions.list_versions(self.project_id, branch)
 
     def save_version(
-        self, sid: str, *, author: str = "anonymous", message: str = "", branch: str = "main"
+        self,
+        sid: str,
+        *,
+        author: str = "anonymous",
+        message: str = "",
+        branch: str = "main",
+        layout: Mapping[str, Any] | None = None,
     ) -> Version:
         """Save the session's graph as a new version on ``branch`` (parent: the branch
         head) with its current report, its provenance and the edits made after the head
-        was saved."""
+        was saved. ``layout`` (the canvas positions and pinned nodes, see
+        :mod:`kg_editor.model.positions`) is saved in the version's graph metadata."""
         branch = (branch or "main").strip() or "main"
         pid = self.project_id
         account = self.accounts.get(author) if author else None
@@ -1215,6 +1222,10 @@ class Workspace:
             if head is not None:
                 edits = [e for e in edits if e.created > head.created]
             graph = self.stamp(session.graph)
+            if layout:
+                from kg_editor.model.positions import with_layout
+
+                graph = with_layout(graph, layout)
             report = {**session.report.to_dict(), "provenance": self.provenance()}
             version = self.store.save_version(
                 pid,

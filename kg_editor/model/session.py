@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ import pandas as pd
 
 from kg_editor.cache import LRU
 from kg_editor.data.cohort import Cohort
+from kg_editor.data.privacy import DEFAULT_MIN_CELL
 from kg_editor.errors import (
     CycleError,
     FormatError,
@@ -456,6 +457,24 @@ class EditSession:
         and whether it is reviewed (endorsed, added, reversed or resolved by a clinician);
         see :func:`kg_editor.model.checks.review_queue`."""
         return review_queue(self.graph)
+
+    def edge_table(
+        self, evidence_for: Callable[[str, str], Mapping[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """One row per edge (direction status, evidence with suppressed counts,
+        stability, conflicts with the data, endorsement); see
+        :func:`kg_editor.model.edge_table.edge_rows`. ``evidence_for(source, target)``
+        gives the data's evidence of an edge carrying none (one a clinician added)."""
+        from kg_editor.model.edge_table import edge_rows
+
+        contra = (self.report.interpretability or {}).get("contradicting_edges") or []
+        return edge_rows(
+            self.graph,
+            against_time=[(str(e[0]), str(e[1])) for e in contra],
+            alpha=self.alpha,
+            min_cell=int(self.cohort.settings.get("min_cell", DEFAULT_MIN_CELL)),
+            evidence_for=evidence_for,
+        )
 
     # --- end issue 12 ------------------------------------------------------------
 

@@ -356,3 +356,19 @@ TEACH_SCN_EXPORT_ALL = "kg-teach-scn-export-all"
 TEACH_SCN_LIST = "kg-teach-scn-list"
 TEACH_SCN_REPLAY = "kg-teach-scn-replay"  # pattern: {"type", "index": scenario id}
 TEACH_SCN_EXPORT = "kg-teach-scn-export"  # pattern: {"type", "index": scenario id}
+
+# -- the research side (issue 14): edge table, saved layout, pinning, grouping -----------
+__all__ += [
+    "EDGE_TABLE",
+    "EDGE_TABLE_CARD",
+    "GROUP_DOMAIN",
+    "LAYOUT_STATE",
+    "NODE_PIN",
+    "TOOLTIP",
+]
+EDGE_TABLE = "kg-edge-table"  # dash DataTable: one row per edge (sort and filter natively)
+EDGE_TABLE_CARD = "kg-edge-table-card"
+LAYOUT_STATE = "kg-layout-state"  # dcc.Store: {"positions": {id: [x, y]}, "pinned": [id]}
+NODE_PIN = "kg-node-pin"  # button in the node card: pin / unpin the node (key P)
+GROUP_DOMAIN = "kg-group-domain"  # checklist: lay ranks out grouped by domain
+TOOLTIP = "kg-tooltip"  # the hover tooltip div (built by assets/05_kg_research.js)

@@ -21,9 +21,12 @@ from dash.exceptions import PreventUpdate
 from plotly.utils import PlotlyJSONEncoder
 
 from kg_editor.errors import ConstraintError, CycleError, KGEditorError
+from kg_editor.model.positions import place_missing, saved_layout
 from kg_editor.ui import ids
+from kg_editor.ui.editor.canvas_tools import register_canvas_tools
 from kg_editor.ui.editor.cards import edge_card, latent_card, node_details
-from kg_editor.ui.editor.elements import edge_id, layout_options
+from kg_editor.ui.editor.edge_table import register_edge_table_callbacks
+from kg_editor.ui.editor.elements import edge_id, layout_options, with_positions
 from kg_editor.ui.editor.layout import FOCUS_THRESHOLD, editor_layout
 from kg_editor.ui.editor.render import (
     contradicting_edges,
@@ -370,6 +373,11 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
             f"{len(session.graph.edges)} edges"
         )
         mergeable, merged = concept_options(session)
+        saved = saved_layout(session.graph)
+        if saved is not None:  # drawn where it was left when the version was saved
+            view.elements = with_positions(
+                view.elements, place_missing(session.graph, saved["positions"]), saved["pinned"]
+            )
         return editor_layout(
             view,
             review=review_view(session),
@@ -386,6 +394,8 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
             or (session.author if session.author != "anonymous" else ""),
             server_revision=len(session.history),
             revision=workspace.revision(sid),
+            edge_rows=session.edge_table(workspace.pair_evidence),
+            saved_layout=saved,
         )
 
 
@@ -580,6 +590,9 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                 _stamp(out, view, workspace, sid, action), GENERIC_ERROR, "alert error generic"
             )
 
+    register_edge_table_callbacks(app, workspace, refresh_on=REDRAW)
+    register_canvas_tools(app)
+
     @app.callback(
         Output(ids.SUGGESTIONS, "children"),
         Input(ids.VIEW, "data"),
@@ -726,7 +739,9 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
         prevent_initial_call=True,
     )
     app.clientside_callback(
-        "function(n){ if (window.kgEditor) { window.kgEditor.relayout(); } return window.dash_clientside.no_update; }",
+        # pinned nodes keep their place, and ranks may be grouped by domain: see
+        # assets/05_kg_research.js (the plain re-layout of 03_kg_editor.js without it)
+        "function(n){ if (window.kgResearch) { window.kgResearch.relayout(); } else if (window.kgEditor) { window.kgEditor.relayout(); } return window.dash_clientside.no_update; }",
         Output(ids.DUMMY, "data", allow_duplicate=True),
         Input(ids.RELAYOUT, "n_clicks"),
         prevent_initial_call=True,

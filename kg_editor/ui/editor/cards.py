@@ -14,6 +14,7 @@ from typing import Any
 from dash import html
 
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_node, suppress_counts
+from kg_editor.ui import ids
 from kg_editor.ui.editor.report_view import format_value
 
 __all__ = [
@@ -151,7 +152,21 @@ def node_details(session: Any, node: str) -> html.Div:
         cpd = empty_card("No CPD for this variable.")
     return html.Div(
         [
-            html.H4(g.label(node), className="card-title"),
+            html.Div(
+                [
+                    html.H4(g.label(node), className="card-title"),
+                    # pinning is view state, toggled in the page (assets/05_kg_research.js)
+                    html.Button(
+                        "Pin in place (P)",
+                        id=ids.NODE_PIN,
+                        className="btn small pin",
+                        title="Keep this node where it is across edits and re-layouts",
+                        n_clicks=0,
+                        **dict[str, Any]({"data-node": str(node), "aria-pressed": "false"}),
+                    ),
+                ],
+                className="card-head",
+            ),
             info,
             html.H5("Caused by (parents)"),
             rel(g.parents(node), outgoing=False),

@@ -20,11 +20,13 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import networkx as nx
 
+from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_node
+from kg_editor.model.edge_table import direction_status
 from kg_editor.model.graph import CausalGraph
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "neighbourhood",
     "node_size",
     "stylesheet",
+    "with_positions",
 ]
 
 #: Node colour by OMOP domain (colour-blind safe, Okabe-Ito based).
@@ -166,6 +169,7 @@ def graph_elements(
     cycle: Iterable[str] = (),
     nodes: Collection[str] | None = None,
     selected_edge: tuple[str, str] | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
 ) -> list[dict[str, Any]]:
     """Cytoscape elements (nodes, then edges) for ``graph``.
 
@@ -183,6 +187,9 @@ def graph_elements(
         Only these nodes (and the edges between them): the focused neighbourhood view.
     selected_edge : (source, target), optional
         Kept selected across re-renders.
+    min_cell : int
+        A node's prevalence is hidden from its tooltip when it (or its complement)
+        counts fewer patients.
     """
     keep = set(graph.nodes) if nodes is None else set(nodes) & set(graph.nodes)
     contra = {(str(u), str(v)) for u, v in contradicting}
@@ -203,6 +210,7 @@ def graph_elements(
         if n in cyc_nodes:
             classes.append("cycle")
         label = str(a.get("label") or n)
+        shown_prev, prev_hidden = _shown_prevalence(a.get("patients"), prevalence, min_cell)
         out.append(
             {
                 "data": {
@@ -213,6 +221,9 @@ def graph_elements(
                     "tier": a.get("tier"),
                     "prevalence": None if prevalence is None else round(float(prevalence), 4),
                     "size": node_size(prevalence),
+                    # the tooltip's prevalence: hidden with a small count (privacy.py)
+                    "prev_shown": shown_prev,
+                    "prev_hidden": prev_hidden,
                 },
                 "classes": " ".join(classes),
             }
@@ -243,6 +254,7 @@ def graph_elements(
                 "provenance": prov,
                 "width": _edge_width(strength),
                 "strength": None if strength is None else round(strength, 3),
+                **_tooltip_evidence(a),
             },
             "classes": " ".join(classes),
         }
@@ -280,6 +292,63 @@ def graph_elements(
                     "selectable": False,
                 }
             )
+    return out
+
+
+def _shown_prevalence(patients: Any, prevalence: Any, k: int) -> tuple[float | None, bool]:
+    """The prevalence a tooltip may show, and whether it was hidden for privacy."""
+    if prevalence is None or isinstance(prevalence, str):
+        return None, isinstance(prevalence, str)
+    if patients is None:  # no count to give back
+        return round(float(prevalence), 4), False
+    if isinstance(patients, str):  # suppressed when the graph was built
+        return None, True
+    shown = protect_node(patients, None, prevalence, k)["prevalence"]
+    return (None, True) if shown is None else (round(float(shown), 4), False)
+
+
+def _tooltip_evidence(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """What an edge's tooltip shows: odds ratio with its CI, and the direction status."""
+    orr = ((attrs.get("evidence") or {}).get("measures") or {}).get("odds_ratio") or {}
+
+    def num(x: Any) -> float | None:
+        try:
+            v = float(x)
+        except (TypeError, ValueError):
+            return None
+        return round(v, 2) if math.isfinite(v) else None
+
+    return {
+        "or": num(orr.get("estimate")),
+        "ci": [num(orr.get("ci_low")), num(orr.get("ci_high"))],
+        "direction": direction_status(attrs),
+    }
+
+
+def with_positions(
+    elements: list[dict[str, Any]],
+    positions: Mapping[str, Sequence[float]],
+    pinned: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """``elements`` with a saved ``position`` on each node that has one (drawn with the
+    preset layout) and ``data.pinned`` on the pinned ones.
+
+    Examples
+    --------
+    >>> els = [{"data": {"id": "a"}}, {"data": {"id": "e-a-b", "source": "a", "target": "b"}}]
+    >>> with_positions(els, {"a": [1.0, 2.0]}, ["a"])[0]
+    {'data': {'id': 'a', 'pinned': True}, 'position': {'x': 1.0, 'y': 2.0}}
+    """
+    pins = set(pinned)
+    out = []
+    for el in elements:
+        nid = el["data"].get("id")
+        if "source" in el["data"] or nid not in positions:
+            out.append(el)
+            continue
+        x, y = positions[nid]
+        data = {**el["data"], **({"pinned": True} if nid in pins else {})}
+        out.append({**el, "data": data, "position": {"x": float(x), "y": float(y)}})
     return out
 
 
@@ -460,6 +529,11 @@ def stylesheet() -> list[dict[str, Any]]:
         {
             "selector": "node.pending-source",
             "style": {"border-width": 5, "border-style": "double", "border-color": "#1b5e8c"},
+        },
+        # issue 14: a pinned node keeps its place across edits and re-layouts
+        {
+            "selector": "node[?pinned]",
+            "style": {"border-width": 3, "border-style": "dashed", "border-color": "#1f2933"},
         },
         {
             "selector": "node.search-hit",

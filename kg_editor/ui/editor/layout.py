@@ -14,6 +14,7 @@ import dash_cytoscape as cyto
 from dash import dcc, html
 
 from kg_editor.ui import ids
+from kg_editor.ui.editor.edge_table import edge_table_card
 from kg_editor.ui.editor.elements import (
     DOMAIN_COLOURS,
     PROVENANCE_STYLES,
@@ -156,10 +157,14 @@ def editor_layout(
     author: str = "",
     server_revision: int = 0,
     revision: int | None = None,
+    edge_rows: Sequence[dict[str, Any]] = (),
+    saved_layout: Mapping[str, Any] | None = None,
 ) -> html.Div:
     """The editor page for one session, pre-filled with its first render (``revision``:
     the store revision of the session it shows, sent back with every edit;
-    ``server_revision``: the session's history length the page was drawn from)."""
+    ``server_revision``: the session's history length the page was drawn from;
+    ``edge_rows``: the edge table's rows; ``saved_layout``: positions and pinned nodes
+    saved with the version, drawn as they were, see :mod:`kg_editor.model.positions`)."""
     if review is None:
         review = ReviewView(None, "", "")
     header = html.Header(
@@ -256,7 +261,19 @@ def editor_layout(
                 className="btn toggle",
                 title="Connect mode: click a cause then its effect, or drag from one to the other (Esc leaves)",
             ),
-            _button("⟲ Re-layout", ids.RELAYOUT, "Lay the graph out again (hierarchical)"),
+            _button(
+                "⟲ Re-layout",
+                ids.RELAYOUT,
+                "Lay the graph out again (hierarchical); pinned nodes keep their place",
+            ),
+            dcc.Checklist(
+                id=ids.GROUP_DOMAIN,
+                options=[{"label": " Group by domain", "value": "on"}],
+                value=[],
+                className="focus-toggle group-toggle",
+                inline=True,
+                inputClassName="group-domain-input",
+            ),
             dcc.Dropdown(
                 id=ids.SEARCH,
                 options=options,
@@ -290,7 +307,10 @@ def editor_layout(
         id=ids.CANVAS,
         elements=view.elements,
         stylesheet=stylesheet() + teaching_stylesheet(),
-        layout=layout_options("dagre"),
+        # a version saved with its layout opens as it was left (preset), fitted to view
+        layout={**layout_options("preset"), "fit": True, "padding": 24}
+        if saved_layout
+        else layout_options("dagre"),
         autoRefreshLayout=False,
         contextMenu=context_menu(),
         minZoom=0.15,
@@ -309,7 +329,8 @@ def editor_layout(
                 className="hint",
                 children="Click a node or edge to inspect it · "
                 "Connect mode: click the cause then the effect, or drag from cause to effect · "
-                "Del removes, R reverses the selected edge · Ctrl+Z / Ctrl+Shift+Z",
+                "Del removes, R reverses the selected edge · P pins the selected node · "
+                "Ctrl+Z / Ctrl+Shift+Z",
             ),
             legend(view.domains),
         ],
@@ -550,12 +571,17 @@ def editor_layout(
             dcc.Store(id=ids.SELECTED_EDGE, data=None),
             dcc.Store(id=ids.CLIENT_ACTION, data=None),
             dcc.Store(id=ids.DUMMY, data=None),
+            # the canvas layout as the page has it (written by assets/05_kg_research.js)
+            dcc.Store(id=ids.LAYOUT_STATE, data=dict(saved_layout or {})),
             *teaching_stores(),
             header,
             alert,
             html.Main(
                 [
-                    html.Div([canvas_card, charts, history], className="col-main"),
+                    html.Div(
+                        [canvas_card, edge_table_card(edge_rows), charts, history],
+                        className="col-main",
+                    ),
                     html.Div(
                         [
                             teaching_panel(options),

@@ -111,6 +111,7 @@ def elements_for(
         cycle=cycle,
         nodes=nodes,
         selected_edge=selected_edge,
+        min_cell=int(session.cohort.settings.get("min_cell", DEFAULT_MIN_CELL)),
     )
 
 

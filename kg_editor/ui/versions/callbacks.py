@@ -173,9 +173,12 @@ def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
         State(ids.AUTHOR, "value"),
         State(ids.E_SAVE_MESSAGE, "value"),
         State(ids.E_URL, "search"),
+        State(ids.LAYOUT_STATE, "data"),
         prevent_initial_call=True,
     )
-    def editor_save(n: Any, session: Any, author: Any, message: Any, search: Any) -> Any:
+    def editor_save(
+        n: Any, session: Any, author: Any, message: Any, search: Any, layout: Any
+    ) -> Any:
         if not n:
             raise PreventUpdate
         sid = str(session_id(session))
@@ -185,6 +188,8 @@ def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
                 author=(author or "").strip() or "anonymous",
                 message=(message or "").strip(),
                 branch=branch_of(search),
+                # the canvas positions and pinned nodes, saved in the graph's metadata
+                layout=layout if isinstance(layout, dict) else None,
             )
         except KGEditorError as exc:
             return html.Span(str(exc), className="error"), no_update
