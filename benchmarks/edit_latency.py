@@ -50,6 +50,24 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cohort(net, args, sample):
+    """The sampled cohort, read from ``--cohort-cache`` when an earlier run kept it."""
+    import pickle
+    from pathlib import Path
+
+    if not args.cohort_cache:
+        return sample(net, args.patients, target=args.target, seed=args.seed)
+    path = Path(args.cohort_cache) / f"{net}-{args.patients}-{args.target}-{args.seed}.pkl"
+    if path.exists():
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    cohort = sample(net, args.patients, target=args.target, seed=args.seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        pickle.dump(cohort, fh)
+    return cohort
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=100_000)
@@ -65,6 +83,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reference-edits", type=int, default=20)
     ap.add_argument("--patterns", action="store_true", help="weighted patterns session")
+    ap.add_argument(
+        "--cohort-cache",
+        default=None,
+        help="folder keeping the sampled cohort between runs (sampling is deterministic)",
+    )
     args = ap.parse_args()
     net = args.network.lower()
     if args.target is None:
@@ -76,7 +99,7 @@ def main() -> None:
     from kg_editor.model.session import EditSession
 
     t0 = time.perf_counter()
-    cohort = sampled_cohort(net, args.patients, target=args.target, seed=args.seed)
+    cohort = _cohort(net, args, sampled_cohort)
     truth = bundled_network(net)
     graph = CausalGraph.from_edges(list(truth.edges()), nodes=cohort.codes, provenance="distilled")
     print(
@@ -134,12 +157,13 @@ def main() -> None:
             n: Family(f.node, f.parents, f.card, f.parent_cards, f.counts, f.cpd, f.strides)
             for n, f in fams_before.items()
         }
-        kept = dict(session._logits)  # the session's running posterior, untouched below
+        kept = dict(getattr(session, "_logits", {}))  # the session's running posterior
         rep_b = session._make_report(graph_before, before)
         rep_a = session._make_report(graph_after, fresh)
         session._delta(graph_before, before, rep_b, graph_after, fresh, rep_a, edit).to_dict()
         elapsed = time.perf_counter() - t0
-        session._logits = kept
+        if hasattr(session, "_logits"):
+            session._logits = kept
         err = max(
             float(np.abs(fresh[n].cpd - session.families[n].cpd).max())
             for n in changed_families(edit)
