@@ -40,6 +40,7 @@
       flight.sent += 1;
       flight.pending = payload.nonce;
       setBusy(true);
+      showPayload(payload);
       window.dash_clientside.set_props(ACTION, { data: payload });
     }
   }
@@ -81,6 +82,8 @@
   // answer is older than one already drawn.
   function settled(view) {
     var stale = false;
+    clearOptimistic();
+    if (view && view.hints !== undefined) { optimistic.hints = view.hints; }
     if (flight.busy) { flight.settled += 1; }
     if (view && view.lost) { stale = true; }
     if (view && typeof view.server_revision === "number") {
@@ -115,7 +118,84 @@
     flight.sent += 1;
     flight.pending = null;
     setBusy(true);
+    showClick(b);
   }, true);
+
+  // --- optimistic update (issue 14, instant feedback) --------------------------------
+  // The edit in flight is drawn on the canvas at once in a 'pending' style: an added or
+  // reversed edge as a dashed edge of its own (never one of Dash's elements, so Dash's
+  // redraw cannot collide with it), a removed or reversed edge hidden. When the answer
+  // arrives (settled) the marks are taken away: the server's elements are then on the
+  // canvas, so an accepted edit stays and a refused one (a cycle) rolls back, with the
+  // server's message. Undo and redo are drawn from the server's hint of what they change.
+  var optimistic = { hints: null, n: 0, hidden: [] };
+
+  function drawnEdges(s, t) {
+    return state.cy.edges().filter(function (e) {
+      return e.data("source") === s && e.data("target") === t && !e.hasClass("kg-optimistic");
+    });
+  }
+
+  function showEdit(removes, adds) {
+    var cy = state.cy;
+    if (!cy) { return; }
+    cy.batch(function () {
+      removes.forEach(function (p) {
+        // a bypass style, not a class: Dash's redraw may reset an edge's classes
+        drawnEdges(p[0], p[1]).forEach(function (e) {
+          e.style("display", "none");
+          optimistic.hidden.push(e);
+        });
+      });
+      adds.forEach(function (p) {
+        if (cy.getElementById(p[0]).empty() || cy.getElementById(p[1]).empty()) { return; }
+        var shown = drawnEdges(p[0], p[1]).filter(function (e) { return optimistic.hidden.indexOf(e) < 0; });
+        if (shown.length) { return; }
+        optimistic.n += 1;
+        cy.add({ group: "edges", classes: "kg-optimistic", selectable: false,
+          data: { id: "kg-optimistic-" + optimistic.n, source: p[0], target: p[1] } });
+      });
+    });
+  }
+
+  function showKind(kind, s, t) {
+    if (kind === "reverse") { showEdit([[s, t]], [[t, s]]); }
+    else if (kind === "remove") { showEdit([[s, t]], []); }
+    else if (kind === "add") { showEdit([], [[s, t]]); }
+    else if ((kind === "undo" || kind === "redo") && optimistic.hints && optimistic.hints[kind]) {
+      showEdit(optimistic.hints[kind].remove || [], optimistic.hints[kind].add || []);
+    }
+  }
+
+  function showPayload(p) {
+    if (p && p.kind && !p.fromSelection) { showKind(p.kind, p.source, p.target); }
+  }
+
+  // an edit button was clicked (Dash sends it): what it will change
+  function showClick(b) {
+    var id = b.id || "", sel = selectedEdge();
+    if (id === "kg-undo") { showKind("undo"); return; }
+    if (id === "kg-redo") { showKind("redo"); return; }
+    if ((id === "kg-edge-reverse" || id === "kg-edge-remove") && sel && !sel.latent) {
+      showKind(id === "kg-edge-reverse" ? "reverse" : "remove", sel.source, sel.target);
+      return;
+    }
+    var row = b.closest ? b.closest("li.suggestion") : null;
+    if (row && id.indexOf("kg-suggest-accept") >= 0) {
+      showKind(row.getAttribute("data-kind"), row.getAttribute("data-source"),
+        row.getAttribute("data-target"));
+    }
+  }
+
+  function clearOptimistic() {
+    var cy = state.cy;
+    if (!cy) { return; }
+    cy.batch(function () {
+      cy.remove(cy.edges(".kg-optimistic"));
+      optimistic.hidden.forEach(function (e) { if (e.inside()) { e.removeStyle("display"); } });
+      optimistic.hidden = [];
+    });
+  }
 
   function clearPending() {
     if (state.cy) { state.cy.nodes(".pending-source").removeClass("pending-source"); }
@@ -135,9 +215,11 @@
 
   function selectedEdge() {
     if (!state.cy) { return null; }
-    var e = state.cy.edges(":selected").filter(function (x) { return !x.hasClass("ghost") && !x.hasClass("refused"); });
+    var e = state.cy.edges(":selected").filter(function (x) {
+      return !x.hasClass("ghost") && !x.hasClass("refused") && !x.hasClass("kg-optimistic");
+    });
     if (e.length === 0) { return null; }
-    return { source: e[0].data("source"), target: e[0].data("target") };
+    return { source: e[0].data("source"), target: e[0].data("target"), latent: e[0].hasClass("latent") };
   }
 
   // --- labels legible at every zoom (issue 14) -----------------------------------------
@@ -321,6 +403,15 @@
         redraws: flight.redraws };
     },
     isConnect: function () { return state.connect; },
+    // edges drawn ahead of the server's answer, and edges hidden until it comes
+    optimistic: function () {
+      if (!state.cy) { return { shown: [], hidden: [] }; }
+      var pairs = function (c) { return c.map(function (e) { return [e.data("source"), e.data("target")]; }); };
+      return { shown: pairs(state.cy.edges(".kg-optimistic")),
+        hidden: optimistic.hidden.filter(function (e) { return e.inside(); }).map(function (e) {
+          return [e.data("source"), e.data("target")];
+        }) };
+    },
     // the smallest label on screen, in CSS pixels (tests and the latency benchmark read it)
     minLabelPx: function () {
       var cy = state.cy;

@@ -64,6 +64,8 @@ if TYPE_CHECKING:
     from kg_editor.versions.accounts import Accounts
     from kg_editor.versions.consensus import Consensus
     from kg_editor.versions.diff import GraphDiff
+    from kg_editor.versions.merge import MergePreview
+    from kg_editor.versions.sessions import SessionSummary
     from kg_editor.versions.store import Comparison, Project, Store, Version
 
 __all__ = [
@@ -336,17 +338,9 @@ def project_name(
 def effective_edits(session: EditSession) -> list[Edit]:
     """The edits that make the session's current graph from its starting graph, in order
     (undone edits are dropped, redone ones kept), replayed from ``session.history``."""
-    stack: list[Any] = []
-    undone: list[Any] = []
-    for h in session.history:
-        if h.kind in ("edit", "accept") and h.edit is not None:
-            stack.append(h.edit)
-            undone.clear()
-        elif h.kind == "undo" and stack:
-            undone.append(stack.pop())
-        elif h.kind == "redo" and undone:
-            stack.append(undone.pop())
-    return stack
+    from kg_editor.versions.sessions import effective_steps
+
+    return effective_steps((h.kind, h.edit) for h in session.history)
 
 
 # ---------------------------------------------------------------------------------
@@ -553,8 +547,44 @@ class Versions:
         *,
         author: str = "anonymous",
         message: str = "",
+        report: Mapping[str, Any] | None = None,
+        account: Any = None,
     ) -> Version:
-        return self.store.merge(a, b, dict(resolutions or {}), author=author, message=message)
+        """Merge version ``b`` into ``a`` (three-way) and save the result as the new head
+        of ``a``'s branch, by ``author`` with ``message`` (why). A signed-in ``account``
+        below the reviewer role may not merge into a protected branch (it proposes
+        instead: :meth:`Consensus.propose`).
+
+        Raises
+        ------
+        kg_editor.versions.diff.MergeConflictError
+            Conflicts are left (unanswered, or a cycle the resolutions close).
+        AccessError
+            ``a``'s branch is protected and ``account`` is not a reviewer.
+        """
+        if account is not None:
+            from kg_editor.versions.consensus import Consensus
+
+            ours = self.store.get_version(a)
+            Consensus(self.store, ours.project_id).check_save(account, ours.branch)
+        return self.store.merge(
+            a,
+            b,
+            dict(resolutions or {}),
+            author=author or "anonymous",
+            message=message,
+            report=report,
+        )
+
+    def preview_merge(
+        self, a: str, b: str, choices: Mapping[str, Any] | None = None
+    ) -> MergePreview:
+        """Merging ``b`` into ``a`` explained, nothing saved: each conflict with both
+        sides' evidence, author and why, and the result of ``choices`` (conflict key ->
+        choice; :func:`kg_editor.versions.merge.choices_to_resolutions`)."""
+        from kg_editor.versions.merge import explain_merge
+
+        return explain_merge(self.store, a, b, choices)
 
     def compare(self, a: str, b: str) -> Comparison:
         return self.store.compare(a, b)
@@ -941,7 +971,8 @@ class Workspace:
             base_version = head.id if head is not None else ""  # "": main was empty
         session.base_version = base_version
         sid = uuid.uuid4().hex
-        rev = self.store.save_session_state(sid, self.project_id, session.to_dict())
+        owner = author if author and author != "anonymous" else None
+        rev = self.store.save_session_state(sid, self.project_id, session.to_dict(), owner=owner)
         self._remember(sid, session, rev)
         logger.info("opened editing session %s", sid)
         return sid
@@ -966,6 +997,46 @@ class Workspace:
         # the store decides (an unused session may have expired behind the cache)
         return self.store.session_revision(sid) is not None
 
+    # -- whose sessions ----------------------------------------------------------------
+    def claim_session(self, sid: Any, owner: str) -> bool:
+        """Record ``owner`` (a signed-in account, or the name typed in the editor) as the
+        person whose session ``sid`` is; the session's revision is left alone, so its open
+        pages stay current. False when the session is unknown or the name blank."""
+        name = str(owner or "").strip()
+        if not valid_session_id(sid) or not name or name == "anonymous":
+            return False
+        return self.store.set_session_owner(str(sid), name)
+
+    def session_owner(self, sid: Any) -> str | None:
+        """Whose session ``sid`` is (``None``: nobody claimed it, or no such session)."""
+        return self.store.session_owner(str(sid)) if valid_session_id(sid) else None
+
+    def sessions_of(self, owner: str) -> list[SessionSummary]:
+        """``owner``'s editing sessions of this project, most recently used first: graph
+        size, edits, last step and the version each was opened from."""
+        from kg_editor.versions.sessions import summarize_session
+
+        name = str(owner or "").strip()
+        if not name:
+            return []
+        graph = self.base_graph()
+        rows = self.store.list_sessions(self.project_id, owner=name, details=True)
+        return [summarize_session(r, graph.label) for r in rows]
+
+    def version_ref(self, ref: str) -> str:
+        """The version id a choice names: a version id, or ``branch:NAME`` for the head of
+        branch NAME."""
+        text = str(ref or "").strip()
+        if text.startswith("branch:"):
+            name = text.split(":", 1)[1]
+            head = self.store.head(self.project_id, name)
+            if head is None:
+                raise StoreError(f"Branch {name!r} has no version yet.")
+            return head.id
+        if not text:
+            raise KGEditorError("Choose the two versions or branches to merge first.")
+        return text
+
     def session(self, sid: Any) -> EditSession:
         """The live session ``sid``: the cached copy while it is at the stored revision;
         else brought up to date from the store (another worker or a restart moved it on)
@@ -978,7 +1049,9 @@ class Workspace:
         state = self.store.load_session_state(sid)
         if state is None:
             raise UnknownSessionError(
-                "This editing session is not in the store any more; reload the page to start a new one."
+                "This editing session is not in the store any more (unused sessions expire after "
+                "two days). Open My sessions (/sessions) to resume one of yours, or the editor's "
+                "bare address for a new one."
             )
         revision = int(state.get("revision", 0))
         try:
@@ -1191,6 +1264,64 @@ class Workspace:
 
     def compare(self, a: str, b: str) -> Comparison:
         return self.versions.compare(a, b)
+
+    def preview_merge(
+        self, ours: str, theirs: str, choices: Mapping[str, Any] | None = None
+    ) -> MergePreview:
+        """Merging ``theirs`` into ``ours`` (version ids or ``branch:NAME``) explained,
+        nothing saved (see :meth:`Versions.preview_merge`)."""
+        a, b = self.version_ref(ours), self.version_ref(theirs)
+        if a == b:
+            raise KGEditorError("Choose two different versions to merge.")
+        return self.versions.preview_merge(a, b, choices)
+
+    def merge_versions(
+        self,
+        ours: str,
+        theirs: str,
+        choices: Mapping[str, Any] | None = None,
+        *,
+        author: str = "anonymous",
+        message: str = "",
+    ) -> Version:
+        """Merge ``theirs`` into ``ours`` with one choice per conflict and save it as the
+        new head of ``ours``'s branch, with its report (fitted on this cohort), author
+        and message. The same merge as ``kg-editor versions merge A B --resolve
+        KEY=CHOICE``; a protected branch takes it only from a reviewer when the store
+        has accounts (an editor proposes instead).
+
+        Raises
+        ------
+        MergeConflictError
+            A conflict is left unanswered, or the choices close a cycle (named).
+        """
+        from kg_editor.versions.merge import choices_to_resolutions
+
+        a, b = self.version_ref(ours), self.version_ref(theirs)
+        resolutions = choices_to_resolutions(choices or {})
+        graph = self.versions.store.preview_merge(a, b, resolutions).raise_for_conflicts()
+        account = self.accounts.get(author) if author else None
+        if account is not None:  # refused before the refit, not after
+            self.consensus("").check_save(account, self.versions.get(a).branch)
+        try:
+            report: dict[str, Any] | None = {
+                **self.new_session(graph).report.to_dict(),
+                "provenance": self.provenance(),
+            }
+        except KGEditorError:  # a graph this cohort cannot fit: saved without a report
+            logger.exception("no report for the merge of %s into %s", b, a)
+            report = None
+        version = self.versions.merge(
+            a,
+            b,
+            resolutions,
+            author=author or "anonymous",
+            message=message,
+            report=report,
+            account=account,
+        )
+        logger.info("merged %s into %s as %s", b, a, version.id)
+        return version
 
     # -- exports ---------------------------------------------------------------------
     def fitted_model(self, graph: CausalGraph) -> Any:

@@ -502,3 +502,97 @@ def test_distiller_stores_stability_in_the_evidence(asia_synthetic):
         assert st["this_direction"] + st["reverse_direction"] == pytest.approx(st["frequency"])
     assert d.report_["stability"]["resamples"] == 4
     assert json.loads(d.graph_.to_json())["metadata"]["stability"]["resamples"] == 4
+
+
+# ---------------------------------------------------------------------------------
+# Skeleton rules: common-effect test, conservative pruning around the target, the
+# positivity scope, and the collider level
+# ---------------------------------------------------------------------------------
+def _additive_parents(seed: int = 5, n: int = 2000) -> Cohort:
+    rng = np.random.default_rng(seed)
+    parents = {f"p{i}": rng.random(n) < 0.3 for i in range(8)}
+    score = sum(p.astype(int) for p in parents.values())
+    child = rng.random(n) < 0.05 + 0.1 * score
+    return _cohort(pd.DataFrame({**parents, "child": child}).astype(np.int8))
+
+
+def test_the_common_effect_test_keeps_causes_whose_effects_add_up():
+    cohort = _additive_parents()
+    settings = {"min_effect": 0.0, "max_parents": None, "patients_per_parameter": None}
+    with_cmh = Distiller(**settings).fit(cohort)
+    without = Distiller(**settings, common_effect_test=False).fit(cohort)
+    # every parent is a true cause: given three others the stratified test (one degree
+    # of freedom per stratum) loses some, the common-effect test keeps them
+    kept = {u if v == "child" else v for u, v in with_cmh.graph_.edges if "child" in (u, v)}
+    left = {u if v == "child" else v for u, v in without.graph_.edges if "child" in (u, v)}
+    assert len(kept) > len(left) > 0
+    assert kept >= left
+    assert with_cmh.report_["candidates"] == len(kept)  # nothing pruned
+    pruned = [r for r in without.report_["pruned"] if r["given"]]
+    assert pruned and all(len(r["given"]) >= 2 for r in pruned)
+
+
+def _any_of_target(seed: int = 0, n: int = 2000) -> Cohort:
+    """Four causes of ``t`` that share a latent factor; ``t`` is about as likely with one
+    of them as with all four (an any-of mechanism, like the demo's GI haemorrhage)."""
+    rng = np.random.default_rng(seed)
+    latent = rng.random(n) < 0.2
+    causes = {
+        f"c{i}": np.where(latent, rng.random(n) < 0.6, rng.random(n) < 0.02) for i in range(4)
+    }
+    hit = np.any(np.column_stack(list(causes.values())), axis=1)
+    t = rng.random(n) < np.where(hit, 0.4, 0.1)
+    cohort = _cohort(pd.DataFrame({**causes, "t": t}).astype(np.int8))
+    cohort.target = "t"
+    return cohort
+
+
+def test_pruning_around_the_target_is_conservative():
+    cohort = _any_of_target()
+
+    def linked(d: Distiller) -> set[str]:
+        return {u if v == "t" else v for u, v in d.graph_.edges if "t" in (u, v)}
+
+    default = Distiller(min_effect=0.0).fit(cohort)
+    deep = Distiller(min_effect=0.0, target_max_cond=None).fit(cohort)
+    assert linked(default) == {"c0", "c1", "c2", "c3"}
+    assert len(linked(deep)) < 4  # sets of other causes hide a saturating cause
+    ev = default.graph_.edge_attrs(*next(e for e in default.graph_.edges if "t" in e))
+    assert ev["evidence"]["pruning"]["conditioning_sets_tested_up_to"] == 1
+    other = next(e for e in default.graph_.edges if "t" not in e)
+    assert (
+        default.graph_.edge_attrs(*other)["evidence"]["pruning"]["conditioning_sets_tested_up_to"]
+        == 3
+    )
+
+
+def test_positivity_on_every_pair_keeps_what_a_deterministic_node_explains():
+    rng = np.random.default_rng(0)
+    n = 3000
+    tub, lung = rng.random(n) < 0.1, rng.random(n) < 0.15
+    either = tub | lung  # ASIA's deterministic "either": its causes are nested in it
+    xray = rng.random(n) < np.where(either, 0.9, 0.05)
+    cohort = _cohort(
+        pd.DataFrame({"tub": tub, "lung": lung, "either": either, "xray": xray}).astype(np.int8)
+    )
+    truth = {frozenset(e) for e in (("tub", "either"), ("lung", "either"), ("either", "xray"))}
+    default = Distiller().fit(cohort).graph_  # no target: positivity guards no pair
+    assert {frozenset(e) for e in default.edges} == truth
+    everywhere = Distiller(positivity_scope="all").fit(cohort).graph_
+    assert {frozenset(e) for e in everywhere.edges} > truth  # xray kept beside its causes
+    with pytest.raises(SchemaError, match="positivity_scope"):
+        Distiller(positivity_scope="some").fit(cohort)
+
+
+def test_a_collider_is_drawn_when_its_ends_become_dependent_at_the_collider_level():
+    rng = np.random.default_rng(3)
+    n = 3000
+    a, b = rng.random(n) < 0.3, rng.random(n) < 0.3
+    c = rng.random(n) < 0.05 + 0.2 * a + 0.2 * b
+    cohort = _cohort(pd.DataFrame({"a": a, "b": b, "c": c}).astype(np.int8))
+    g = Distiller().fit(cohort).graph_
+    assert g.has_edge("a", "c") and g.has_edge("b", "c")
+    assert g.edge_attrs("a", "c")["evidence"]["orientation"]["rule"] == "v-structure"
+    # a level no test reaches leaves both edges to the score or unresolved
+    strict = Distiller(collider_alpha=1e-300).fit(cohort).graph_
+    assert strict.edge_attrs(*strict.edges[0])["evidence"]["orientation"]["rule"] != "v-structure"

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from kg_editor.errors import KGEditorError
 from kg_editor.experiments.hitl import (
     HITLConfig,
     edit_is_consistent,
@@ -72,6 +73,23 @@ def test_summary_table_has_start_end_and_truth(child_result):
     assert row.true_graph == 0
     assert row.end < row.start
     assert set(table.arm) == {"oracle", "proactive", "noisy"}
+
+
+def test_the_wide_form_distils_from_an_undated_table_of_the_same_patients():
+    cfg = HITLConfig(network="asia", n_patients=1500, rounds=2, seeds=(0,), arms=("oracle",))
+    events = run_experiment(cfg)
+    cfg.form = "wide"
+    wide = run_experiment(cfg)
+    rec = wide.records
+    assert (rec["step"] >= 0).all() and rec["shd"].iloc[-1] <= rec["shd"].iloc[0]
+    # the same true graph fitted on the same patients, whatever the form
+    truth_e = events.references[events.references.reference == "true graph"]
+    truth_w = wide.references[wide.references.reference == "true graph"]
+    assert truth_w["shd"].iloc[0] == truth_e["shd"].iloc[0] == 0
+    assert truth_w["edges"].iloc[0] == truth_e["edges"].iloc[0]
+    cfg.form = "long"
+    with pytest.raises(KGEditorError, match="form"):
+        run_experiment(cfg)
 
 
 @pytest.mark.notebook

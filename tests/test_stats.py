@@ -279,3 +279,43 @@ def test_ci_test_memory_stays_linear_with_many_states():
     r = ci_test(codes, [60] * 6, 0, 1, [2, 3, 4, 5])  # 60**6 cells as a dense table
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert r.dof >= 0 and grown_mb < 200
+
+
+def test_cmh_test_equals_statsmodels_on_two_by_two_strata():
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    from kg_editor.discovery.independence import cmh_test
+
+    rng = np.random.default_rng(2)
+    n = 3000
+    z = rng.integers(0, 6, n)
+    x = rng.random(n) < 0.2 + 0.05 * (z % 3)
+    y = rng.random(n) < 0.15 + 0.05 * x + 0.02 * z
+    d = np.column_stack([x, y, z]).astype(np.int64)
+    ours = cmh_test(d, [2, 2, 6], 0, 1, [2])
+    tables = [
+        np.array([[np.sum((x == i) & (y == j) & (z == s)) for j in (0, 1)] for i in (0, 1)])
+        for s in range(6)
+    ]
+    ref = StratifiedTable(tables).test_null_odds(correction=False)
+    assert ours.dof == 1
+    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-9)
+    assert ours.p == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_cmh_test_on_larger_tables_is_the_stratified_pearson_statistic_for_one_stratum():
+    from scipy.stats import chi2_contingency
+
+    from kg_editor.discovery.independence import cmh_test
+
+    rng = np.random.default_rng(4)
+    n = 900
+    x = rng.integers(0, 3, n)
+    y = (x + rng.integers(0, 3, n) * (rng.random(n) < 0.7)) % 4
+    d = np.column_stack([x, y, np.zeros(n, np.int64)]).astype(np.int64)
+    ours = cmh_test(d, [3, 4, 1], 0, 1, [2])
+    table = np.array([[np.sum((x == i) & (y == j)) for j in range(4)] for i in range(3)])
+    chi2, _p, dof, _e = chi2_contingency(table, correction=False)
+    # with one stratum the generalized CMH statistic is (n - 1) / n times Pearson's
+    assert ours.dof == dof == 6
+    assert ours.statistic == pytest.approx(chi2 * (n - 1) / n, rel=1e-9)

@@ -36,7 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--min-effect", type=float, default=0.03, help="smallest Cramér's V / |phi| (default 0.03)"
     )
     p.add_argument(
-        "--max-cond", type=int, default=1, help="largest conditioning set for pruning (default 1)"
+        "--max-cond",
+        type=int,
+        default=3,
+        help="largest conditioning set for pruning (default 3; edges of the target use at most 1)",
     )
     p.add_argument("--constraints", help="YAML/JSON constraints file (see docs/constraints.md)")
     p.add_argument(

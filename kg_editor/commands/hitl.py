@@ -25,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--full", action="store_true", help="full size: 20,000 patients, 25 rounds, 5 seeds"
     )
+    p.add_argument(
+        "--form",
+        choices=("events", "wide"),
+        default="events",
+        help="dated events (default) or the same patients as an undated wide table",
+    )
     p.add_argument("--patients", type=int, help="patients to sample")
     p.add_argument("--rounds", type=int, help="review rounds")
     p.add_argument("--seeds", type=int, help="number of seeds")
@@ -47,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = HITLConfig.full(args.network) if args.full else HITLConfig(network=args.network)
     cfg.target = args.target
     cfg.noise = args.noise
+    cfg.form = args.form
     if args.patients:
         cfg.n_patients = args.patients
     if args.rounds:

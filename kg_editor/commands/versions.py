@@ -110,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=CHOICE",
-        help="resolve a conflict, e.g. 'lung -- smoke=theirs' or 'lung -- smoke=smoke -> lung' (repeatable)",
+        help="resolve a conflict: ours, theirs, base, none, unresolved (keep the edge, direction open) or 'A -> B', e.g. 'lung -- smoke=theirs' (repeatable)",
     )
     q.add_argument("--author", "-a", default="anonymous")
     add_sign_in_argument(q)

@@ -11,9 +11,12 @@ Steps
    at least ``min_count`` patients. Required edges are always candidates; pairs forbidden
    both ways never are.
 3. Structure (a registry of methods, :data:`METHODS`): ``pc`` prunes indirect
-   associations with conditional-independence tests on small conditioning sets drawn
-   from the candidates (stable PC); ``hc`` runs a BIC hill climb restricted to the
-   candidates; ``assoc`` keeps every candidate.
+   associations with conditional-independence tests on conditioning sets of up to
+   ``max_cond`` variables drawn from the candidates (stable PC); an edge goes only when
+   neither the stratified test nor a common-effect (Cochran-Mantel-Haenszel) test finds
+   a dependence; around the cohort's target the pruning is conservative (sets of at most
+   ``target_max_cond``, never a set the target's partner is nested in); ``hc`` runs a
+   BIC hill climb restricted to the candidates; ``assoc`` keeps every candidate.
 4. Orientation, in this order: expert constraints (required, forbidden, tiers; OMOP
    domains give default tiers demographic -> drug -> condition -> procedure /
    observation / measurement), significant temporal precedence, then v-structures and
@@ -52,7 +55,7 @@ import pandas as pd
 from kg_editor.data.cohort import Cohort
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_node
 from kg_editor.discovery.evidence import PairStatistics, compute_pair_statistics, pair_evidence
-from kg_editor.discovery.independence import ci_test, local_bic, positivity_violation
+from kg_editor.discovery.independence import ci_test, cmh_test, local_bic, positivity_violation
 from kg_editor.errors import ConstraintError, NotFittedError, ResourceLimitError, SchemaError
 from kg_editor.model.graph import CausalGraph, Constraints
 
@@ -297,6 +300,19 @@ class Distiller:
         Statistic of the marginal and conditional independence tests.
     max_cond : int
         Largest conditioning set of the PC pruning.
+    target_max_cond : int or None
+        Largest conditioning set that may remove a candidate edge of the cohort's target
+        (``None``: ``max_cond``). The target's other causes are its neighbours, and
+        conditioning on several of them hides a cause whose effect saturates (on the demo,
+        haemorrhage is about as likely with one GI condition as with three, so a set of
+        three removes five of its six GI causes); those edges stay for the physician to
+        judge, and the graph-versus-data check lists them when the data disagree.
+    common_effect_test : bool
+        A pruning test removes an edge only when neither the stratified test nor a
+        Cochran-Mantel-Haenszel test (an association common to the strata,
+        :func:`kg_editor.discovery.independence.cmh_test`) finds a dependence: deeper
+        conditioning sets spread the patients over many strata, where the stratified
+        test alone drops causes whose effects add up.
     max_neighbors : int
         Conditioning sets are drawn from the strongest ``max_neighbors`` candidates of
         each end.
@@ -310,6 +326,16 @@ class Distiller:
         structural zero: the variable is nested in the conditioning set, which violates
         the positivity that conditional-independence tests rely on). ``None`` disables
         the check.
+    positivity_scope : {"target", "all"}
+        Which candidate edges the positivity check guards: the cohort target's only
+        (default; with ``target_max_cond`` the pruning around the target is
+        conservative), or every pair. A deterministic node (e.g. ASIA's "either", true
+        exactly when tuberculosis or cancer is) nests its causes, so checking every pair
+        keeps the indirect edges such a node explains.
+    collider_alpha : float
+        A collider a -> c <- b (a and b not linked, c not in their separating set) is
+        drawn when a and b are dependent given c at this level (one test per triple,
+        confirming what the structure predicts).
     min_cell : int
         Small-cell suppression threshold for exported counts.
     stability : int
@@ -351,11 +377,15 @@ class Distiller:
         max_parents: int | None = 6,
         patients_per_parameter: float | None = 10.0,
         test: str = "g",
-        max_cond: int = 1,
+        max_cond: int = 3,
+        target_max_cond: int | None = 1,
+        common_effect_test: bool = True,
         max_neighbors: int = 8,
         precedence_share: float = 0.6,
         ci_alpha: float | None = None,
         positivity_min_expected: float | None = 10.0,
+        positivity_scope: str = "target",
+        collider_alpha: float = 0.05,
         min_cell: int = DEFAULT_MIN_CELL,
         stability: int = 0,
         progress: Callable[[str, int, int], None] | None = None,
@@ -373,10 +403,14 @@ class Distiller:
         self.patients_per_parameter = patients_per_parameter
         self.test = test
         self.max_cond = max_cond
+        self.target_max_cond = target_max_cond
+        self.common_effect_test = common_effect_test
         self.max_neighbors = max_neighbors
         self.precedence_share = precedence_share
         self.ci_alpha = ci_alpha
         self.positivity_min_expected = positivity_min_expected
+        self.positivity_scope = positivity_scope
+        self.collider_alpha = collider_alpha
         self.min_cell = min_cell
         self.stability = stability
         self.progress = progress
@@ -503,6 +537,10 @@ class Distiller:
             raise SchemaError(
                 f"Unknown distil method {self.method!r}; choose one of {', '.join(METHODS)}."
             )
+        if self.positivity_scope not in ("target", "all"):
+            raise SchemaError(
+                f"Unknown positivity_scope {self.positivity_scope!r}; choose 'target' or 'all'."
+            )
         if self.test not in ("g", "chi2"):
             raise SchemaError(f"Unknown test {self.test!r}; choose 'g' (G-test) or 'chi2'.")
 
@@ -532,9 +570,11 @@ class Distiller:
 
         number("alpha", 0.0, 0.5, open_lo=True)
         number("ci_alpha", 0.0, 0.5, open_lo=True, optional=True)
+        number("collider_alpha", 0.0, 0.5, open_lo=True)
         number("min_count", 0, whole=True)
         number("min_effect", 0.0, 1.0)
         number("max_cond", 0, 6, whole=True)
+        number("target_max_cond", 0, 6, whole=True, optional=True)
         number("max_neighbors", 1, whole=True)
         number("precedence_share", 0.5, 1.0)
         number("positivity_min_expected", 0.0, optional=True)
@@ -863,8 +903,7 @@ class Distiller:
                     [work.index[c]],
                     method=self.test,
                 )
-                ci_alpha = self.ci_alpha if self.ci_alpha is not None else self.alpha
-                if not (math.isfinite(r.p) and r.p < ci_alpha):
+                if not (math.isfinite(r.p) and r.p < self.collider_alpha):
                     continue
                 sep_txt = ", ".join(lab.get(s, s) for s in sep) if sep else "nothing"
                 for x, other, ex in ((a, b, ea), (b, a, eb)):
@@ -1101,9 +1140,10 @@ class Distiller:
             u, v, rule, why = work.directed[e]
             ev = pair_evidence(work.stats, u, v, k=self.min_cell)
             ev["orientation"] = {"rule": rule, "why": why}
-            ev["pruning"] = {
-                "conditioning_sets_tested_up_to": self.max_cond if self.method == "pc" else 0
-            }
+            depth = self.max_cond if self.method == "pc" else 0
+            if cohort.target in e and self.target_max_cond is not None:
+                depth = min(depth, self.target_max_cond)
+            ev["pruning"] = {"conditioning_sets_tested_up_to": depth}
             attrs: dict[str, Any] = {}
             if rule == "unresolved":
                 attrs["unresolved"] = True
@@ -1144,7 +1184,12 @@ def _assoc(distiller: Distiller, work: _Work) -> None:
 
 @register_method("pc")
 def _pc(distiller: Distiller, work: _Work) -> None:
-    """Stable PC pruning on conditioning sets of size 1..max_cond drawn from candidates."""
+    """Stable PC pruning on conditioning sets of size 1..max_cond drawn from candidates.
+
+    A set removes an edge when neither the stratified test nor (``common_effect_test``)
+    the Cochran-Mantel-Haenszel test finds a dependence at ``ci_alpha``; the target's
+    edges see sets of at most ``target_max_cond`` and, with ``positivity_scope``
+    "target", no set their partner is nested in."""
     ci_alpha = distiller.ci_alpha if distiller.ci_alpha is not None else distiller.alpha
     lab = work.labels
     pos_cache: dict[tuple[str, frozenset[str]], bool] = {}
@@ -1164,6 +1209,11 @@ def _pc(distiller: Distiller, work: _Work) -> None:
             )
         return pos_cache[key]
 
+    target = work.cohort.target
+    everywhere = distiller.positivity_scope == "all"
+    target_depth = (
+        distiller.max_cond if distiller.target_max_cond is None else distiller.target_max_cond
+    )
     for level in range(1, distiller.max_cond + 1):
         adj: dict[str, set[str]] = {c: set() for c in work.index}
         for e in work.skeleton:
@@ -1174,6 +1224,8 @@ def _pc(distiller: Distiller, work: _Work) -> None:
         for e in sorted(work.skeleton, key=lambda e: (work.strength.get(e, 0.0), sorted(e))):
             a, b = sorted(e)
             if work.cons.is_required(a, b) or work.cons.is_required(b, a):
+                continue
+            if target in e and level > target_depth:
                 continue
             done = False
             seen: set[frozenset[str]] = set()
@@ -1186,7 +1238,7 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                     if key in seen:
                         continue
                     seen.add(key)
-                    if nested(a, s) or nested(b, s):
+                    if (everywhere or target in e) and (nested(a, s) or nested(b, s)):
                         skipped += 1
                         continue
                     r = ci_test(
@@ -1197,6 +1249,18 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                         [work.index[z] for z in s],
                         method=distiller.test,
                     )
+                    if math.isfinite(r.p) and r.p > ci_alpha and distiller.common_effect_test:
+                        # an association common to the strata that the stratified test
+                        # misses (it spends its degrees of freedom per stratum) keeps the edge
+                        r_cmh = cmh_test(
+                            work.codes,
+                            work.cards,
+                            work.index[a],
+                            work.index[b],
+                            [work.index[z] for z in s],
+                        )
+                        if math.isfinite(r_cmh.p) and r_cmh.p <= ci_alpha:
+                            continue
                     if math.isfinite(r.p) and r.p > ci_alpha:
                         removals.append((e, tuple(sorted(s)), r.p))
                         done = True

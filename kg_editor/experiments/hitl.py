@@ -1,7 +1,8 @@
 """The human-in-the-loop experiment: do clinician edits make the model better?
 
 On data with a known truth (patients sampled from a medical network bundled with pgmpy,
-turned into dated EHR-like events), distil a graph, then simulate a clinician who over
+turned into dated EHR-like events, or with ``form="wide"`` the same patients as an
+undated wide table, where no recorded order helps the directions), distil a graph, then simulate a clinician who over
 ``rounds`` rounds reviews the session's top suggestions:
 
 ``oracle``
@@ -116,7 +117,10 @@ def shd(graph: CausalGraph, true_edges: set[tuple[str, str]]) -> int:
 
 @dataclass
 class HITLConfig:
-    """Settings of one experiment (small by default; ``full()`` gives the full size)."""
+    """Settings of one experiment (small by default; ``full()`` gives the full size).
+
+    ``form`` is ``"events"`` (dated events) or ``"wide"`` (an undated wide table of the
+    same patients)."""
 
     network: str = "alarm"
     target: str | None = None
@@ -128,6 +132,7 @@ class HITLConfig:
     noise: float = 0.3
     distiller: dict[str, Any] = field(default_factory=dict)
     bootstrap: int = 0
+    form: str = "events"
 
     @classmethod
     def full(cls, network: str = "alarm") -> HITLConfig:
@@ -151,7 +156,7 @@ def _cohort_for(config: HITLConfig, seed: int) -> tuple[Cohort, set[tuple[str, s
     syn = network_events(config.network, config.n_patients, seed=seed)
     target = config.target or DEFAULT_TARGETS.get(config.network.lower())
     cohort = build_cohort(
-        syn.source,
+        syn.source if config.form == "events" else syn.wide_source(),
         target=target,
         min_patients=1,
         max_variables=10_000,
@@ -327,6 +332,8 @@ def run_experiment(
     from kg_editor.model.session import EditSession
 
     config = config or HITLConfig()
+    if config.form not in ("events", "wide"):
+        raise KGEditorError(f"Unknown form {config.form!r}; choose 'events' or 'wide'.")
     rows: list[dict[str, Any]] = []
     refs: list[dict[str, Any]] = []
     acc: list[dict[str, Any]] = []
@@ -458,7 +465,7 @@ def plot_experiment(
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(
-        f"Simulated clinician edits on {result.config.network.upper()} ({result.config.n_patients:,} patients, {len(result.config.seeds)} seeds)"
+        f"Simulated clinician edits on {result.config.network.upper()} ({result.config.form}, {result.config.n_patients:,} patients, {len(result.config.seeds)} seeds)"
     )
     fig.tight_layout()
     return fig

@@ -31,7 +31,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from kg_editor.discovery.independence import ci_test
 from kg_editor.discovery.measures import bh_qvalues
 from kg_editor.errors import NotFittedError, SchemaError
 from kg_editor.model.graph import CausalGraph
+from kg_editor.model.separators import SEPARATED, graph_arrays, separator_kernel
 
 __all__ = [
     "DEFAULT_MAX_PARENTS",
@@ -141,17 +142,6 @@ def minimal_separator(
 def _observed(graph: nx.DiGraph) -> list[str]:
     """The graph's measured variables (not the unobserved nodes of latent causes)."""
     return [n for n in graph.nodes if not graph.nodes[n].get("latent")]
-
-
-def _all_ancestors(graph: nx.DiGraph) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for n in nx.topological_sort(graph):
-        acc: set[str] = set()
-        for p in graph.predecessors(n):
-            acc.add(p)
-            acc |= out[p]
-        out[n] = acc
-    return out
 
 
 def affected_nodes(before: nx.DiGraph, after: nx.DiGraph, changed: Iterable[str]) -> set[str]:
@@ -290,9 +280,23 @@ class ImpliedIndependencies:
         self._n = float(self._weights.sum()) if self._weights is not None else self._codes.shape[0]
         self._tests: dict[tuple[str, str, tuple[str, ...]], tuple[float, int, float, float]] = {}
         self._graph = nx.DiGraph(g)
-        self._sep: dict[tuple[str, str], tuple[str, ...] | None] = {}
-        pairs = [(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1 :]]
-        self.recomputed_ = self._recompute(pairs)
+        # one row per unordered pair, in sorted order; the state of each pair is kept in
+        # arrays so that an update touches only the pairs whose separator changed
+        iu, ju = np.triu_indices(len(nodes), k=1)
+        self._pi, self._pj = iu.astype(np.int64), ju.astype(np.int64)
+        self._pairs = [(nodes[i], nodes[j]) for i, j in zip(iu.tolist(), ju.tolist(), strict=True)]
+        self._pair_row = {p: k for k, p in enumerate(self._pairs)}
+        n_pairs = len(self._pairs)
+        self._sep: list[tuple[str, ...] | None] = [None] * n_pairs
+        self._stat = np.full(n_pairs, np.nan)
+        self._dof = np.zeros(n_pairs, dtype=np.int64)
+        self._p = np.full(n_pairs, np.nan)
+        self._ppc = np.full(n_pairs, np.nan)
+        self._size = np.zeros(n_pairs, dtype=np.int64)
+        self._status = np.full(n_pairs, -1, dtype=np.int8)
+        self._rows = np.zeros((n_pairs, 0), dtype=np.uint8)  # separators, bit-packed
+        self._row_nodes: list[str] = []
+        self.recomputed_ = self._recompute(np.arange(n_pairs))
         self._finish()
         return self
 
@@ -307,7 +311,7 @@ class ImpliedIndependencies:
         """
         if not hasattr(self, "_graph"):
             raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
-        g = nx.DiGraph(graph.causal_nx() if isinstance(graph, CausalGraph) else graph)
+        g = graph.causal_nx() if isinstance(graph, CausalGraph) else nx.DiGraph(graph)
         if set(_observed(g)) != set(_observed(self._graph)):
             raise SchemaError("The edited graph has other variables; fit the check again.")
         if changed is None:
@@ -318,27 +322,62 @@ class ImpliedIndependencies:
             ]
         hit = affected_nodes(self._graph, g, changed)
         self._graph = g
-        pairs = [p for p in self._sep if p[0] in hit or p[1] in hit]
-        self.recomputed_ = self._recompute(pairs)
+        mask = np.zeros(len(self._index), dtype=np.bool_)
+        mask[[self._index[n] for n in hit if n in self._index]] = True
+        self.recomputed_ = self._recompute(np.flatnonzero(mask[self._pi] | mask[self._pj]))
         self._finish()
         return self
 
-    def _recompute(self, pairs: Sequence[tuple[str, str]]) -> int:
-        g = self._graph
-        anc = _all_ancestors(g)
-        latent = [n for n in g.nodes if g.nodes[n].get("latent")]
-        for x, y in pairs:
-            if g.has_edge(x, y) or g.has_edge(y, x):
-                self._sep[(x, y)] = None
+    def _recompute(self, rows: np.ndarray) -> int:
+        """Recompute the separators of the pairs ``rows`` (one compiled pass, see
+        :mod:`kg_editor.model.separators`) and re-test those whose separator changed."""
+        arr = graph_arrays(self._graph)
+        if arr.nodes != self._row_nodes:  # a latent cause came or went: re-index the rows
+            old = np.unpackbits(self._rows, axis=1, count=len(self._row_nodes)).astype(np.bool_)
+            rows_now = np.zeros((len(self._pairs), len(arr.nodes)), dtype=np.bool_)
+            new_at = {n: i for i, n in enumerate(arr.nodes)}
+            keep = [(i, new_at[n]) for i, n in enumerate(self._row_nodes) if n in new_at]
+            if keep:
+                src, dst = (list(t) for t in zip(*keep, strict=True))
+                rows_now[:, dst] = old[:, src]
+            self._rows = np.packbits(rows_now, axis=1)
+            self._row_nodes = list(arr.nodes)
+        if rows.size == 0:
+            return 0
+        where = {n: i for i, n in enumerate(arr.nodes)}
+        at = np.array([where[n] for n in self._index], dtype=np.int64)
+        status, sep = separator_kernel(
+            at[self._pi[rows]],
+            at[self._pj[rows]],
+            arr.latent,
+            arr.pa_ptr,
+            arr.pa_idx,
+            arr.ch_ptr,
+            arr.ch_idx,
+            arr.anc,
+        )
+        packed = np.packbits(sep, axis=1)
+        moved = (status != self._status[rows]) | (packed != self._rows[rows]).any(axis=1)
+        self._status[rows] = status
+        self._rows[rows] = packed
+        names = arr.nodes
+        for k in np.flatnonzero(moved).tolist():
+            r = int(rows[k])
+            if status[k] != SEPARATED:
+                self._sep[r] = None
+                self._size[r] = 0
                 continue
-            sep = minimal_separator(g, x, y, anc, latent)
-            self._sep[(x, y)] = sep
-            if sep is None or (self.max_given is not None and len(sep) > self.max_given):
+            given = tuple(names[c] for c in np.flatnonzero(sep[k]).tolist())
+            self._sep[r] = given
+            self._size[r] = len(given)
+            if self.max_given is not None and len(given) > self.max_given:
                 continue
-            key = (x, y, sep)
+            x, y = self._pairs[r]
+            key = (x, y, given)
             if key not in self._tests:
-                self._tests[key] = self._run(x, y, sep)
-        return len(pairs)
+                self._tests[key] = self._run(x, y, given)
+            self._stat[r], self._dof[r], self._p[r], self._ppc[r] = self._tests[key]
+        return int(rows.size)
 
     def _run(self, x: str, y: str, given: tuple[str, ...]) -> tuple[float, int, float, float]:
         idx = self._index
@@ -357,50 +396,77 @@ class ImpliedIndependencies:
         return r.statistic, r.dof, r.p, self._n / max(cells, 1)
 
     def _finish(self) -> None:
-        rows = []
-        skipped = 0
-        for (x, y), sep in sorted(self._sep.items()):
-            if sep is None:
-                continue
-            if self.max_given is not None and len(sep) > self.max_given:
-                skipped += 1
-                continue
-            rows.append((x, y, sep, *self._tests[(x, y, sep)]))
-        ps = np.array([r[5] for r in rows], dtype=np.float64)
+        """q-values, reliability and failures over every tested pair, as arrays; the
+        :class:`ImpliedCI` rows are built for the failures only (``results_`` builds the
+        rest when read)."""
+        separated = self._status == SEPARATED
+        if self.max_given is None:
+            tested = separated
+            self.skipped_ = 0
+        else:
+            too_big = separated & (self._size > self.max_given)
+            tested = separated & ~too_big
+            self.skipped_ = int(too_big.sum())
+        ps = self._p[tested]
         finite = np.isfinite(ps)
         qs = np.full(ps.shape, np.nan)
         if finite.any():
             qs[finite] = bh_qvalues(ps[finite])
-        out = []
-        for (x, y, sep, stat, dof, p, ppc), q in zip(rows, qs, strict=True):
-            reliable = bool(dof > 0 and math.isfinite(p) and ppc >= self.min_per_cell)
-            out.append(
-                ImpliedCI(
-                    x=x,
-                    y=y,
-                    given=sep,
-                    statistic=float(stat),
-                    dof=int(dof),
-                    p=float(p),
-                    q=float(q),
-                    patients_per_cell=float(ppc),
-                    reliable=reliable,
-                    fails=bool(reliable and math.isfinite(q) and q < self.alpha),
-                )
-            )
-        out.sort(key=lambda r: (not r.fails, r.q if math.isfinite(r.q) else 2.0, r.x, r.y))
-        self.results_ = out
-        self.failures_ = [r for r in out if r.fails]
-        self.skipped_ = skipped
+        self._q = np.full(self._p.shape, np.nan)
+        self._q[tested] = qs
+        with np.errstate(invalid="ignore"):
+            reliable = tested & (self._dof > 0) & np.isfinite(self._p)
+            reliable &= self._ppc >= self.min_per_cell
+            fails = reliable & np.isfinite(self._q) & (self._q < self.alpha)
+        self._tested, self._reliable, self._fails = tested, reliable, fails
+        failing = [self._row(r) for r in np.flatnonzero(fails).tolist()]
+        failing.sort(key=lambda r: (r.q, r.x, r.y))
+        self.failures_ = failing
+        self.__dict__.pop("_results", None)
+
+    def _row(self, r: int) -> ImpliedCI:
+        x, y = self._pairs[r]
+        given = self._sep[r]
+        assert given is not None
+        return ImpliedCI(
+            x=x,
+            y=y,
+            given=given,
+            statistic=float(self._stat[r]),
+            dof=int(self._dof[r]),
+            p=float(self._p[r]),
+            q=float(self._q[r]),
+            patients_per_cell=float(self._ppc[r]),
+            reliable=bool(self._reliable[r]),
+            fails=bool(self._fails[r]),
+        )
+
+    @property
+    def results_(self) -> list[ImpliedCI]:
+        """Every tested implication, sorted by q (failures first); built when first read."""
+        if not hasattr(self, "_tested"):
+            raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
+        if "_results" not in self.__dict__:
+            out = [self._row(r) for r in np.flatnonzero(self._tested).tolist()]
+            out.sort(key=lambda r: (not r.fails, r.q if math.isfinite(r.q) else 2.0, r.x, r.y))
+            self.__dict__["_results"] = out
+        return list(self.__dict__["_results"])
+
+    def separator(self, x: str, y: str) -> tuple[str, ...] | None:
+        """The minimal separator the check uses for the pair (``None``: linked, or no set
+        of observed variables separates them)."""
+        if not hasattr(self, "_tested"):
+            raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
+        return self._sep[self._pair_row[(min(x, y), max(x, y))]]
 
     def summary(self) -> dict[str, Any]:
         """Counts for the report: tested, failing, unreliable (sparse) and skipped."""
-        if not hasattr(self, "results_"):
+        if not hasattr(self, "_tested"):
             raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
         return {
-            "implied_independencies": len(self.results_),
+            "implied_independencies": int(self._tested.sum()),
             "implied_independence_failures": len(self.failures_),
-            "implied_independence_sparse": sum(1 for r in self.results_ if not r.reliable),
+            "implied_independence_sparse": int((self._tested & ~self._reliable).sum()),
             "implied_independence_skipped": self.skipped_,
         }
 

@@ -676,6 +676,16 @@ class EditSession:
         return self._edit(ReverseEdge, source, target, author, rationale, override)
 
     @property
+    def undo_graph(self) -> CausalGraph | None:
+        """The graph an undo would restore (``None``: nothing to undo)."""
+        return self._undo[-1].graph_before if self._undo else None
+
+    @property
+    def redo_graph(self) -> CausalGraph | None:
+        """The graph a redo would restore (``None``: nothing to redo)."""
+        return self._redo[-1].graph_after if self._redo else None
+
+    @property
     def can_undo(self) -> bool:
         return bool(self._undo)
 

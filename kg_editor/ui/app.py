@@ -24,8 +24,13 @@ from kg_editor.ui.consensus import register_consensus_page
 from kg_editor.ui.editor.callbacks import editor_page, register_callbacks
 from kg_editor.ui.editor.cards import node_details
 from kg_editor.ui.editor.search import register_search_callbacks
-from kg_editor.ui.security import SecurityPolicy, install_security
-from kg_editor.ui.state import branch_of, page_of, session_of
+from kg_editor.ui.security import SecurityPolicy, current_account, install_security
+from kg_editor.ui.sessions import (
+    missing_session_page,
+    register_sessions_callbacks,
+    sessions_page,
+)
+from kg_editor.ui.state import branch_of, page_of, query_value
 from kg_editor.ui.teaching.callbacks import register_teaching_callbacks
 from kg_editor.ui.versions.callbacks import register_versions_callbacks, versions_page
 from kg_editor.workspace import Workspace, recorded_constraints
@@ -52,15 +57,27 @@ def assets_folder() -> Path:
     return here.parents[2] / "assets"
 
 
-def render_page(workspace: Workspace, pathname: str | None, search: str | None) -> Any:
-    """The page the URL names: ``/versions`` the versions page, anything else the editor,
-    for the session of ``?session=`` (a new one when it names none the store holds)."""
+def render_page(
+    workspace: Workspace, pathname: str | None, search: str | None, account: str | None = None
+) -> Any:
+    """The page the URL names: ``/versions`` the versions page, ``/sessions`` the person's
+    sessions, anything else the editor, for the session of ``?session=``. Without
+    ``?session=`` a new session is opened (owned by ``account``, the signed-in account's
+    name); a ``?session=`` the store does not hold shows why, with links to the person's
+    sessions and to a new one, and opens nothing."""
     try:
-        sid = session_of(search)
-        if sid is None or not workspace.exists(sid):
-            sid = workspace.open_session()
-        if page_of(pathname) == "versions":
-            return versions_page(workspace, sid, branch_of(search))
+        page = page_of(pathname)
+        raw = query_value(search, "session")
+        if page == "sessions":
+            current = raw if raw is not None and workspace.exists(raw) else None
+            return sessions_page(
+                workspace, name=query_value(search, "name"), current=current, signed_in=account
+            )
+        if raw is not None and not workspace.exists(raw):
+            return missing_session_page(raw, account)
+        sid = raw if raw is not None else workspace.open_session(author=account or "anonymous")
+        if page == "versions":
+            return versions_page(workspace, sid, branch_of(search), account=account)
         return editor_page(workspace, sid)
     except KGEditorError as exc:
         return html.Div(
@@ -150,7 +167,9 @@ def create_app(
         update_title=None,  # type: ignore[arg-type]  # None turns the "Updating..." title off
     )
     app.workspace = ws  # type: ignore[attr-defined]
-    app.render_page = lambda pathname="/", search="": render_page(ws, pathname, search)  # type: ignore[attr-defined]
+    app.render_page = lambda pathname="/", search="", account=None: render_page(  # type: ignore[attr-defined]
+        ws, pathname, search, account
+    )
     app.layout = html.Div([dcc.Location(id=ids.PAGE_URL, refresh=False), html.Div(id=ids.PAGE)])
 
     @app.callback(
@@ -159,12 +178,14 @@ def create_app(
         State(ids.PAGE_URL, "search"),
     )
     def route(pathname: str | None, search: str | None) -> Any:
-        return render_page(ws, pathname, search)
+        acc = current_account()
+        return render_page(ws, pathname, search, acc.username if acc is not None else None)
 
     register_callbacks(app, ws)
     register_versions_callbacks(app, ws)
     app.teaching_cache = register_teaching_callbacks(app, ws)  # type: ignore[attr-defined]
     register_search_callbacks(app, ws)
+    register_sessions_callbacks(app, ws)
     # exposed for tests: node details of the current session
     app.node_details = node_details  # type: ignore[attr-defined]
     # serving a team: the reviewers' consensus page, then (last, so the CSP covers every

@@ -237,6 +237,56 @@ E_URL = "kg-e-url"  # dcc.Location (reads ?branch=)
 E_VERSIONS_LINK = "kg-e-versions-link"
 E_IMAGE = "kg-e-image"  # pattern: {"type": E_IMAGE, "index": "png" | "svg"}
 
+# -- whose sessions: "My sessions" (``/sessions``), an unknown session's page ---------------
+__all__ += [
+    "E_SESSIONS_LINK",
+    "MISSING_RESUME",
+    "MISSING_SESSION",
+    "SESSIONS_PATH",
+    "S_CURRENT",
+    "S_LIST",
+    "S_NAME",
+    "S_NEW",
+    "S_RESUME",
+    "V_SESSIONS_LINK",
+]
+SESSIONS_PATH = "/sessions"
+S_NAME = "kg-s-name"  # whose sessions (replaced by the account name when signed in)
+S_LIST = "kg-s-list"
+S_RESUME = "kg-s-resume"  # pattern: {"type": S_RESUME, "index": session id} (links)
+S_NEW = "kg-s-new"  # link: start a new session
+S_CURRENT = "kg-s-current"  # dcc.Store: the session the person came from (or None)
+MISSING_SESSION = "kg-missing-session"  # the page an unknown or expired ?session= shows
+MISSING_RESUME = "kg-missing-resume"  # its link to the person's sessions
+E_SESSIONS_LINK = "kg-e-sessions-link"
+V_SESSIONS_LINK = "kg-v-sessions-link"
+
+# -- merge two versions or branches on the versions page ---------------------------------
+__all__ += [
+    "V_MERGE",
+    "V_MERGE_A",
+    "V_MERGE_B",
+    "V_MERGE_CHOICE",
+    "V_MERGE_CONFLICTS",
+    "V_MERGE_MESSAGE",
+    "V_MERGE_PAIR",
+    "V_MERGE_PREVIEW",
+    "V_MERGE_RESULT",
+    "V_MERGE_SAVE",
+    "V_MERGE_STATUS",
+]
+V_MERGE = "kg-v-merge"  # the card
+V_MERGE_A = "kg-v-merge-a"  # ours: the version or branch merged into
+V_MERGE_B = "kg-v-merge-b"  # theirs: the one merged in
+V_MERGE_PREVIEW = "kg-v-merge-preview"
+V_MERGE_PAIR = "kg-v-merge-pair"  # dcc.Store: {"ours", "theirs"} of the previewed merge
+V_MERGE_CONFLICTS = "kg-v-merge-conflicts"
+V_MERGE_CHOICE = "kg-v-merge-choice"  # pattern: {"type": V_MERGE_CHOICE, "index": conflict key}
+V_MERGE_RESULT = "kg-v-merge-result"
+V_MERGE_MESSAGE = "kg-v-merge-message"
+V_MERGE_SAVE = "kg-v-merge-save"
+V_MERGE_STATUS = "kg-v-merge-status"
+
 # -- teaching mode (kg_editor/ui/teaching_view.py, teaching_callbacks.py) ----------------
 __all__ += [
     "TEACH_ADJ_SETS",

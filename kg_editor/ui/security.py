@@ -22,9 +22,10 @@ passes, in order:
    server, whatever the page shows. The author fields of a signed-in request are
    replaced by the account name, so the author of every edit and version is the
    signed-in account.
-7. **Session creation** - opening a new anonymous editing session (the router callback
-   of a page load without a stored ``?session=``) is rate-limited per client address,
-   and untouched anonymous sessions older than ``anonymous_session_ttl`` are deleted.
+7. **Session creation** - opening a new editing session (the router callback of a page
+   load without ``?session=``; an unknown id opens none, its page says so) is
+   rate-limited per client address, and untouched anonymous sessions (nobody edited nor
+   named them) older than ``anonymous_session_ttl`` are deleted.
 
 The layer reads and writes the store through the application layer
 (:class:`~kg_editor.workspace.Workspace`: its accounts, session revisions and expiry).
@@ -56,7 +57,7 @@ from werkzeug.wrappers import Response
 
 from kg_editor.errors import AccessError
 from kg_editor.ui import ids
-from kg_editor.ui.state import session_of
+from kg_editor.ui.state import creates_session
 from kg_editor.versions.accounts import role_allows
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ WRITE_TRIGGERS: dict[str, str] = {
     ids.V_SAVE: "editor",
     ids.V_BRANCH: "editor",
     ids.V_RESTORE: "editor",
+    ids.V_MERGE_SAVE: "editor",  # and a reviewer for a protected branch (the workspace checks)
     ids.TEACH_SCN_SAVE: "editor",
     "kg-vote": "reviewer",  # consensus votes (pattern: {"type": "kg-vote", ...})
     "kg-proposal-approve": "reviewer",
@@ -108,7 +110,7 @@ WRITE_TRIGGERS: dict[str, str] = {
 #: Context-menu items of the canvas that edit (the others only show details).
 _MENU_EDITS = (ids.MENU_REMOVE, ids.MENU_REVERSE)
 #: Fields whose value a signed-in request has replaced by the account name.
-AUTHOR_FIELDS: tuple[str, ...] = (ids.AUTHOR, ids.V_SAVE_AUTHOR)
+AUTHOR_FIELDS: tuple[str, ...] = (ids.AUTHOR, ids.V_SAVE_AUTHOR, ids.S_NAME)
 
 
 @dataclass(frozen=True)
@@ -427,15 +429,14 @@ class Security:
                 required=need,
             )
         if str(body.get("output", "")) == f"{ids.PAGE}.children":  # the router: a page load
-            search = next(
-                (
-                    v
-                    for i, p, v in _walk_values(body.get("state"))
-                    if i == ids.PAGE_URL and p == "search"
-                ),
-                None,
-            )
-            self._check_session_creation(search)
+            url = {
+                p: v
+                for i, p, v in _walk_values(
+                    [*(body.get("inputs") or []), *(body.get("state") or [])]
+                )
+                if i == ids.PAGE_URL
+            }
+            self._check_session_creation(url.get("pathname"), url.get("search"))
         if account is not None:
             changed = False
             for group in ("inputs", "state"):
@@ -446,10 +447,12 @@ class Security:
             if changed:
                 req.kg_json = body  # type: ignore[attr-defined]
 
-    def _check_session_creation(self, search: Any) -> None:
-        sid = session_of(search if isinstance(search, str) else None)
-        if sid and self.workspace.session_revision(sid) is not None:
-            return  # an existing session: no new one is made
+    def _check_session_creation(self, pathname: Any, search: Any) -> None:
+        if not creates_session(
+            pathname if isinstance(pathname, str) else None,
+            search if isinstance(search, str) else None,
+        ):
+            return  # an existing (or unknown) session, or the sessions page: none is made
         key = f"ip:{self.client()}"
         n = self.accounts.count("session_created", key, self.policy.session_window)
         if n >= self.policy.session_creations:

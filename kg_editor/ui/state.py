@@ -6,8 +6,10 @@ query string, as the router's ``dcc.Location`` reports them) and the session sto
 
 Examples
 --------
->>> page_of("/versions/"), page_of("/"), page_of(None)
-('versions', 'editor', 'editor')
+>>> page_of("/versions/"), page_of("/sessions"), page_of("/"), page_of(None)
+('versions', 'sessions', 'editor', 'editor')
+>>> creates_session("/", ""), creates_session("/", "?session=x"), creates_session("/sessions", "")
+(True, False, False)
 >>> branch_of("?session=3f2a9c0d1e2b4a5f&branch=dr_a"), branch_of(None)
 ('dr_a', 'main')
 >>> session_of("?session=3f2a9c0d1e2b4a5f"), session_of("?session=../etc")
@@ -24,7 +26,14 @@ from urllib.parse import parse_qs
 from kg_editor.ui import ids
 from kg_editor.workspace import valid_session_id
 
-__all__ = ["branch_of", "page_of", "query_value", "session_id", "session_of"]
+__all__ = [
+    "branch_of",
+    "creates_session",
+    "page_of",
+    "query_value",
+    "session_id",
+    "session_of",
+]
 
 
 def query_value(search: str | None, key: str) -> str | None:
@@ -34,9 +43,18 @@ def query_value(search: str | None, key: str) -> str | None:
 
 
 def page_of(pathname: str | None) -> str:
-    """``"versions"`` for the versions page's path, ``"editor"`` for any other."""
+    """``"versions"`` or ``"sessions"`` for those pages' paths, ``"editor"`` for any other."""
     path = (pathname or "/").rstrip("/")
-    return "versions" if path.endswith(ids.VERSIONS_PATH) else "editor"
+    if path.endswith(ids.VERSIONS_PATH):
+        return "versions"
+    return "sessions" if path.endswith(ids.SESSIONS_PATH) else "editor"
+
+
+def creates_session(pathname: str | None, search: str | None) -> bool:
+    """True when loading this address opens a new editing session: the editor or the
+    versions page without ``?session=`` (an unknown session id opens none: its page says
+    so and links to the person's sessions)."""
+    return page_of(pathname) != "sessions" and query_value(search, "session") is None
 
 
 def branch_of(search: str | None) -> str:

@@ -415,13 +415,17 @@ class MergeResult:
             lines = "\n".join(f"  - [{c.key}] {c.message}" for c in self.conflicts)
             raise MergeConflictError(
                 f"The merge has {len(self.conflicts)} conflict(s) to resolve:\n{lines}\n"
-                "Pass a resolution for each key (ours, theirs, base, none, or 'A -> B').",
+                "Pass a resolution for each key (ours, theirs, base, none, unresolved, or "
+                "'A -> B').",
                 self.conflicts,
             )
         return self.graph
 
 
-_EDGE_OPTIONS = ("ours", "theirs", "base", "none")
+_EDGE_OPTIONS = ("ours", "theirs", "base", "none", "unresolved")
+
+#: The resolution that keeps the pair's edge with its direction left undecided.
+UNRESOLVED = "unresolved"
 
 
 def _parse_edge_resolution(
@@ -437,6 +441,14 @@ def _parse_edge_resolution(
         val = value.strip()
         if val in states:
             return states[val]
+        if val == UNRESOLVED:
+            present = [states[k] for k in ("ours", "theirs", "base") if states.get(k) is not None]
+            if present:
+                return present[0]
+            raise StoreError(
+                f"{key}: neither branch has an edge there, so there is no direction to leave "
+                "unresolved; choose ours, theirs or none."
+            )
         if val in ("none", "absent", "remove"):
             return None
         if "->" in val:
@@ -468,7 +480,9 @@ def merge_graphs(
     ----------
     resolutions : mapping, optional
         ``conflict key -> choice``. For an edge pair: ``"ours"``, ``"theirs"``,
-        ``"base"``, ``"none"`` (no edge) or ``"A -> B"`` (or a ``(A, B)`` tuple). For a
+        ``"base"``, ``"none"`` (no edge), ``"unresolved"`` (keep the edge, its direction
+        marked unresolved for a physician to settle) or ``"A -> B"`` (or a ``(A, B)``
+        tuple). For a
         variable: ``"keep"`` or ``"remove"``. A resolution may also name a pair that
         did not conflict, to override the automatic choice (this is how a cycle is
         broken).
@@ -542,6 +556,7 @@ def merge_graphs(
             a, b = str(key).split(" -- ", 1)
             pairs[key] = (a, b)
     merged: dict[str, tuple[str, str] | None] = {}
+    left_unresolved: set[str] = set()
     node_conflict_keys = {c.key for c in conflicts}
     for key in sorted(pairs):
         u, v = pairs[key]
@@ -550,6 +565,8 @@ def merge_graphs(
         if key in res:
             merged[key] = _parse_edge_resolution(res[key], key, u, v, states)
             decisions[key] = "resolution"
+            if str(res[key]).strip() == UNRESOLVED:
+                left_unresolved.add(key)
             continue
         if so == st:
             merged[key] = so
@@ -607,6 +624,10 @@ def merge_graphs(
         )
         if decisions.get(key) == "theirs" and gt.has_edge(s, t):
             attrs = dict(gt.edges[s, t])
+        if key in left_unresolved:
+            attrs["unresolved"] = True
+        elif decisions.get(key) == "resolution" and attrs.get("unresolved"):
+            attrs.pop("unresolved")  # a direction chosen when merging is decided
         g.add_edge(s, t, **attrs)
     if not nx.is_directed_acyclic_graph(g):
         cyc = [u for u, _ in nx.find_cycle(g)]
@@ -628,5 +649,13 @@ def merge_graphs(
             )
         )
         return MergeResult(None, conflicts, decisions)
+    # latent common causes: a set, merged three-way (added on either side, kept unless
+    # removed on either side); pairs whose variables left the graph are dropped
+    lb, lo, lt = (set(x.latent_pairs) for x in (base, ours, theirs))
+    latent = sorted(
+        p for p in (lb & lo & lt) | (lo - lb) | (lt - lb) if p[0] in nodes and p[1] in nodes
+    )
+    if latent:
+        g.graph["latent"] = [list(p) for p in latent]
     meta = {**base.metadata, **theirs.metadata, **ours.metadata}
     return MergeResult(CausalGraph(g, metadata=meta), [], decisions)

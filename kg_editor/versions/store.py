@@ -71,7 +71,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BRANCH = "main"
 _T = TypeVar("_T")
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 
 def new_id() -> str:
@@ -167,6 +167,9 @@ sessions_t = sa.Table(
     sa.Column("state", sa.JSON(), nullable=False),
     sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revision", sa.Integer(), nullable=False, server_default="0"),
+    # 0005: whose session (the signed-in account or the name typed in the editor)
+    sa.Column("owner", sa.String(200)),
+    sa.Index("ix_sessions_owner", "project_id", "owner"),
 )
 scenarios_t = sa.Table(
     "scenarios",
@@ -1053,6 +1056,7 @@ class Store:
         *,
         expected_revision: int | None = None,
         audit: Sequence[Mapping[str, Any]] = (),
+        owner: str | None = None,
     ) -> int:
         """Store (insert or replace) a live editing session's state; returns its new
         revision (0 for a new session, +1 on every save).
@@ -1070,6 +1074,8 @@ class Store:
             Audit entries (keyword arguments of :meth:`log_edit`: ``edit``,
             ``report_delta``, ``action``) written in the same transaction, so an edit and
             its audit entry are stored together or not at all.
+        owner : str, optional
+            Whose session it is (set when given; an existing owner is kept otherwise).
         """
         st = _clean_json(dict(state))
         st.pop("revision", None)
@@ -1082,6 +1088,8 @@ class Store:
             "state": st,
             "updated": _now(),
         }
+        if owner:
+            values["owner"] = str(owner)[:200]
         with self._tx() as conn:
             cur = conn.execute(
                 sa.select(sessions_t.c.revision).where(sessions_t.c.id == session_id)
@@ -1127,10 +1135,11 @@ class Store:
 
     def expire_sessions(self, older_than: datetime, *, unedited_only: bool = True) -> int:
         """Delete sessions not touched since ``older_than`` (by default only those nobody
-        ever edited: revision 0, i.e. anonymous page loads); returns how many."""
+        ever edited nor claimed: revision 0 and no owner, i.e. anonymous page loads);
+        returns how many."""
         q = sessions_t.delete().where(sessions_t.c.updated < older_than)
-        if unedited_only:
-            q = q.where(sessions_t.c.revision == 0)
+        if unedited_only:  # nobody edited nor claimed it (a named session is kept)
+            q = q.where(sessions_t.c.revision == 0, sessions_t.c.owner.is_(None))
         with self._tx() as conn:
             return int(conn.execute(q).rowcount or 0)
 
@@ -1160,21 +1169,62 @@ class Store:
                 conn.execute(sessions_t.delete().where(sessions_t.c.id == session_id)).rowcount
             )
 
-    def list_sessions(self, project_id: str | None = None) -> list[dict[str, Any]]:
-        """``[{"id", "project_id", "updated"}]``, newest first."""
-        q = sa.select(sessions_t.c.id, sessions_t.c.project_id, sessions_t.c.updated)
+    def list_sessions(
+        self, project_id: str | None = None, *, owner: str | None = None, details: bool = False
+    ) -> list[dict[str, Any]]:
+        """``[{"id", "project_id", "updated", "owner", "revision"}]``, newest first; only
+        ``owner``'s sessions when given. ``details`` adds each session's ``graph``,
+        ``history`` and ``state`` (as :meth:`load_session_state` splits them)."""
+        cols = [
+            sessions_t.c.id,
+            sessions_t.c.project_id,
+            sessions_t.c.updated,
+            sessions_t.c.owner,
+            sessions_t.c.revision,
+        ]
+        if details:
+            cols += [sessions_t.c.graph, sessions_t.c.history, sessions_t.c.state]
+        q = sa.select(*cols)
         if project_id is not None:
             q = q.where(sessions_t.c.project_id == project_id)
+        if owner is not None:
+            q = q.where(sessions_t.c.owner == owner)
         with self.engine.connect() as conn:
             rows = conn.execute(q.order_by(sessions_t.c.updated.desc())).mappings().all()
-        return [
-            {
+        out = []
+        for r in rows:
+            rec: dict[str, Any] = {
                 "id": r["id"],
                 "project_id": r["project_id"],
                 "updated": _aware(r["updated"]).isoformat(),
+                "owner": r["owner"],
+                "revision": int(r["revision"] or 0),
             }
-            for r in rows
-        ]
+            if details:
+                rec.update(
+                    graph=r["graph"], history=list(r["history"] or []), state=r["state"] or {}
+                )
+            out.append(rec)
+        return out
+
+    def session_owner(self, session_id: str) -> str | None:
+        """Whose session ``session_id`` is (``None``: nobody claimed it, or unknown)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(sessions_t.c.owner).where(sessions_t.c.id == session_id)
+            ).first()
+        return None if row is None or not row[0] else str(row[0])
+
+    def set_session_owner(self, session_id: str, owner: str) -> bool:
+        """Record whose session it is (its revision is left alone: the open pages of the
+        session stay current); True if the session exists."""
+        with self._tx() as conn:
+            done = conn.execute(
+                sessions_t.update()
+                .where(sessions_t.c.id == session_id)
+                .values(owner=str(owner)[:200])
+            )
+        return bool(done.rowcount)
 
     # -- teaching scenarios ------------------------------------------------------------
     def save_scenario(

@@ -142,7 +142,7 @@ class EditorPage:
         return bool(
             self.js(
                 "return cy.edges().some(e => e.data('source') === arg[0] && e.data('target') === arg[1]"
-                " && !e.hasClass('ghost') && !e.hasClass('refused'));",
+                " && !e.hasClass('ghost') && !e.hasClass('refused') && !e.hasClass('kg-optimistic'));",
                 [u, v],
             )
         )
@@ -150,7 +150,8 @@ class EditorPage:
     def wait_edge(self, u: str, v: str, present: bool = True) -> None:
         self.wait(
             "const has = cy.edges().some(e => e.data('source') === arg[0] && e.data('target') === arg[1]"
-            " && !e.hasClass('ghost') && !e.hasClass('refused')); return has === arg[2];",
+            " && !e.hasClass('ghost') && !e.hasClass('refused') && !e.hasClass('kg-optimistic'));"
+            " return has === arg[2];",
             [u, v, present],
         )
 

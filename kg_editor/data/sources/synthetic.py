@@ -31,6 +31,32 @@ class SyntheticCohort:
     reference_states: dict[str, str]
     samples: pd.DataFrame
 
+    def wide_source(self) -> EHRSource:
+        """The same patients as an undated wide table: one column per node, its most
+        common state first (the reference state), no dates.
+
+        Examples
+        --------
+        >>> w = network_events("asia", 200, seed=1).wide_source()
+        >>> w.kind, w.wide.shape
+        ('wide', (200, 8))
+        """
+        wide = self.samples.copy()
+        for c in wide.columns:
+            ref = self.reference_states[c]
+            states = wide[c].astype(str)
+            cats = [ref, *sorted(s for s in states.unique() if s != ref)]
+            wide[c] = pd.Categorical(states, categories=cats)
+        wide.index = pd.Index([f"S{i:07d}" for i in range(len(wide))], name="patient_id")
+        src = EHRSource.from_frames(
+            pd.DataFrame(columns=["patient_id", "code", "date"]),
+            pd.DataFrame(columns=["patient_id"]),
+            name=f"wide-{self.source.name}",
+        )
+        src.wide = wide
+        src.kind = "wide"
+        return src
+
 
 def network_events(
     name: str,

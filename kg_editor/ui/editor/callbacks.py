@@ -9,13 +9,16 @@ other error becomes a generic alert and its traceback goes to the log.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dash import ALL, Input, Output, State, ctx, no_update, set_props
 from dash.exceptions import PreventUpdate
+from plotly.utils import PlotlyJSONEncoder
 
 from kg_editor.errors import ConstraintError, CycleError, KGEditorError
 from kg_editor.ui import ids
@@ -40,11 +43,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIONS",
+    "MAX_HINT_EDGES",
+    "STEADY_OUTPUTS",
     "Action",
     "concept_options",
+    "edit_hints",
     "editor_page",
     "parse_trigger",
     "register_callbacks",
+    "skip_unchanged",
 ]
 
 logger = logging.getLogger(__name__)
@@ -375,7 +382,8 @@ def editor_page(workspace: Workspace, sid: str) -> Any:
             target=tgt,
             focus_on=big,
             n_nodes=len(session.graph),
-            author=session.author if session.author != "anonymous" else "",
+            author=workspace.session_owner(sid)
+            or (session.author if session.author != "anonymous" else ""),
             server_revision=len(session.history),
             revision=workspace.revision(sid),
         )
@@ -496,10 +504,12 @@ def register_callbacks(app: Any, workspace: Workspace) -> None:
                     view["focus_key"] = [focus_on, centre, hops]
                     out["layout"] = layout_options("dagre", nonce=int(view.get("revision", 0)) + 1)
                 if action.kind in REDRAW:
+                    view["hints"] = edit_hints(session)
                     out.update(render_report(session, None))
                     out["history"] = history_list(session)
                     out["undo"] = not session.can_undo
                     out["redo"] = not session.can_redo
+                    view["sent"] = skip_unchanged(out, view.get("sent"), action.kind == "refresh")
                 if action.kind in GRAPH_EDITS:
                     out["rationale"] = ""
                     last = session.history[-1]
@@ -756,6 +766,76 @@ def _client_send(params: str, payload: str) -> str:
         }}
         p.nonce = String(Date.now()); return p;
     }}"""
+
+
+#: Report outputs written only by the redraw of an edit: the page keeps the one it has
+#: when the new one is the same (an edit away from the target leaves the ROC, the
+#: calibration and the subgroup table as they were), so the browser redraws less.
+STEADY_OUTPUTS = ("roc", "calibration", "subgroups", "history_chart", "metrics", "status")
+
+
+def skip_unchanged(
+    out: dict[str, Any], sent: Mapping[str, str] | None, resend: bool = False
+) -> dict[str, str]:
+    """Replace the outputs of :data:`STEADY_OUTPUTS` equal to what the page already
+    shows by ``no_update``; return the digests of what the page will show (kept in the
+    view store: they travel with the outputs, so a dropped answer drops both).
+    ``resend``: send everything (a redraw asked for by the page).
+
+    Examples
+    --------
+    >>> out = {"roc": {"data": [1]}, "status": "Reversed a -> b"}
+    >>> sent = skip_unchanged(out, None)
+    >>> again = {"roc": {"data": [1]}, "status": "Undone"}
+    >>> _ = skip_unchanged(again, sent)
+    >>> again["roc"] is no_update, again["status"]
+    (True, 'Undone')
+    """
+    digests = dict(sent or {})
+    for key in STEADY_OUTPUTS:
+        value = out.get(key, no_update)
+        if value is no_update:
+            continue
+        text = json.dumps(value, cls=PlotlyJSONEncoder, sort_keys=True)
+        digest = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+        if not resend and digests.get(key) == digest:
+            out[key] = no_update
+        digests[key] = digest
+    return digests
+
+
+#: Most edges an undo or redo hint lists (larger steps are drawn when the answer comes).
+MAX_HINT_EDGES = 12
+
+
+def edit_hints(session: EditSession) -> dict[str, Any]:
+    """What Undo and Redo would change on the canvas (edges to add and to remove), for
+    the page to draw at once while the server works (assets/03_kg_editor.js); ``None``
+    for a step that changes the variables or more than :data:`MAX_HINT_EDGES` edges.
+
+    Examples
+    --------
+    >>> from kg_editor.model.graph import CausalGraph
+    >>> class Step:  # a session whose last edit reversed a -> b
+    ...     graph = CausalGraph.from_edges([("b", "a")])
+    ...     undo_graph = CausalGraph.from_edges([("a", "b")])
+    ...     redo_graph = None
+    >>> edit_hints(Step())
+    {'undo': {'add': [['a', 'b']], 'remove': [['b', 'a']]}, 'redo': None}
+    """
+    now = session.graph
+    out: dict[str, Any] = {}
+    for kind, other in (("undo", session.undo_graph), ("redo", session.redo_graph)):
+        if other is None or set(other.nodes) != set(now.nodes):
+            out[kind] = None
+            continue
+        before, after = set(now.edges), set(other.edges)
+        add, remove = sorted(after - before), sorted(before - after)
+        fits = len(add) + len(remove) <= MAX_HINT_EDGES
+        out[kind] = (
+            {"add": [list(e) for e in add], "remove": [list(e) for e in remove]} if fits else None
+        )
+    return out
 
 
 def _priority(trigger: Any, prop: str) -> int:

@@ -391,6 +391,18 @@ def stylesheet() -> list[dict[str, Any]]:
             "selector": "edge.ghost-remove",
             "style": {"line-color": "#9b1c1c", "target-arrow-color": "#9b1c1c", "opacity": 0.35},
         },
+        # an edit drawn ahead of the server's answer (assets/03_kg_editor.js, issue 14)
+        {
+            "selector": "edge.kg-optimistic",
+            "style": {
+                "line-style": "dashed",
+                "line-color": "#1d4ed8",
+                "target-arrow-color": "#1d4ed8",
+                "width": 3,
+                "z-index": 60,
+                "events": "no",
+            },
+        },
         {
             "selector": ".cycle",
             "style": {

@@ -18,7 +18,9 @@ from dash.exceptions import PreventUpdate
 from kg_editor.errors import KGEditorError
 from kg_editor.ui import ids
 from kg_editor.ui.editor.elements import layout_options
+from kg_editor.ui.sessions import sessions_href
 from kg_editor.ui.state import branch_of, session_id
+from kg_editor.ui.versions.merge import merge_card, merge_options, register_merge_callbacks
 from kg_editor.ui.versions.view import (
     branch_figure,
     comparison_chart,
@@ -93,16 +95,21 @@ def _default_pair(versions: list[Any]) -> tuple[str, str] | None:
     return parent.id, newest.id
 
 
-def versions_page(workspace: Workspace, sid: str, branch: str = "main") -> Any:
+def versions_page(
+    workspace: Workspace, sid: str, branch: str = "main", account: str | None = None
+) -> Any:
     """The whole versions page for session ``sid`` (built per page load); ``branch`` (from
-    ``?branch=`` of the page) is the one to save on."""
+    ``?branch=`` of the page) is the one to save on. The author field holds the
+    signed-in ``account``, else the name typed in the editor (the session's owner)."""
     versions = workspace.list_versions()
     target = _target(workspace, sid)
     pair = _default_pair(versions)
     a_id, b_id = pair if pair is not None else (None, None)
     body = compare_body(workspace, a_id, b_id, target)
+    owner = workspace.session_owner(sid)
     with workspace.reading(sid) as session:
-        author = session.author if session.author != "anonymous" else ""
+        named = session.author if session.author != "anonymous" else ""
+        author = account or owner or named
         cohort = session.cohort
         title = (
             f"{workspace.title} · {cohort.n_patients:,} patients · {len(versions)} versions saved"
@@ -116,11 +123,13 @@ def versions_page(workspace: Workspace, sid: str, branch: str = "main") -> Any:
         branch=branch,
         compare=pair,
         compare_body=body,
+        merge=merge_card(versions),
     )
 
 
 # -- actions of the versions page ----------------------------------------------------------
 def _save(reg: Workspace, sid: str, st: Mapping[str, Any], _vid: str | None) -> dict[str, Any]:
+    reg.claim_session(sid, st["author"])  # the name given is whose session it is
     v = reg.save_version(sid, author=st["author"], message=st["message"], branch=st["branch"])
     return {"status": f"Saved version #{v.seq} ({v.id}) on {v.branch}.", "revision": True}
 
@@ -153,6 +162,7 @@ VERSION_ACTIONS: dict[str, Callable[..., dict[str, Any]]] = {
 
 def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
     """Attach the callbacks of the versions page and the editor's save toolbar."""
+    register_merge_callbacks(app, workspace)
 
     # -- editor: save a version, link to the versions page, canvas images -------------------
     @app.callback(
@@ -187,12 +197,35 @@ def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
 
     @app.callback(
         Output(ids.E_VERSIONS_LINK, "href"),
+        Output(ids.E_SESSIONS_LINK, "href"),
         Input(ids.SESSION, "data"),
         Input(ids.E_URL, "search"),
     )
-    def versions_link(session: Any, search: Any) -> str:
+    def versions_link(session: Any, search: Any) -> tuple[str, str]:
         sid = session_id(session) or ""
-        return f"{ids.VERSIONS_PATH}?session={sid}&branch={branch_of(search)}"
+        return (
+            f"{ids.VERSIONS_PATH}?session={sid}&branch={branch_of(search)}",
+            sessions_href(sid or None),
+        )
+
+    @app.callback(
+        Output(ids.E_SAVE_STATUS, "children", allow_duplicate=True),
+        Input(ids.AUTHOR, "value"),
+        State(ids.SESSION, "data"),
+        prevent_initial_call=True,
+    )
+    def claim(author: Any, session: Any) -> Any:
+        """The name typed in the editor becomes whose session this is (listed under
+        "My sessions", the author on the versions page)."""
+        name = (author or "").strip()
+        sid = session_id(session)
+        if not name or sid is None:
+            raise PreventUpdate
+        try:
+            done = workspace.claim_session(sid, name)
+        except KGEditorError as exc:
+            return html.Span(str(exc), className="error")
+        return f"Session kept under {name}" if done else no_update
 
     app.clientside_callback(
         """function(n) {
@@ -282,6 +315,8 @@ def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
         Output(ids.V_COMPARE_B, "options"),
         Output(ids.V_COMPARE_A, "value"),
         Output(ids.V_COMPARE_B, "value"),
+        Output(ids.V_MERGE_A, "options"),
+        Output(ids.V_MERGE_B, "options"),
         Input(ids.V_REVISION, "data"),
         State(ids.V_SESSION, "data"),
         prevent_initial_call=True,
@@ -304,6 +339,8 @@ def register_versions_callbacks(app: Any, workspace: Workspace) -> None:
             options,
             pair[0],
             pair[1],
+            merge_options(versions),
+            merge_options(versions),
         )
 
     @app.callback(

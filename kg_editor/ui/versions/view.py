@@ -137,6 +137,8 @@ _NESTED_HIGHER_IS_BETTER: dict[str, bool | None] = {
     "n": None,
 }
 _SECTION_TITLES = {"accuracy": "Accuracy", "targets": "Target", "interpretability": "Structure"}
+#: Report sections that record settings, not results: shown only where the versions differ.
+_SETTINGS_SECTIONS = ("provenance", "privacy")
 
 
 def metric_title(name: str, label: Callable[[str], str] | None = None) -> str:
@@ -599,11 +601,14 @@ def comparison_table(
     target's are left out (they belong to earlier target choices). Metrics show their
     readable names (:func:`metric_title`, variables by ``label``; the code in the tooltip) and each change is
     coloured by its benefit (:func:`benefit`: an AUROC loss is worse, a Brier drop
-    better), with the word too, never by its sign."""
+    better), with the word too, never by its sign. Settings (provenance, privacy) are
+    listed only where the two versions differ."""
     rows = []
     for sec, metric, va, vb, d in _rows_of(table, labels):
         if sec == "targets" and target is not None and not metric.startswith(f"{target}."):
             continue
+        if sec in _SETTINGS_SECTIONS and not d:
+            continue  # settings both versions share say nothing about the change
         name = metric.split(".", 1)[1] if sec == "targets" and "." in metric else metric
         verdict = benefit(name, d)
         rows.append(
@@ -725,6 +730,13 @@ def versions_toolbar() -> html.Div:
                 title="Save the current graph, its report and the edits since the last save",
             ),
             html.A("Versions", id=ids.E_VERSIONS_LINK, href=ids.VERSIONS_PATH, className="btn"),
+            html.A(
+                "My sessions",
+                id=ids.E_SESSIONS_LINK,
+                href=ids.SESSIONS_PATH,
+                className="btn",
+                title="Your editing sessions: resume one",
+            ),
             html.Button(
                 "PNG",
                 id={"type": ids.E_IMAGE, "index": "png"},
@@ -755,8 +767,10 @@ def versions_layout(
     branch: str = "main",
     compare: tuple[str, str] | None = None,
     compare_body: Mapping[str, Any] | None = None,
+    merge: Any = None,
 ) -> html.Div:
-    """The versions page of one editing session's project."""
+    """The versions page of one editing session's project (``merge``: the merge card,
+    :func:`kg_editor.ui.versions.merge.merge_card`, placed after the compare view)."""
     options = [
         {"label": version_label(v), "value": v.id} for v in sorted(versions, key=lambda v: -v.seq)
     ]
@@ -775,6 +789,12 @@ def versions_layout(
                 id=ids.V_BACK,
                 className="btn",
             ),
+            html.A(
+                "My sessions",
+                href=f"{ids.SESSIONS_PATH}?session={session_id}",
+                id=ids.V_SESSIONS_LINK,
+                className="btn",
+            ),
         ],
         className="topbar",
     )
@@ -790,6 +810,11 @@ def versions_layout(
             html.H3("Save the current graph as a version"),
             html.Div(
                 [
+                    html.Label(
+                        "Your name",
+                        htmlFor=ids.V_SAVE_AUTHOR,
+                        title="The author of the versions, branches and merges you save",
+                    ),
                     dcc.Input(
                         id=ids.V_SAVE_AUTHOR,
                         value=author,
@@ -972,7 +997,7 @@ def versions_layout(
             header,
             alert,
             html.Main(
-                [save_card, history_card, compare_card, export_card],
+                [save_card, history_card, compare_card, merge, export_card],
                 className="versions-page",
             ),
         ],
