@@ -1,7 +1,9 @@
-"""Edit -> full report latency of EditSession on HEPAR2, beside pgmpy's full refit.
+"""Edit -> full report latency of EditSession on HEPAR2 or PATHFINDER, beside pgmpy.
 
 HEPAR2 (70 nodes, bundled with pgmpy, read offline) is sampled into 100k patients split
-80/20; a diagnosis node is the target. 200 random valid edits (adds, removes, reverses,
+80/20; a diagnosis node is the target. ``--network pathfinder`` samples PATHFINDER (109
+nodes) instead, with its ``Fault`` node as the target: 63 states, 106 children, so the
+target's Markov blanket is nearly the whole graph and almost every edit changes it. 200 random valid edits (adds, removes, reverses,
 a quarter of them in the target's own family or blanket) are applied one by one and each
 edit -> full report is timed (refit of the touched families, held-out log-likelihood,
 BIC/BDeu, the target's Markov-blanket posterior over all held-out patients, AUROC, Brier,
@@ -19,7 +21,11 @@ refit plus ``model.predict`` of the target on the held-out patients (a subsample
 ``--patterns`` runs the session on weighted patterns (``EditSession(patterns=True)``)
 and prints how many distinct patterns stand for the patients.
 
-Run: ``python benchmarks/edit_latency.py [--patients 100000] [--edits 200] [--target Cirrhosis]``
+The time spent in the graph-versus-data check (implied independencies re-tested on the
+training rows, issue 12) is printed beside the totals, as is the process's peak RSS.
+
+Run: ``python benchmarks/edit_latency.py [--network hepar2|pathfinder] [--patients 100000]
+[--edits 200] [--target Cirrhosis]``
 """
 
 from __future__ import annotations
@@ -34,18 +40,58 @@ import numpy as np
 
 warnings.filterwarnings("ignore")
 
+#: The target each network is benchmarked on.
+DEFAULT_TARGETS = {"hepar2": "Cirrhosis", "pathfinder": "Fault"}
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cohort(net, args, sample):
+    """The sampled cohort, read from ``--cohort-cache`` when an earlier run kept it."""
+    import pickle
+    from pathlib import Path
+
+    if not args.cohort_cache:
+        return sample(net, args.patients, target=args.target, seed=args.seed)
+    path = Path(args.cohort_cache) / f"{net}-{args.patients}-{args.target}-{args.seed}.pkl"
+    if path.exists():
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    cohort = sample(net, args.patients, target=args.target, seed=args.seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        pickle.dump(cohort, fh)
+    return cohort
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--edits", type=int, default=200)
-    ap.add_argument("--target", default="Cirrhosis")
+    ap.add_argument(
+        "--network",
+        default="hepar2",
+        help="bundled pgmpy network: hepar2 (target Cirrhosis) or pathfinder (target Fault, 63 states, 106 children)",
+    )
+    ap.add_argument("--target", default=None, help="target node (default: the network's own)")
     ap.add_argument("--pgmpy-refits", type=int, default=3)
     ap.add_argument("--predict-rows", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reference-edits", type=int, default=20)
     ap.add_argument("--patterns", action="store_true", help="weighted patterns session")
+    ap.add_argument(
+        "--cohort-cache",
+        default=None,
+        help="folder keeping the sampled cohort between runs (sampling is deterministic)",
+    )
     args = ap.parse_args()
+    net = args.network.lower()
+    if args.target is None:
+        args.target = DEFAULT_TARGETS.get(net, "Cirrhosis")
 
     from kg_editor.errors import KGEditorError
     from kg_editor.model.fit import bundled_network, pgmpy_fit, sampled_cohort
@@ -53,8 +99,8 @@ def main() -> None:
     from kg_editor.model.session import EditSession
 
     t0 = time.perf_counter()
-    cohort = sampled_cohort("hepar2", args.patients, target=args.target, seed=args.seed)
-    truth = bundled_network("hepar2")
+    cohort = _cohort(net, args, sampled_cohort)
+    truth = bundled_network(net)
     graph = CausalGraph.from_edges(list(truth.edges()), nodes=cohort.codes, provenance="distilled")
     print(
         f"sampled {cohort.n_patients:,} patients x {len(cohort.codes)} variables in {time.perf_counter() - t0:.1f} s; "
@@ -64,7 +110,10 @@ def main() -> None:
     t0 = time.perf_counter()
     session = EditSession(cohort, graph, bootstrap=200, seed=args.seed, patterns=args.patterns)
     t_open = time.perf_counter() - t0
-    print(f"open session (fit all 70 families + first report): {t_open * 1000:.0f} ms")
+    print(
+        f"open session (fit all {len(graph.nodes)} families + first report): {t_open * 1000:.0f} ms; "
+        f"peak RSS so far {_peak_mb():,.0f} MB"
+    )
     if args.patterns:
         print(
             f"weighted patterns: {session._train.n_rows:,} distinct training rows for "
@@ -108,15 +157,35 @@ def main() -> None:
             n: Family(f.node, f.parents, f.card, f.parent_cards, f.counts, f.cpd, f.strides)
             for n, f in fams_before.items()
         }
+        kept = dict(getattr(session, "_logits", {}))  # the session's running posterior
         rep_b = session._make_report(graph_before, before)
         rep_a = session._make_report(graph_after, fresh)
         session._delta(graph_before, before, rep_b, graph_after, fresh, rep_a, edit).to_dict()
         elapsed = time.perf_counter() - t0
+        if hasattr(session, "_logits"):
+            session._logits = kept
         err = max(
             float(np.abs(fresh[n].cpd - session.families[n].cpd).max())
             for n in changed_families(edit)
         )
         return elapsed, err
+
+    check_time = [0.0]
+    check_update = session._check.update
+
+    check_cpu = [0.0]
+
+    def timed_check(*a, **k):  # the graph-versus-data check's share of each edit
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = check_update(*a, **k)
+        check_time[-1] += time.perf_counter() - t0
+        check_cpu[-1] += time.process_time() - c0
+        return out
+
+    session._check.update = timed_check
+    check_share: list[float] = []
+    cpu: list[float] = []  # CPU time of the process per edit + CIs (robust to busy cores)
+    cpu_check: list[float] = []
 
     rng = random.Random(args.seed)
     nodes = sorted(session.graph.nodes)
@@ -145,7 +214,10 @@ def main() -> None:
             continue
         before_block = session.report.targets[tgt]
         graph_before, fams_before = session.graph, session.families
+        check_time.append(0.0)
+        check_cpu.append(0.0)
         try:
+            c0 = time.process_time()
             t0 = time.perf_counter()
             delta = session.apply(edit)
             t1 = time.perf_counter()
@@ -153,8 +225,11 @@ def main() -> None:
             continue
         delta.to_dict()  # materialise the paired-bootstrap CIs
         t2 = time.perf_counter()
+        cpu.append(time.process_time() - c0)
+        cpu_check.append(check_cpu[-1])
         lat.append(t1 - t0)
         lat_ci.append(t2 - t0)
+        check_share.append(check_time[-1])
         if len(lat) % ref_every == 0 and len(ref_lat) < args.reference_edits:
             el, err = reference(edit, graph_before, session.graph, fams_before)
             ref_lat.append(el)
@@ -168,6 +243,21 @@ def main() -> None:
     p50, p95 = np.percentile(lat_ms, [50, 95])
     c50, c95 = np.percentile(ci_ms, [50, 95])
     print(f"{len(lat)} valid edits ({kinds}; {target_edits} touching the target)")
+    chk_ms = np.array(check_share) * 1000
+    rest = ci_ms - chk_ms
+    print(
+        f"  graph-versus-data check per edit p50 {np.percentile(chk_ms, 50):.2f} ms, p95 "
+        f"{np.percentile(chk_ms, 95):.2f} ms; edit + CIs without it p50 "
+        f"{np.percentile(rest, 50):.2f} ms, p95 {np.percentile(rest, 95):.2f} ms; "
+        f"peak RSS {_peak_mb():,.0f} MB"
+    )
+    cpu_ms = np.array(cpu) * 1000
+    print(
+        f"  CPU time per edit + CIs (this process; other jobs on the cores do not count): "
+        f"p50 {np.percentile(cpu_ms, 50):.2f} ms, p95 {np.percentile(cpu_ms, 95):.2f} ms; "
+        f"without the check p50 {np.percentile(cpu_ms - np.array(cpu_check) * 1000, 50):.2f} ms, "
+        f"p95 {np.percentile(cpu_ms - np.array(cpu_check) * 1000, 95):.2f} ms"
+    )
     mb = np.array(blanket)
     if mb.any() and (~mb).any():
         print(

@@ -2,7 +2,9 @@
 
 Every edit refits only the families whose parent sets changed (one ``numpy.bincount``
 each), re-scores only their likelihood terms and only the targets whose Markov blanket
-they touch, and answers with a :class:`~kg_editor.model.report.ReportDelta`. Every figure equals
+they touch (the target's log posterior loses the factors of the replaced families and
+gains the new ones; the score order is merged from the last one), and answers with a
+:class:`~kg_editor.model.report.ReportDelta`. Every figure equals
 a from-scratch pgmpy fit on the same data (``tests/test_session.py`` proves it).
 
 Examples
@@ -60,16 +62,19 @@ from kg_editor.model.graph import (
 from kg_editor.model.metrics import (
     bdeu_term,
     bic_term,
+    blanket_logits,
     bootstrap_auroc,
     bootstrap_weights,
     family_row_loglik,
+    fixed_blanket_table,
     group_codes,
     interpretability,
     loglik_term,
-    markov_blanket_factor,
-    posterior_from_factors,
+    posterior_from_logits,
     precedence_contradiction,
-    target_metrics,
+    resort,
+    summarise_logits,
+    target_metrics_from_scores,
 )
 from kg_editor.model.report import Report, ReportDelta
 from kg_editor.model.suggest import Suggestion, suggest_edits
@@ -117,11 +122,21 @@ class HistoryEntry:
 @dataclass
 class _TargetEntry:
     families: tuple[Family, ...]
-    posterior: np.ndarray  # states x patients
-    p: np.ndarray  # P(T != reference)
-    order: np.ndarray  # argsort of p
+    p: np.ndarray  # P(T != reference) per held-out row
+    order: np.ndarray  # a permutation sorting p
     block: dict[str, Any]
     boot: np.ndarray | None = None
+
+
+@dataclass
+class _Logits:
+    """The unnormalised log posterior of one target (held-out rows x states, fixed
+    point) for one model; the next model's is this one minus the factors of the families
+    an edit replaced plus those of their successors."""
+
+    families: tuple[Family, ...]
+    values: np.ndarray
+    order: np.ndarray
 
 
 @dataclass
@@ -218,6 +233,7 @@ class EditSession:
         self._dates: dict[str, np.ndarray] | None = None
         self._precedence: dict[tuple[str, str], dict[str, Any]] = {}
         self._target_cache: dict[str, LRU[tuple[int, ...], _TargetEntry]] = {}
+        self._logits: dict[str, _Logits] = {}
         self._pair_cache: dict[str, Any] = {}
         self._issued: dict[str, Suggestion] = {}
         self._rejected: set[str] = set()
@@ -307,15 +323,46 @@ class EditSession:
         hit = lru.get(key)
         if hit is not None and all(a is b for a, b in zip(hit.families, fams, strict=True)):
             return hit
-        post = posterior_from_factors([markov_blanket_factor(f, target, self._test) for f in fams])
-        metrics, p, order = target_metrics(
-            self._test.columns[target], post, self._groups, weights=self._test.weights
+        logits, previous = self._target_logits(target, fams)
+        true_state = self._test.columns[target]
+        p, hits = summarise_logits(logits.values, true_state)
+        order = resort(p, previous) if previous is not None else None
+        metrics, p, order = target_metrics_from_scores(
+            true_state, p, hits, self._groups, weights=self._test.weights, order=order
         )
+        logits.order = order
         var = self.cohort.variables[target]
         block = {"label": var.label, "reference_state": var.states[0], **metrics}
-        entry = _TargetEntry(fams, post, p, order, block)
+        entry = _TargetEntry(fams, p, order, block)
         lru[key] = entry
         return entry
+
+    def _target_logits(
+        self, target: str, fams: tuple[Family, ...]
+    ) -> tuple[_Logits, np.ndarray | None]:
+        """The target's log posterior for the model ``fams``: the last one kept, updated
+        by the factors that differ when fewer differ than stay, else summed afresh; in
+        exact fixed point (:func:`~kg_editor.model.metrics.fixed_blanket_table`), so
+        both ways give the same bits. Also returns the earlier model's score order
+        (``None`` when summed afresh)."""
+        fixed = all(fixed_blanket_table(f, target) is not None for f in fams)
+        last = self._logits.get(target)
+        if fixed and last is not None and last.values.dtype.kind == "i":
+            new_ids = {id(f) for f in fams}
+            old_ids = {id(f) for f in last.families}
+            gone = [f for f in last.families if id(f) not in new_ids]
+            came = [f for f in fams if id(f) not in old_ids]
+            if len(gone) + len(came) < len(fams):
+                blanket_logits(gone, target, self._test, out=last.values, sign=-1.0, fixed=True)
+                blanket_logits(came, target, self._test, out=last.values, fixed=True)
+                previous = last.order
+                last.families = fams
+                return last, previous
+        self._logits.pop(target, None)  # free the old array before summing afresh
+        values = blanket_logits(fams, target, self._test, fixed=fixed)
+        fresh = _Logits(fams, values, np.empty(0, np.int64))
+        self._logits[target] = fresh
+        return fresh, None
 
     def _first_dates(self) -> dict[str, np.ndarray] | None:
         if self.cohort.first_dates is None:
@@ -789,6 +836,7 @@ class EditSession:
         self._dates = None
         self._precedence = {}
         self._target_cache = {}
+        self._logits = {}
         self._pair_cache = {}
         self._issued = {}
         targets = [mapping.get(t, t) for t in self.targets]
@@ -897,7 +945,9 @@ class EditSession:
     def posterior_table(self, target: str) -> np.ndarray:
         """Held-out patients' full posterior over the target's states (states x patients)."""
         t = self.graph.resolve(target)
-        return self._target_entry(t, self.graph, self.families).posterior.copy()
+        fams = [self.families[t], *(self.families[c] for c in self.graph.children(t))]
+        fixed = all(fixed_blanket_table(f, t) is not None for f in fams)
+        return posterior_from_logits(blanket_logits(fams, t, self._test, fixed=fixed)).T.copy()
 
     def cpd_table(self, node: str) -> pd.DataFrame:
         """The node's CPD with state labels: one row per parent configuration, one column
