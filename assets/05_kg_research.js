@@ -145,7 +145,7 @@
     var cy = st.cy, fresh = st.fresh;
     st.fresh = [];
     if (!cy || st.layoutRan) { st.layoutRan = false; return; }
-    var moved = false, gap = 70;
+    var moved = false, gap = 70, waiting = [];
     fresh.forEach(function (id) {
       var n = cy.getElementById(id);
       if (n.empty() || n.locked()) { return; }
@@ -156,19 +156,29 @@
         moved = true;
         return;
       }
-      var near = n.neighborhood("node").filter(function (m) {
-        return fresh.indexOf(m.id()) < 0;
-      });
-      var x, y;
-      if (near.length) {
-        x = 0; y = 0;
+      waiting.push(n);
+    });
+    // Beside the neighbours already placed, in rounds: a new node whose only neighbours
+    // are new too goes beside them once they have their place.
+    var placed = {};
+    function isPlaced(m) { return fresh.indexOf(m.id()) < 0 || placed[m.id()]; }
+    while (waiting.length) {
+      var next = [], progress = false;
+      waiting.forEach(function (n) {
+        var near = n.neighborhood("node").filter(isPlaced);
+        if (!near.length) { next.push(n); return; }
+        var x = 0, y = 0;
         near.forEach(function (m) { x += m.position("x"); y += m.position("y"); });
-        x = x / near.length + gap; y = y / near.length;
-      } else {
-        var bb = cy.nodes().not(n).boundingBox();
-        x = bb.x1; y = bb.y2 + gap;
-      }
-      n.position({ x: x, y: y });
+        n.position({ x: x / near.length + gap, y: y / near.length });
+        placed[n.id()] = true;
+        progress = moved = true;
+      });
+      waiting = next;
+      if (!progress) { break; }
+    }
+    waiting.forEach(function (n) {  // no neighbour on the canvas: below the graph
+      var bb = cy.nodes().not(n).boundingBox();
+      n.position({ x: bb.x1, y: bb.y2 + gap });
       moved = true;
     });
     if (moved) { scheduleSave(); }
