@@ -215,6 +215,8 @@ def positivity_violation(
     x: int,
     z: Sequence[int],
     min_expected: float = 10.0,
+    *,
+    weights: np.ndarray | None = None,
 ) -> bool:
     """True when ``x``'s non-reference states never occur in a stratum of ``z`` where
     at least ``min_expected`` occurrences would be expected (a structural zero).
@@ -239,17 +241,26 @@ def positivity_violation(
         zi = zi * int(cards[c]) + codes[:, c]
         ns *= int(cards[c])
     present = codes[:, x] != 0
-    n_z = np.bincount(zi, minlength=ns).astype(np.float64)
-    hit = np.bincount(zi[present], minlength=ns)
-    expected = n_z * present.mean()
+    n_z = np.bincount(zi, weights=weights, minlength=ns).astype(np.float64)
+    hit = np.bincount(
+        zi[present], weights=None if weights is None else weights[present], minlength=ns
+    )
+    share = present.mean() if weights is None else float(weights[present].sum() / weights.sum())
+    expected = n_z * share
     return bool(np.any((hit == 0) & (expected >= min_expected)))
 
 
 def local_bic(
-    codes: np.ndarray, cards: Sequence[int] | np.ndarray, child: int, parents: Sequence[int]
+    codes: np.ndarray,
+    cards: Sequence[int] | np.ndarray,
+    child: int,
+    parents: Sequence[int],
+    *,
+    weights: np.ndarray | None = None,
 ) -> float:
     """BIC of one family (child given parents) on integer-coded data; equal to pgmpy's
-    ``BIC.local_score`` when every state occurs in the data (tested).
+    ``BIC.local_score`` when every state occurs in the data (tested). ``weights`` gives
+    the patients each row stands for (weighted patterns): the row-level score.
 
     Examples
     --------
@@ -277,11 +288,12 @@ def local_bic(
         idx = idx.astype(np.int64).ravel()
         seen = int(idx.max()) + 1 if n else 1
     nijk = (
-        np.bincount(idx * r + codes[:, child], minlength=seen * r)
+        np.bincount(idx * r + codes[:, child], weights=weights, minlength=seen * r)
         .reshape(seen, r)
         .astype(np.float64)
     )
     nij = nijk.sum(axis=1, keepdims=True)
     nz = nijk > 0
     ll = float(np.sum(nijk[nz] * np.log((nijk / np.where(nij > 0, nij, 1.0))[nz])))
-    return ll - 0.5 * math.log(codes.shape[0]) * q * (r - 1)
+    n_rows = codes.shape[0] if weights is None else float(np.sum(weights))
+    return ll - 0.5 * math.log(n_rows) * q * (r - 1)
