@@ -188,3 +188,50 @@ def test_stability_on_engine_patterns_is_refused_with_what_to_do(synthetic):
         Distiller(stability=5).fit(pc)
     assert Distiller().fit(pc).graph_.nodes  # without stability it distils
     src.engine.close()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_graph_check_marginal_tests_from_pair_counts_equal_the_row_tests(weighted):
+    """The graph-versus-data check takes its marginal tests from pair counts (one pass);
+    each equals the test over the rows (or weighted patterns)."""
+    import networkx as nx
+
+    from kg_editor.discovery.independence import ci_test
+    from kg_editor.model.checks import ImpliedIndependencies
+
+    rng = np.random.default_rng(2)
+    n = 4000
+    z = rng.integers(0, 3, n)
+    cols = {
+        "a": (z + rng.integers(0, 2, n)) % 3,
+        "b": (rng.random(n) < 0.2 + 0.2 * z).astype(np.int64),
+        "c": rng.integers(0, 2, n),
+        "d": (rng.random(n) < 0.05).astype(np.int64),
+        "z": z,
+    }
+    cards = {"a": 3, "b": 2, "c": 2, "d": 2, "z": 3}
+    names = sorted(cols)
+    codes = np.column_stack([cols[c] for c in names])
+    weights = None
+    if weighted:
+        pats = Patterns.from_frame(pd.DataFrame(codes, columns=names), cards)
+        codes, weights = pats.codes.astype(np.int64), pats.weights
+    g = nx.DiGraph()
+    g.add_nodes_from(names)
+    g.add_edges_from([("z", "a"), ("z", "b")])
+    chk = ImpliedIndependencies(alpha=0.05).fit(
+        g, {c: codes[:, j] for j, c in enumerate(names)}, cards, weights=weights
+    )
+    marginal = [r for r in chk.results_ if not r.given]
+    assert len(marginal) >= 6 and any(r.given for r in chk.results_)
+    for r in marginal:
+        want = ci_test(
+            codes,
+            [cards[c] for c in names],
+            names.index(r.x),
+            names.index(r.y),
+            method="chi2",
+            weights=None if weights is None else weights.astype(float),
+        )
+        assert (r.statistic, r.dof) == (pytest.approx(want.statistic, rel=1e-12), want.dof)
+        assert r.p == pytest.approx(want.p, rel=1e-12, abs=1e-300)

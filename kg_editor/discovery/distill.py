@@ -253,7 +253,12 @@ SMALL_COHORT = 500
 
 
 def estimate_memory_mb(
-    n_patients: int, n_variables: int, dated: bool, max_states: int = 2, stability: int = 0
+    n_patients: int,
+    n_variables: int,
+    dated: bool,
+    max_states: int = 2,
+    stability: int = 0,
+    patterns: bool = False,
 ) -> float:
     """Peak memory (MB) a distillation of ``n_patients`` x ``n_variables`` is expected to
     use beyond the cohort itself: the state codes, the date comparisons of the precedence
@@ -265,9 +270,14 @@ def estimate_memory_mb(
     --------
     >>> round(estimate_memory_mb(20_000, 200, dated=True))
     236
+
+    ``patterns``: ``n_patients`` counts the distinct weighted patterns of an engine's
+    cohort, held once as int8 codes (columns are cast one at a time) with no dates.
     """
     n, p = int(n_patients), int(n_variables)
     per_cell = 8.0 + 2.0 + (48.0 if dated else 0.0)  # codes + int64 casts, dates + masks
+    if patterns:
+        per_cell = 1.0 + 1.0  # the int8 patterns and their pair-count frame
     pairs = p * (p - 1) / 2
     table = pairs * 70 * 8.0 + p * p * 16.0 * (max_states**2)  # pair statistics, count matrix
     tests = 12.0 * n * 8.0  # a test's index arrays and strata
@@ -606,6 +616,7 @@ class Distiller:
                 cohort.first_dates is not None,
                 max(len(v.states) for v in cohort.variables.values()) if p else 2,
                 int(self.stability),
+                patterns=hasattr(cohort, "train_patterns"),
             )
             if need > self.memory_budget_mb:
                 raise ResourceLimitError(

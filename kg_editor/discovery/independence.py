@@ -13,6 +13,7 @@ __all__ = [
     "ci_test",
     "local_bic",
     "positivity_violation",
+    "table_ci_test",
 ]
 
 
@@ -91,6 +92,23 @@ def ci_test(
         .reshape(ns, kx, ky)
         .astype(np.float64)
     )
+    return table_ci_test(obs, method=method, yates=yates)
+
+
+def table_ci_test(obs: np.ndarray, *, method: str = "g", yates: bool = True) -> CITestResult:
+    """The test of :func:`ci_test` on its contingency tables: ``obs`` is strata x ``x``
+    states x ``y`` states (one stratum for a marginal test), e.g. a pair's table from
+    pair counts (issue 16: marginal tests without a pass over the rows).
+
+    Examples
+    --------
+    >>> d = np.array([[0, 0], [1, 1], [1, 1], [0, 1]] * 20)
+    >>> t = np.bincount(d[:, 0] * 2 + d[:, 1], minlength=4).reshape(1, 2, 2)
+    >>> table_ci_test(t).p == ci_test(d, [2, 2], 0, 1).p
+    True
+    """
+    obs = np.asarray(obs, dtype=np.float64)
+    ns = obs.shape[0]
     if ns > 1:
         # strata that never occur add nothing (no rows, no degrees of freedom)
         obs = obs[obs.reshape(ns, -1).any(axis=1)]
