@@ -295,7 +295,7 @@ class ImpliedIndependencies:
         self._cards = np.array([int(cards[n]) for n in nodes], dtype=np.int64)
         self._weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self._pairs: PairCounts | None = None
-        if weights is None or bool(np.all(np.mod(self._weights, 1.0) == 0.0)):
+        if weights is None or bool(np.all(np.mod(np.asarray(weights, float), 1.0) == 0.0)):
             self._pairs = count_pairs(
                 pd.DataFrame(self._codes, columns=nodes, copy=False),
                 {n: [str(k) for k in range(int(cards[n]))] for n in nodes},
