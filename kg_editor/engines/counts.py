@@ -49,6 +49,7 @@ from kg_editor.engines.queries import (
     pattern_remainder_sql,
     persons_sql,
     precedence_counts_sql,
+    q,
     render,
     split_units_sql,
     wide_states_sql,
@@ -486,9 +487,22 @@ class EngineSource:
 
         tgt = resolve(target) if target is not None else None
         always = ({tgt} if tgt else set()) | {resolve(k) for k in keep}
-        n_all = int(
-            self._q(f'SELECT COUNT(*) AS "n" FROM ({_all_units(self)}) AS "u"')["n"].iloc[0]
+        # issue 16: the split is computed once inside the engine (a temporary table)
+        # and read by the patterns and the precedence counts
+        units = self.engine.materialize(
+            "kg_split_units",
+            render(
+                split_units_sql(
+                    self.events,
+                    Var(tgt, states[tgt]) if tgt else None,
+                    test_size=test_size,
+                    seed=seed,
+                    persons=self.persons,
+                ),
+                self.engine.dialect,
+            ),
         )
+        n_all = int(self._q(f'SELECT COUNT(*) AS "n" FROM {q(units)}')["n"].iloc[0])
         one_state = {
             c
             for c in counts
@@ -503,13 +517,6 @@ class EngineSource:
                     column=c,
                 )
         variables = variables_of(states, ordered)
-        units = split_units_sql(
-            self.events,
-            Var(tgt, states[tgt]) if tgt else None,
-            test_size=test_size,
-            seed=seed,
-            persons=self.persons,
-        )
         # --- issue 16: one packed query; the split's patterns are summed over the
         # packed words (a few integers per pattern), never over a patients x variables
         # matrix ---
@@ -569,7 +576,7 @@ class EngineSource:
         }
         prec = None
         if dates and self.events.date:
-            train_units = f'SELECT "patient_id" FROM ({units}) AS "s" WHERE "split" = \'train\''
+            train_units = f'SELECT "patient_id" FROM {q(units)} WHERE "split" = \'train\''
             prec = self.precedence(variables, units=train_units)
         return PatternCohort(var_objs, train, test, tgt, self.name, settings, precedence=prec)
 
