@@ -15,7 +15,14 @@ import pytest
 from kg_editor.data.cohort import build_cohort
 from kg_editor.discovery.counting import count_pairs, precedence_counts
 from kg_editor.discovery.distill import Distiller
-from kg_editor.engines import EngineSource, PatternCohort, Patterns, open_engine, variables_of
+from kg_editor.engines import (
+    EngineSource,
+    PatternCohort,
+    Patterns,
+    SparkEngine,
+    open_engine,
+    variables_of,
+)
 from kg_editor.engines.counts import patterns_from_words, unpack_words
 from kg_editor.engines.queries import pack_layout
 from kg_editor.errors import SchemaError
@@ -25,6 +32,8 @@ from tests.test_engines import synthetic_source
 def _engine(kind: str, request: pytest.FixtureRequest):
     if kind == "duckdb":
         return open_engine("duckdb://")
+    if kind == "spark":
+        return SparkEngine(session=request.getfixturevalue("spark_session"))
     return open_engine(request.getfixturevalue("pg_engine_url"))
 
 
@@ -93,7 +102,9 @@ def synthetic():
     return synthetic_source(n=600, seed=11)
 
 
-@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+@pytest.mark.parametrize(
+    "kind", ["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.slow)]
+)
 def test_engine_distillation_equals_the_row_level_one_on_a_synthetic_cohort(
     kind, request, synthetic
 ):

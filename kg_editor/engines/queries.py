@@ -180,11 +180,14 @@ def first_of_variables_sql(ev: EventsTable, variables: Sequence[Var], *, dated: 
             f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date and dated else "CAST(NULL AS TIMESTAMP)"
         )
         parts.append(
-            f'SELECT {_text(ev.patient)} AS "patient_id", {_text(ev.code)} AS "code", '
-            f'MIN({date}) AS "first_date", CAST(NULL AS VARCHAR) AS "value" '
+            # grouped on the stored columns, cast to text after (the same groups: the
+            # cast is one-to-one; hashing integer ids is cheaper than text, issue 16)
+            'SELECT CAST("g"."p" AS VARCHAR) AS "patient_id", CAST("g"."c" AS VARCHAR) AS "code", '
+            '"g"."d" AS "first_date", CAST(NULL AS VARCHAR) AS "value" FROM ('
+            f'SELECT {q(ev.patient)} AS "p", {q(ev.code)} AS "c", MIN({date}) AS "d" '
             f"FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL AND "
             f"{_text(ev.code)} IN ({', '.join(lit(c) for c in binary)}) "
-            f"GROUP BY {_text(ev.patient)}, {_text(ev.code)}"
+            f'GROUP BY {q(ev.patient)}, {q(ev.code)}) AS "g"'
         )
     if categorical or not parts:
         parts.append(first_occurrence_sql(ev, categorical))
@@ -224,9 +227,11 @@ def patient_dates_sql(ev: EventsTable) -> str:
     """Every patient with an event: ``patient_id, first_event, last_event`` (dated events)."""
     date = f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
     return (
-        f'SELECT {_text(ev.patient)} AS "patient_id", MIN({date}) AS "first_event", '
+        'SELECT CAST("g"."p" AS VARCHAR) AS "patient_id", "g"."first_event" AS "first_event", '
+        '"g"."last_event" AS "last_event" FROM ('
+        f'SELECT {q(ev.patient)} AS "p", MIN({date}) AS "first_event", '
         f'MAX({date}) AS "last_event" FROM {ev.source()} '
-        f"WHERE {q(ev.patient)} IS NOT NULL GROUP BY {_text(ev.patient)}"
+        f'WHERE {q(ev.patient)} IS NOT NULL GROUP BY {q(ev.patient)}) AS "g"'
     )
 
 
@@ -270,7 +275,10 @@ def _units(ev: EventsTable, units: str | None, persons: PersonsTable | None) -> 
         if units.lstrip().upper().startswith(("SELECT", "WITH")):
             return units  # a query (e.g. split_units_sql)
         return f"SELECT * FROM {q(units)}"
-    sql = f'SELECT DISTINCT {_text(ev.patient)} AS "patient_id" FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL'
+    sql = (
+        f'SELECT CAST("g"."p" AS VARCHAR) AS "patient_id" FROM (SELECT DISTINCT {q(ev.patient)} '
+        f'AS "p" FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL) AS "g"'
+    )
     if persons is not None:
         sql += f' UNION SELECT {_text(persons.patient)} AS "patient_id" FROM {persons.source()}'
     return sql
