@@ -122,6 +122,10 @@ def spark_source(data: Path, parts: str):
     return EngineSource.open(SparkEngine(session=spark), "events", "persons")
 
 
+#: ``--distill-only``: the engine path stops after the distillation (no session).
+DISTILL_ONLY = False
+
+
 def engine_steps(make_source, max_variables: int):
     from kg_editor.discovery.distill import Distiller
     from kg_editor.model.session import EditSession
@@ -142,11 +146,8 @@ def engine_steps(make_source, max_variables: int):
         s.report.to_dict()
         return s
 
-    return state, [
-        ("cohort (in the engine)", cohort),
-        ("distill", distill),
-        ("first report", report),
-    ]
+    steps = [("cohort (in the engine)", cohort), ("distill", distill), ("first report", report)]
+    return state, steps[:2] if DISTILL_ONLY else steps
 
 
 def memory_steps(events: Path, persons: Path, max_variables: int):
@@ -176,11 +177,15 @@ def memory_steps(events: Path, persons: Path, max_variables: int):
 
 def describe(session, distiller) -> str:
     rep = distiller.report_
-    return (
+    out = (
         f"{rep['variables']} variables, {rep['edges']} edges from {rep['candidates']} candidates, "
-        f"distil {rep['timings']['total_s']:.1f} s; {session._train.n_rows:,} distinct training "
-        f"rows for {session._train.n:,} patients"
+        f"distil {rep['timings']['total_s']:.1f} s"
     )
+    if hasattr(session, "_train"):
+        out += (
+            f"; {session._train.n_rows:,} distinct training rows for {session._train.n:,} patients"
+        )
+    return out
 
 
 def main() -> None:
@@ -193,7 +198,12 @@ def main() -> None:
     ap.add_argument("--edits", type=int, default=30)
     ap.add_argument("--spark", action="store_true")
     ap.add_argument("--spark-patients", type=int, default=1_000_000)
+    ap.add_argument(
+        "--distill-only", action="store_true", help="engine path: cohort + distill, no report"
+    )
     args = ap.parse_args()
+    global DISTILL_ONLY
+    DISTILL_ONLY = args.distill_only
 
     print(f"load average at start: {load()}")
     big = dataset(10_000_000)
@@ -249,7 +259,7 @@ def main() -> None:
             s, times, total, peak = run_path("DuckDB", steps)
             print("   ", describe(s, st["distiller"]))
             lat = None
-            if r == runs - 1 and args.edits:
+            if r == runs - 1 and args.edits and not DISTILL_ONLY:
                 lat = edit_latency(s, "TARGET", n_edits=args.edits)
                 print(f"    edit -> report + CIs p50 / p95: {lat[0]:.1f} / {lat[1]:.1f} ms")
             rows.append(("DuckDB engine", n, times, total, peak, lat))
@@ -261,7 +271,7 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, n, times, total, peak, lat in rows:
-        t = list(times.values())
+        t = [*times.values(), float("nan")]
         e = f"{lat[0]:.1f} / {lat[1]:.1f}" if lat else ""
         print(
             f"| {name} | {n:,} | {t[0]:.1f} | {t[1]:.1f} | {t[2]:.1f} | {total:.1f} | {peak:,.0f} | {e} |"
