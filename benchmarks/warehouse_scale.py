@@ -124,6 +124,8 @@ def spark_source(data: Path, parts: str):
 
 #: ``--distill-only``: the engine path stops after the distillation (no session).
 DISTILL_ONLY = False
+#: ``--memory-budget``: the engine path's ``Distiller(memory_budget_mb=...)`` (0: none).
+BUDGET: float | None = 2048.0
 
 
 def engine_steps(make_source, max_variables: int):
@@ -138,7 +140,7 @@ def engine_steps(make_source, max_variables: int):
 
     def distill(pc):
         state["pc"] = pc
-        state["distiller"] = Distiller().fit(pc)
+        state["distiller"] = Distiller(memory_budget_mb=BUDGET).fit(pc)
         return state["distiller"].graph_
 
     def report(graph):
@@ -201,9 +203,13 @@ def main() -> None:
     ap.add_argument(
         "--distill-only", action="store_true", help="engine path: cohort + distill, no report"
     )
+    ap.add_argument(
+        "--memory-budget", type=float, default=2048.0, help="engine Distiller budget, MB (0: none)"
+    )
     args = ap.parse_args()
-    global DISTILL_ONLY
+    global DISTILL_ONLY, BUDGET
     DISTILL_ONLY = args.distill_only
+    BUDGET = args.memory_budget or None
 
     print(f"load average at start: {load()}")
     big = dataset(10_000_000)
