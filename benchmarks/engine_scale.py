@@ -15,7 +15,8 @@ memory (growth of the process's peak RSS, DuckDB's memory included) per step:
 * ``--spark``: the engine path through Spark local[2] on the smaller file.
 
 The graph is a star of the 5 most prevalent codes into the target plus a chain through
-the next 10 (the report, not discovery, is timed; distillation takes a row-level cohort).
+the next 10 (the report, not discovery, is timed here; ``benchmarks/warehouse_scale.py``
+times cohort + distillation from the engine + first report at 10M patients).
 
 Run: ``python benchmarks/engine_scale.py [--patients 1000000 --codes 200 --memory-patients 100000]``
 """

@@ -348,7 +348,11 @@ def _offsets(states: Sequence[Sequence[str]]) -> np.ndarray:
 
 
 def count_pairs(
-    data: pd.DataFrame, states: Mapping[str, Sequence[str]] | None = None, *, engine: str = "auto"
+    data: pd.DataFrame,
+    states: Mapping[str, Sequence[str]] | None = None,
+    *,
+    engine: str = "auto",
+    weights: np.ndarray | None = None,
 ) -> PairCounts:
     """Count every pairwise contingency table of a state-code frame.
 
@@ -363,6 +367,10 @@ def count_pairs(
         ``dense`` multiplies indicator matrices with BLAS (fast for small cohorts, no
         compile step); ``numba`` runs the compiled pair-counting loop. Both give
         identical counts.
+    weights : ndarray, optional
+        Patients each row stands for (rows as distinct weighted patterns,
+        :class:`kg_editor.engines.Patterns`): the counts of the row-level cohort, from a
+        sparse weighted product (issue 16).
     """
     codes = [str(c) for c in data.columns]
     # --- issue 16: column by column (each column is contiguous; a 2-D np.nonzero over
@@ -388,6 +396,18 @@ def count_pairs(
         else np.zeros(0, np.int64)
     )
     # --- end issue 16 ---
+    if weights is not None:
+        from scipy import sparse
+
+        w = np.asarray(weights, dtype=np.int64)
+        ind = sparse.csr_matrix(
+            (np.ones(rows.size, np.int64), (rows, item)), shape=(n, m), dtype=np.int64
+        )
+        weighted = sparse.csr_matrix((w[rows], (rows, item)), shape=(n, m), dtype=np.int64)
+        matrix = np.asarray((ind.T @ weighted).toarray(), dtype=np.int64)
+        return PairCounts(
+            codes=tuple(codes), states=tuple(st), n=int(w.sum()), offsets=offsets, matrix=matrix
+        )
     if engine == "auto":
         engine = "dense" if n * m <= DENSE_LIMIT else "numba"
     if engine == "dense":

@@ -54,7 +54,13 @@ import pandas as pd
 
 from kg_editor.data.cohort import Cohort
 from kg_editor.data.privacy import DEFAULT_MIN_CELL, protect_node
-from kg_editor.discovery.evidence import PairStatistics, compute_pair_statistics, pair_evidence
+from kg_editor.discovery.counting import count_pairs
+from kg_editor.discovery.evidence import (
+    PairStatistics,
+    compute_pair_statistics,
+    pair_evidence,
+    pair_statistics_from_counts,
+)
 from kg_editor.discovery.independence import ci_test, cmh_test, local_bic, positivity_violation
 from kg_editor.errors import ConstraintError, NotFittedError, ResourceLimitError, SchemaError
 from kg_editor.model.graph import CausalGraph, Constraints
@@ -93,7 +99,7 @@ class _Work:
     cohort: Cohort
     stats: PairStatistics
     cons: Constraints
-    codes: np.ndarray  # training state codes (n, p) int64
+    codes: np.ndarray  # training state codes (n, p), or distinct patterns (k, p)
     cards: np.ndarray
     index: dict[str, int]
     labels: dict[str, str]
@@ -107,12 +113,22 @@ class _Work:
     reasons: dict[frozenset[str], str] = field(default_factory=dict)
     capped: dict[str, dict[str, Any]] = field(default_factory=dict)
     demographics: frozenset[str] = frozenset()
+    weights: np.ndarray | None = None  # patients per row of ``codes`` (weighted patterns)
+
+    @property
+    def n_train(self) -> int:
+        """Training patients (the weights' sum for patterns)."""
+        return int(self.codes.shape[0] if self.weights is None else self.weights.sum())
 
     def bic(self, child: str, parents: Sequence[str] | set[str] | frozenset[str]) -> float:
         key = (child, frozenset(parents))
         if key not in self.score_cache:
             self.score_cache[key] = local_bic(
-                self.codes, self.cards, self.index[child], sorted(self.index[p] for p in parents)
+                self.codes,
+                self.cards,
+                self.index[child],
+                sorted(self.index[p] for p in parents),
+                weights=self.weights,
             )
         return self.score_cache[key]
 
@@ -240,7 +256,12 @@ SMALL_COHORT = 500
 
 
 def estimate_memory_mb(
-    n_patients: int, n_variables: int, dated: bool, max_states: int = 2, stability: int = 0
+    n_patients: int,
+    n_variables: int,
+    dated: bool,
+    max_states: int = 2,
+    stability: int = 0,
+    patterns: bool = False,
 ) -> float:
     """Peak memory (MB) a distillation of ``n_patients`` x ``n_variables`` is expected to
     use beyond the cohort itself: the state codes, the date comparisons of the precedence
@@ -252,9 +273,14 @@ def estimate_memory_mb(
     --------
     >>> round(estimate_memory_mb(20_000, 200, dated=True))
     236
+
+    ``patterns``: ``n_patients`` counts the distinct weighted patterns of an engine's
+    cohort, held once as int8 codes (columns are cast one at a time) with no dates.
     """
     n, p = int(n_patients), int(n_variables)
     per_cell = 8.0 + 2.0 + (48.0 if dated else 0.0)  # codes + int64 casts, dates + masks
+    if patterns:
+        per_cell = 1.0 + 1.0  # the int8 patterns and their pair-count frame
     pairs = p * (p - 1) / 2
     table = pairs * 70 * 8.0 + p * p * 16.0 * (max_states**2)  # pair statistics, count matrix
     tests = 12.0 * n * 8.0  # a test's index arrays and strata
@@ -432,8 +458,15 @@ class Distiller:
         return f"Distiller({args})"
 
     # ---------------------------------------------------------------------------
-    def fit(self, cohort: Cohort) -> Distiller:
-        """Learn the graph from ``cohort``'s training patients; returns ``self``."""
+    def fit(self, cohort: Cohort | Any) -> Distiller:
+        """Learn the graph from ``cohort``'s training patients; returns ``self``.
+
+        ``cohort`` is a row-level :class:`~kg_editor.data.cohort.Cohort` or a
+        :class:`~kg_editor.engines.PatternCohort` (weighted patterns counted inside an
+        engine, with its precedence counts when it was built with ``dates=True``): every
+        count, test and score is then taken over the weighted patterns, which gives the
+        row-level distillation of the same training patients (tested to 1e-9).
+        """
         self._validate(cohort)
         for attr in ("graph_", "stats_", "report_", "constraints_", "stability_"):
             self.__dict__.pop(attr, None)
@@ -444,25 +477,44 @@ class Distiller:
         )
         self.constraints_ = cons
         demographics = frozenset(demographic_variables(cohort))
-        train = cohort.train
-        dates = None
-        if cohort.first_dates is not None:
-            dates = cohort.first_dates.reindex(index=train.index)
-        stats = compute_pair_statistics(
-            train, cohort.states, dates, labels=cohort.labels, test=self.test
-        )
+        patterns = getattr(cohort, "train_patterns", None)
+        weights = None
+        if patterns is not None:
+            # --- issue 16: weighted patterns from an engine ---
+            codes_list = list(patterns.columns)
+            codes = patterns.codes
+            weights = patterns.weights.astype(np.float64)
+            pc = count_pairs(
+                pd.DataFrame(codes, columns=codes_list, copy=False),
+                cohort.states,
+                weights=patterns.weights,
+            )
+            stats = pair_statistics_from_counts(
+                pc, getattr(cohort, "precedence", None), labels=cohort.labels, test=self.test
+            )
+            # --- end issue 16 ---
+        else:
+            train = cohort.train
+            dates = None
+            if cohort.first_dates is not None:
+                dates = cohort.first_dates.reindex(index=train.index)
+            stats = compute_pair_statistics(
+                train, cohort.states, dates, labels=cohort.labels, test=self.test
+            )
+            codes_list = list(train.columns)
+            codes = np.ascontiguousarray(train.to_numpy(), dtype=np.int16)
         timings["statistics_s"] = time.perf_counter() - t0
-        codes_list = list(train.columns)
         work = _Work(
             cohort=cohort,
             stats=stats,
             cons=cons,
-            codes=np.ascontiguousarray(train.to_numpy(), dtype=np.int16),
+            codes=codes,
             cards=np.array([len(cohort.variables[c].states) for c in codes_list], dtype=np.int64),
             index={c: i for i, c in enumerate(codes_list)},
             labels=cohort.labels,
             strength={},
             demographics=demographics,
+            weights=weights,
         )
         tb = stats.table
         stat = tb["statistic"].to_numpy(dtype=np.float64)
@@ -505,7 +557,7 @@ class Distiller:
         timings["total_s"] = time.perf_counter() - t0
         self.report_ = {
             "method": self.method,
-            "patients_train": int(train.shape[0]),
+            "patients_train": work.n_train,
             "variables": len(codes_list),
             "pairs_tested": len(tb),
             "candidates": n_candidates,
@@ -584,7 +636,13 @@ class Distiller:
         number("patients_per_parameter", 0.0, open_lo=True, optional=True)
         number("stability", 0, 1000, whole=True)
         number("memory_budget_mb", 0.0, open_lo=True, optional=True)
-        n_train = int((~np.asarray(cohort.is_test, dtype=bool)).sum())
+        n_train = _n_train(cohort)
+        if self.stability and hasattr(cohort, "train_patterns"):
+            raise SchemaError(
+                "Edge stability resamples patients with their dates, which weighted patterns "
+                "from an engine do not hold: distil with stability=0 (or --stability 0), or "
+                "build a row-level cohort for the stability run."
+            )
         if n_train < MIN_TRAIN_PATIENTS:
             raise SchemaError(
                 f"The cohort has {n_train} training patients; distilling needs at least "
@@ -593,11 +651,12 @@ class Distiller:
         if self.memory_budget_mb is not None:
             p = len(cohort.variables)
             need = estimate_memory_mb(
-                n_train,
+                _rows_held(cohort, n_train),
                 p,
                 cohort.first_dates is not None,
                 max(len(v.states) for v in cohort.variables.values()) if p else 2,
                 int(self.stability),
+                patterns=hasattr(cohort, "train_patterns"),
             )
             if need > self.memory_budget_mb:
                 raise ResourceLimitError(
@@ -653,7 +712,7 @@ class Distiller:
                 advice.append(
                     f"{pruned_ci} candidates were pruned as indirect: lower max_cond or ci_alpha."
                 )
-        n_train = int(work.codes.shape[0])
+        n_train = work.n_train
         if n_train < SMALL_COHORT:
             advice.append(
                 f"A small cohort ({n_train} training patients): try alpha = 0.05, min_count = 5, "
@@ -902,6 +961,7 @@ class Distiller:
                     work.index[b],
                     [work.index[c]],
                     method=self.test,
+                    weights=work.weights,
                 )
                 if not (math.isfinite(r.p) and r.p < self.collider_alpha):
                     continue
@@ -962,7 +1022,7 @@ class Distiller:
         patients_per_parameter`` free parameters. An unresolved parent edge is flipped
         first when that keeps the graph acyclic and the other family within bounds; then
         the weakest non-required parents are dropped. The node records why."""
-        max_k, max_par = self._family_limits(int(work.codes.shape[0]))
+        max_k, max_par = self._family_limits(work.n_train)
         if max_k is None and max_par is None:
             return
         lab = work.labels
@@ -984,7 +1044,7 @@ class Distiller:
             limit_txt.append(f"at most {max_k} parents")
         if max_par is not None:
             limit_txt.append(
-                f"at most {max_par:,.0f} free parameters ({work.codes.shape[0]:,} training patients / "
+                f"at most {max_par:,.0f} free parameters ({work.n_train:,} training patients / "
                 f"{self.patients_per_parameter:g} per parameter)"
             )
         for n in sorted(work.index):
@@ -1168,7 +1228,7 @@ class Distiller:
             "cohort_settings": dict(cohort.settings),
             "distiller": self.get_params(),
             "constraints": cons.to_dict(),
-            "patients_train": int((~cohort.is_test).sum()),
+            "patients_train": _n_train(cohort),
             "min_cell": self.min_cell,
         }
         return CausalGraph(g, metadata=metadata)
@@ -1206,6 +1266,7 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                 work.index[v],
                 [work.index[z] for z in s],
                 distiller.positivity_min_expected,
+                weights=work.weights,
             )
         return pos_cache[key]
 
@@ -1248,6 +1309,7 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                         work.index[b],
                         [work.index[z] for z in s],
                         method=distiller.test,
+                        weights=work.weights,
                     )
                     if math.isfinite(r.p) and r.p > ci_alpha and distiller.common_effect_test:
                         # an association common to the strata that the stratified test
@@ -1258,6 +1320,7 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                             work.index[a],
                             work.index[b],
                             [work.index[z] for z in s],
+                            weights=work.weights,
                         )
                         if math.isfinite(r_cmh.p) and r_cmh.p <= ci_alpha:
                             continue
@@ -1385,6 +1448,20 @@ def _hc(distiller: Distiller, work: _Work) -> None:
             "score",
             f"The BIC hill climb over candidate edges chose {lab.get(u, u)} -> {lab.get(v, v)}.",
         )
+
+
+def _n_train(cohort: Any) -> int:
+    """Training patients of a row-level or a pattern cohort."""
+    patterns = getattr(cohort, "train_patterns", None)
+    if patterns is not None:
+        return int(patterns.n)
+    return int((~np.asarray(cohort.is_test, dtype=bool)).sum())
+
+
+def _rows_held(cohort: Any, n_train: int) -> int:
+    """Rows a distillation holds: the training patients, or their distinct patterns."""
+    patterns = getattr(cohort, "train_patterns", None)
+    return int(patterns.k) if patterns is not None else n_train
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:  # pragma: no cover - helper for notebooks

@@ -18,6 +18,7 @@ __all__ = [
     "PairStatistics",
     "compute_pair_statistics",
     "pair_evidence",
+    "pair_statistics_from_counts",
     "pair_table",
 ]
 
@@ -102,6 +103,34 @@ def compute_pair_statistics(
     ('a', 'b', 25, 18.3, 'chi2')
     """
     pc = count_pairs(data, states, engine=engine)
+    precedence = None
+    if dates is not None and dates.shape[1] > 0:
+        precedence = precedence_counts(dates.reindex(index=data.index, columns=list(pc.codes)))
+    return pair_statistics_from_counts(
+        pc, precedence, labels=labels, test=test, fisher_below=fisher_below
+    )
+
+
+def pair_statistics_from_counts(
+    pc: PairCounts,
+    precedence: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    test: str = "chi2",
+    fisher_below: float = 5.0,
+) -> PairStatistics:
+    """:func:`compute_pair_statistics` from counts alone: the pair counts and, optionally,
+    the precedence counts ``(first, ties)`` (:func:`~kg_editor.discovery.counting.precedence_counts`),
+    e.g. as an engine or weighted patterns give them (issue 16).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"a": [1] * 30 + [0] * 70, "b": [1] * 25 + [0] * 60 + [1] * 15}, dtype="int8")
+    >>> a = compute_pair_statistics(d).table
+    >>> b = pair_statistics_from_counts(count_pairs(d)).table
+    >>> bool(a.equals(b))
+    True
+    """
     codes = list(pc.codes)
     p = len(codes)
     col = pc.collapsed()
@@ -154,9 +183,8 @@ def compute_pair_statistics(
         }
     )
     out["q"] = M.bh_qvalues(pval)
-    if dates is not None and dates.shape[1] > 0:
-        dd = dates.reindex(index=data.index, columns=codes)
-        first, ties = precedence_counts(dd)
+    if precedence is not None:
+        first, ties = precedence
         out["a_first"] = first[ia, ib]
         out["b_first"] = first[ib, ia]
         out["ties"] = ties[ia, ib]

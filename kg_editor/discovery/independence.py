@@ -14,6 +14,7 @@ __all__ = [
     "cmh_test",
     "local_bic",
     "positivity_violation",
+    "table_ci_test",
 ]
 
 
@@ -92,6 +93,23 @@ def ci_test(
         .reshape(ns, kx, ky)
         .astype(np.float64)
     )
+    return table_ci_test(obs, method=method, yates=yates)
+
+
+def table_ci_test(obs: np.ndarray, *, method: str = "g", yates: bool = True) -> CITestResult:
+    """The test of :func:`ci_test` on its contingency tables: ``obs`` is strata x ``x``
+    states x ``y`` states (one stratum for a marginal test), e.g. a pair's table from
+    pair counts (issue 16: marginal tests without a pass over the rows).
+
+    Examples
+    --------
+    >>> d = np.array([[0, 0], [1, 1], [1, 1], [0, 1]] * 20)
+    >>> t = np.bincount(d[:, 0] * 2 + d[:, 1], minlength=4).reshape(1, 2, 2)
+    >>> table_ci_test(t).p == ci_test(d, [2, 2], 0, 1).p
+    True
+    """
+    obs = np.asarray(obs, dtype=np.float64)
+    ns = obs.shape[0]
     if ns > 1:
         # strata that never occur add nothing (no rows, no degrees of freedom)
         obs = obs[obs.reshape(ns, -1).any(axis=1)]
@@ -216,6 +234,8 @@ def positivity_violation(
     x: int,
     z: Sequence[int],
     min_expected: float = 10.0,
+    *,
+    weights: np.ndarray | None = None,
 ) -> bool:
     """True when ``x``'s non-reference states never occur in a stratum of ``z`` where
     at least ``min_expected`` occurrences would be expected (a structural zero).
@@ -240,17 +260,26 @@ def positivity_violation(
         zi = zi * int(cards[c]) + codes[:, c]
         ns *= int(cards[c])
     present = codes[:, x] != 0
-    n_z = np.bincount(zi, minlength=ns).astype(np.float64)
-    hit = np.bincount(zi[present], minlength=ns)
-    expected = n_z * present.mean()
+    n_z = np.bincount(zi, weights=weights, minlength=ns).astype(np.float64)
+    hit = np.bincount(
+        zi[present], weights=None if weights is None else weights[present], minlength=ns
+    )
+    share = present.mean() if weights is None else float(weights[present].sum() / weights.sum())
+    expected = n_z * share
     return bool(np.any((hit == 0) & (expected >= min_expected)))
 
 
 def local_bic(
-    codes: np.ndarray, cards: Sequence[int] | np.ndarray, child: int, parents: Sequence[int]
+    codes: np.ndarray,
+    cards: Sequence[int] | np.ndarray,
+    child: int,
+    parents: Sequence[int],
+    *,
+    weights: np.ndarray | None = None,
 ) -> float:
     """BIC of one family (child given parents) on integer-coded data; equal to pgmpy's
-    ``BIC.local_score`` when every state occurs in the data (tested).
+    ``BIC.local_score`` when every state occurs in the data (tested). ``weights`` gives
+    the patients each row stands for (weighted patterns): the row-level score.
 
     Examples
     --------
@@ -278,14 +307,15 @@ def local_bic(
         idx = idx.astype(np.int64).ravel()
         seen = int(idx.max()) + 1 if n else 1
     nijk = (
-        np.bincount(idx * r + codes[:, child], minlength=seen * r)
+        np.bincount(idx * r + codes[:, child], weights=weights, minlength=seen * r)
         .reshape(seen, r)
         .astype(np.float64)
     )
     nij = nijk.sum(axis=1, keepdims=True)
     nz = nijk > 0
     ll = float(np.sum(nijk[nz] * np.log((nijk / np.where(nij > 0, nij, 1.0))[nz])))
-    return ll - 0.5 * math.log(codes.shape[0]) * q * (r - 1)
+    n_rows = codes.shape[0] if weights is None else float(np.sum(weights))
+    return ll - 0.5 * math.log(n_rows) * q * (r - 1)
 
 
 def cmh_test(

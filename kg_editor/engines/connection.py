@@ -81,6 +81,16 @@ class Engine(ABC):
     def close(self) -> None:
         """Release the connection (a shared Spark session is left running)."""
 
+    def materialize(self, name: str, sql: str) -> str:
+        """Compute ``sql`` (already in this engine's dialect) once into the temporary
+        table ``name`` for this connection's lifetime (replacing one of that name), so
+        several queries read it without computing it again; returns ``name``."""
+        from kg_editor.engines.queries import q, render
+
+        self.execute(render(f"DROP TABLE IF EXISTS {q(name)}", self.dialect))
+        self.execute(render(f"CREATE TEMPORARY TABLE {q(name)} AS {sql}", self.dialect))
+        return name
+
     def __enter__(self) -> Engine:
         return self
 
@@ -256,6 +266,13 @@ class SparkEngine(Engine):
 
     def execute(self, sql: str) -> None:
         self.spark.sql(sql).collect()
+
+    def materialize(self, name: str, sql: str) -> str:
+        """A cached temporary view (Spark has no temporary tables)."""
+        df = self.spark.sql(sql).cache()
+        df.count()
+        df.createOrReplaceTempView(name)
+        return name
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Load ``frame`` through a Parquet file (fast for large frames; types kept)."""

@@ -42,18 +42,28 @@ from kg_editor.engines.queries import (
     Var,
     code_labels_sql,
     code_values_sql,
+    pack_layout,
+    packed_pattern_counts_sql,
     pair_counts_sql,
     patient_dates_sql,
-    pattern_counts_sql,
     pattern_remainder_sql,
     persons_sql,
+    precedence_counts_sql,
+    q,
     render,
     split_units_sql,
     wide_states_sql,
 )
 from kg_editor.errors import SchemaError, unknown_variable
 
-__all__ = ["EngineSource", "PatternCohort", "Var", "variables_of"]
+__all__ = [
+    "EngineSource",
+    "PatternCohort",
+    "Var",
+    "patterns_from_words",
+    "unpack_words",
+    "variables_of",
+]
 
 ABSENT, PRESENT = "absent", "present"
 
@@ -414,6 +424,34 @@ class EngineSource:
             matrix=out,
         )
 
+    def precedence(
+        self,
+        variables: Sequence[Var],
+        *,
+        patients: Sequence[Any] | None = None,
+        units: str | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Temporal precedence counts ``(first, ties)`` of ``variables`` (variables x
+        variables, as :func:`kg_editor.discovery.counting.precedence_counts` gives them
+        from the cohort's first dates), counted inside the engine over ``patients`` (ids)
+        or ``units`` (a table or query with ``patient_id``; default every patient)."""
+        if units is None:
+            units = self._units(patients, "kg_precedence_units")
+        res = self._q(precedence_counts_sql(self.events, variables, units=units))
+        p = len(variables)
+        first = np.zeros((p, p), np.int64)
+        ties = np.zeros((p, p), np.int64)
+        a = res["a"].to_numpy().astype(np.int64)
+        b = res["b"].to_numpy().astype(np.int64)
+        af = res["a_first"].to_numpy().astype(np.int64)
+        bf = res["b_first"].to_numpy().astype(np.int64)
+        tt = res["ties"].to_numpy().astype(np.int64)
+        first[a, b] = af
+        first[b, a] = bf
+        ties[a, b] = tt
+        ties[b, a] = tt
+        return first, ties
+
     def pattern_cohort(
         self,
         target: str | None = None,
@@ -424,13 +462,17 @@ class EngineSource:
         seed: int = 0,
         keep: Sequence[str] = (),
         min_count: int = 1,
+        dates: bool = False,
     ) -> PatternCohort:
         """The cohort as weighted patterns, split and counted inside the engine.
 
         Event variables are chosen as :meth:`cohort` chooses them (sex and age band are
         subgroups of the held-out patterns, not variables). The split is the engine's
         stratified hash split (:func:`kg_editor.engines.queries.split_units_sql`).
-        ``min_count`` suppresses small patterns inside the engine.
+        ``min_count`` suppresses small patterns inside the engine. ``dates`` also counts
+        the training patients' temporal precedence inside the engine
+        (:meth:`precedence`), which :class:`~kg_editor.discovery.distill.Distiller`
+        uses to orient edges as it does with a row-level cohort's first dates.
         """
         from kg_editor.data import cohort as C
 
@@ -445,9 +487,22 @@ class EngineSource:
 
         tgt = resolve(target) if target is not None else None
         always = ({tgt} if tgt else set()) | {resolve(k) for k in keep}
-        n_all = int(
-            self._q(f'SELECT COUNT(*) AS "n" FROM ({_all_units(self)}) AS "u"')["n"].iloc[0]
+        # issue 16: the split is computed once inside the engine (a temporary table)
+        # and read by the patterns and the precedence counts
+        units = self.engine.materialize(
+            "kg_split_units",
+            render(
+                split_units_sql(
+                    self.events,
+                    Var(tgt, states[tgt]) if tgt else None,
+                    test_size=test_size,
+                    seed=seed,
+                    persons=self.persons,
+                ),
+                self.engine.dialect,
+            ),
         )
+        n_all = int(self._q(f'SELECT COUNT(*) AS "n" FROM {q(units)}')["n"].iloc[0])
         one_state = {
             c
             for c in counts
@@ -462,27 +517,47 @@ class EngineSource:
                     column=c,
                 )
         variables = variables_of(states, ordered)
-        units = split_units_sql(
-            self.events,
-            Var(tgt, states[tgt]) if tgt else None,
-            test_size=test_size,
-            seed=seed,
-            persons=self.persons,
+        # --- issue 16: one packed query; the split's patterns are summed over the
+        # packed words (a few integers per pattern), never over a patients x variables
+        # matrix ---
+        res = self._q(
+            packed_pattern_counts_sql(
+                self.events,
+                variables,
+                units=units,
+                keys=["split", "sex", "age_band"],
+                min_count=min_count,
+                persons=self.persons,
+            )
         )
-        pats = self.patterns(
-            variables,
-            patients=None,
-            keys=["split", "sex", "age_band"],
-            min_count=min_count,
-            units=units,
+        remainder = (0, 0)
+        if min_count > 1:
+            r = self._q(
+                pattern_remainder_sql(
+                    self.events,
+                    variables,
+                    units=units,
+                    keys=["split", "sex", "age_band"],
+                    min_count=min_count,
+                    persons=self.persons,
+                )
+            )
+            remainder = (int(r["patterns"].iloc[0]), int(r["patients"].iloc[0]))
+        is_test = (res["split"].astype(str) == "test").to_numpy()
+        train = patterns_from_words(
+            res[~is_test], variables, (), min_count=min_count, remainder=remainder
         )
-        is_test = pats.extra["split"] == "test"
-        train = pats.select(~is_test).marginal(ordered)
-        test = pats.select(is_test).marginal(ordered, keys=["sex", "age_band"])
+        test = patterns_from_words(
+            res[is_test], variables, ("sex", "age_band"), min_count=min_count, remainder=remainder
+        )
+        del res
         var_objs = {}
-        total = pats.n
+        total = train.n + test.n
         for j, c in enumerate(ordered):
-            nz = int(pats.weights[pats.codes[:, j] != 0].sum())
+            nz = int(train.weights[train.codes[:, j] != 0].sum()) + int(
+                test.weights[test.codes[:, j] != 0].sum()
+            )
+            # --- end issue 16 ---
             var_objs[c] = C.Variable(
                 code=c,
                 label=str(labels.get(c, c)),
@@ -499,7 +574,11 @@ class EngineSource:
             "split": "engine-md5",
             "min_count": min_count,
         }
-        return PatternCohort(var_objs, train, test, tgt, self.name, settings)
+        prec = None
+        if dates and self.events.date:
+            train_units = f'SELECT "patient_id" FROM {q(units)} WHERE "split" = \'train\''
+            prec = self.precedence(variables, units=train_units)
+        return PatternCohort(var_objs, train, test, tgt, self.name, settings, precedence=prec)
 
     def patterns(
         self,
@@ -524,7 +603,9 @@ class EngineSource:
         """
         if units is None:
             units = self._units(patients, "kg_pattern_units")
-        sql = pattern_counts_sql(
+        # --- issue 16: packed words (the same patterns as pattern_counts_sql, a cost
+        # that does not grow with the variables; a few integers per pattern leave) ---
+        sql = packed_pattern_counts_sql(
             self.events,
             variables,
             units=units,
@@ -533,13 +614,7 @@ class EngineSource:
             persons=self.persons,
         )
         res = self._q(sql)
-        codes = (
-            np.column_stack(
-                [res[f"v{k}"].to_numpy().astype(np.int8) for k in range(len(variables))]
-            )
-            if len(res)
-            else np.zeros((0, len(variables)), np.int8)
-        )
+        # --- end issue 16 ---
         remainder = (0, 0)
         if min_count > 1:
             r = self._q(
@@ -553,16 +628,7 @@ class EngineSource:
                 )
             )
             remainder = (int(r["patterns"].iloc[0]), int(r["patients"].iloc[0]))
-        extra = {k: res[k].astype(str).to_numpy() for k in keys}
-        return Patterns.from_arrays(
-            [v.code for v in variables],
-            {v.code: len(v.states) for v in variables},
-            codes,
-            res["n"].to_numpy().astype(np.int64),
-            extra=extra,
-            min_count=min_count,
-            remainder=remainder,
-        )
+        return patterns_from_words(res, variables, keys, min_count=min_count, remainder=remainder)
 
 
 def _resolve_code(name: str, names: Mapping[str, str], where: str) -> str:
@@ -593,6 +659,9 @@ class PatternCohort(VariableViews):
         Distinct training / held-out rows with counts; held-out ones keyed by ``sex``
         and ``age_band``.
     target : str or None
+    precedence : (ndarray, ndarray) or None
+        Temporal precedence counts ``(first, ties)`` of the training patients over the
+        variables (see :meth:`EngineSource.precedence`), when counted.
     """
 
     variables: dict[str, Any]
@@ -602,6 +671,7 @@ class PatternCohort(VariableViews):
     source_name: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     first_dates: None = None
+    precedence: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_patients(self) -> int:
@@ -627,6 +697,63 @@ class PatternCohort(VariableViews):
             h.update(np.ascontiguousarray(pats.weights).tobytes())
         h.update(repr(sorted(self.settings.items())).encode())
         return h.hexdigest()[:16]
+
+
+def patterns_from_words(
+    frame: pd.DataFrame,
+    variables: Sequence[Var],
+    keys: Sequence[str] = (),
+    *,
+    min_count: int = 1,
+    remainder: tuple[int, int] = (0, 0),
+) -> Patterns:
+    """:class:`Patterns` from packed rows (``w0 .. wK``, other columns, ``n``), summed over
+    the words and ``keys`` (other columns are dropped), in the order of
+    :meth:`Patterns.from_arrays` (the layout puts the first variable in the most
+    significant bits, so ordering by the words orders by the state codes)."""
+    n_words = max(s.word for s in pack_layout(variables)) + 1
+    words = [f"w{k}" for k in range(n_words)]
+    sub = frame[[*words, *keys, "n"]].copy()
+    for k in keys:
+        sub[k] = sub[k].astype(str)
+    sub["n"] = sub["n"].astype(np.int64)
+    grouped = sub.groupby([*words, *keys], sort=False, observed=True)["n"].sum().reset_index()
+    cols = [grouped[w].to_numpy(np.int64) for w in words]
+    extra = {k: grouped[k].to_numpy().astype(str) for k in keys}
+    order = (
+        np.lexsort([*(extra[k] for k in reversed(list(keys))), *reversed(cols)])
+        if len(grouped)
+        else np.zeros(0, np.int64)
+    )
+    return Patterns(
+        columns=tuple(v.code for v in variables),
+        cards={v.code: len(v.states) for v in variables},
+        codes=np.ascontiguousarray(unpack_words([c[order] for c in cols], variables)),
+        weights=grouped["n"].to_numpy(np.int64)[order],
+        extra={k: v[order] for k, v in extra.items()},
+        min_count=int(min_count),
+        remainder=(int(remainder[0]), int(remainder[1])),
+    )
+
+
+def unpack_words(words: Sequence[np.ndarray], variables: Sequence[Var]) -> np.ndarray:
+    """State codes (patterns x variables, int8) from packed words
+    (:func:`kg_editor.engines.queries.pack_layout`).
+
+    Examples
+    --------
+    >>> vs = [Var("a", ("absent", "present")), Var("b", ("absent", "low", "high"))]
+    >>> w = [np.array([0, 1 << 61, 2 << 59, (1 << 61) + (2 << 59)])]
+    >>> unpack_words(w, vs).tolist()
+    [[0, 0], [1, 0], [0, 2], [1, 2]]
+    """
+    slots = pack_layout(variables)
+    k = len(words[0]) if len(words) else 0
+    out = np.empty((k, len(variables)), np.int8, order="F")
+    arrs = [np.asarray(w).astype(np.int64) for w in words]
+    for j, s in enumerate(slots):
+        out[:, j] = (arrs[s.word] >> s.shift) & ((1 << s.bits) - 1)
+    return out
 
 
 def _single_value(values: pd.DataFrame, code: str) -> bool:

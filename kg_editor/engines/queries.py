@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
+from kg_editor.errors import SchemaError
+
 __all__ = [
     "EventsTable",
     "PersonsTable",
@@ -42,11 +44,14 @@ __all__ = [
     "code_values_sql",
     "first_occurrence_sql",
     "first_of_variables_sql",
+    "pack_layout",
+    "packed_pattern_counts_sql",
     "pair_counts_sql",
     "patient_dates_sql",
     "pattern_counts_sql",
     "pattern_remainder_sql",
     "persons_sql",
+    "precedence_counts_sql",
     "render",
     "split_units_sql",
     "wide_states_sql",
@@ -162,21 +167,27 @@ def first_occurrence_sql(ev: EventsTable, codes: Sequence[str] | None = None) ->
     )
 
 
-def first_of_variables_sql(ev: EventsTable, variables: Sequence[Var]) -> str:
+def first_of_variables_sql(ev: EventsTable, variables: Sequence[Var], *, dated: bool = True) -> str:
     """:func:`first_occurrence_sql` for known variables: binary codes need no value, so
     their first date is a plain ``MIN`` over a grouping (no window function, which is
-    the costly step on large event tables); categorical codes keep the window."""
+    the costly step on large event tables); categorical codes keep the window.
+    ``dated=False`` leaves the binary codes' dates out (NULL) when only states are needed."""
     binary = [v.code for v in variables if v.is_binary]
     categorical = [v.code for v in variables if not v.is_binary]
     parts = []
     if binary:
-        date = f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
+        date = (
+            f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date and dated else "CAST(NULL AS TIMESTAMP)"
+        )
         parts.append(
-            f'SELECT {_text(ev.patient)} AS "patient_id", {_text(ev.code)} AS "code", '
-            f'MIN({date}) AS "first_date", CAST(NULL AS VARCHAR) AS "value" '
+            # grouped on the stored columns, cast to text after (the same groups: the
+            # cast is one-to-one; hashing integer ids is cheaper than text, issue 16)
+            'SELECT CAST("g"."p" AS VARCHAR) AS "patient_id", CAST("g"."c" AS VARCHAR) AS "code", '
+            '"g"."d" AS "first_date", CAST(NULL AS VARCHAR) AS "value" FROM ('
+            f'SELECT {q(ev.patient)} AS "p", {q(ev.code)} AS "c", MIN({date}) AS "d" '
             f"FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL AND "
             f"{_text(ev.code)} IN ({', '.join(lit(c) for c in binary)}) "
-            f"GROUP BY {_text(ev.patient)}, {_text(ev.code)}"
+            f'GROUP BY {q(ev.patient)}, {q(ev.code)}) AS "g"'
         )
     if categorical or not parts:
         parts.append(first_occurrence_sql(ev, categorical))
@@ -185,7 +196,18 @@ def first_of_variables_sql(ev: EventsTable, variables: Sequence[Var]) -> str:
 
 def code_values_sql(ev: EventsTable) -> str:
     """Patients per (code, first value): ``code, value, n`` (``value`` NULL when the first
-    event has none). Summing ``n`` over a code gives its patients."""
+    event has none). Summing ``n`` over a code gives its patients.
+
+    Events without a value column need no first occurrence (every first value is
+    NULL): patients are counted per code directly, without the window over every event
+    (issue 16: the costliest step on 100M events)."""
+    if not ev.value:
+        return (
+            f'SELECT {_text(ev.code)} AS "code", CAST(NULL AS VARCHAR) AS "value", '
+            f'COUNT(DISTINCT {q(ev.patient)}) AS "n" FROM {ev.source()} '
+            f"WHERE {q(ev.code)} IS NOT NULL AND {q(ev.patient)} IS NOT NULL "
+            f"GROUP BY {_text(ev.code)}"
+        )
     return (
         f"WITH kg_first AS ({first_occurrence_sql(ev)}) "
         'SELECT "code", "value", COUNT(*) AS "n" FROM kg_first GROUP BY "code", "value"'
@@ -205,9 +227,11 @@ def patient_dates_sql(ev: EventsTable) -> str:
     """Every patient with an event: ``patient_id, first_event, last_event`` (dated events)."""
     date = f"CAST({q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
     return (
-        f'SELECT {_text(ev.patient)} AS "patient_id", MIN({date}) AS "first_event", '
+        'SELECT CAST("g"."p" AS VARCHAR) AS "patient_id", "g"."first_event" AS "first_event", '
+        '"g"."last_event" AS "last_event" FROM ('
+        f'SELECT {q(ev.patient)} AS "p", MIN({date}) AS "first_event", '
         f'MAX({date}) AS "last_event" FROM {ev.source()} '
-        f"WHERE {q(ev.patient)} IS NOT NULL GROUP BY {_text(ev.patient)}"
+        f'WHERE {q(ev.patient)} IS NOT NULL GROUP BY {q(ev.patient)}) AS "g"'
     )
 
 
@@ -251,7 +275,10 @@ def _units(ev: EventsTable, units: str | None, persons: PersonsTable | None) -> 
         if units.lstrip().upper().startswith(("SELECT", "WITH")):
             return units  # a query (e.g. split_units_sql)
         return f"SELECT * FROM {q(units)}"
-    sql = f'SELECT DISTINCT {_text(ev.patient)} AS "patient_id" FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL'
+    sql = (
+        f'SELECT CAST("g"."p" AS VARCHAR) AS "patient_id" FROM (SELECT DISTINCT {q(ev.patient)} '
+        f'AS "p" FROM {ev.source()} WHERE {q(ev.patient)} IS NOT NULL) AS "g"'
+    )
     if persons is not None:
         sql += f' UNION SELECT {_text(persons.patient)} AS "patient_id" FROM {persons.source()}'
     return sql
@@ -320,7 +347,9 @@ def pattern_remainder_sql(
     persons: PersonsTable | None = None,
 ) -> str:
     """``patterns, patients``: how many patterns (and patients) fall below ``min_count``."""
-    body, _ = _pattern_body(ev, variables, units, keys, persons)
+    # issue 16: the packed form counts the same patterns at a cost independent of the
+    # number of variables
+    body = packed_pattern_counts_sql(ev, variables, units=units, keys=keys, persons=persons)
     return (
         f'SELECT COUNT(*) AS "patterns", COALESCE(SUM("n"), 0) AS "patients" FROM ({body}) AS "s" '
         f'WHERE "n" < {int(min_count)}'
@@ -407,3 +436,137 @@ def pair_counts_sql(ev: EventsTable, variables: Sequence[Var], *, units: str | N
         'JOIN kg_items AS "y" ON "x"."p" = "y"."p" AND "x"."i" <= "y"."i" '
         'GROUP BY "x"."i", "y"."i"'
     )
+
+
+# --- issue 16 (warehouse scale): patterns packed into integer words, precedence counts ---
+#: Bits of one packed word (63-bit signed integers keep every sum positive).
+WORD_BITS = 62
+
+
+@dataclass(frozen=True)
+class PackedSlot:
+    """Where a variable's state code sits in the packed pattern: word ``word``, bits
+    ``shift .. shift + bits - 1``."""
+
+    word: int
+    shift: int
+    bits: int
+
+
+def pack_layout(variables: Sequence[Var]) -> list[PackedSlot]:
+    """Each variable's slot in the packed words: ``ceil(log2(states))`` bits (one bit for
+    a binary code), never straddling two words, the first variables in the most
+    significant bits: ordering patterns by their words (``w0`` first) orders them by
+    their state codes (first variable first).
+
+    Examples
+    --------
+    >>> [(s.word, s.shift, s.bits) for s in pack_layout([Var("a", ("absent", "present")),
+    ...     Var("b", ("absent", "low", "high"))])]
+    [(0, 61, 1), (0, 59, 2)]
+    """
+    out: list[PackedSlot] = []
+    word, used = 0, 0
+    for v in variables:
+        bits = max(1, (len(v.states) - 1).bit_length())
+        if used + bits > WORD_BITS:
+            word, used = word + 1, 0
+        used += bits
+        out.append(PackedSlot(word, WORD_BITS - used, bits))
+    return out
+
+
+def _layout_values(variables: Sequence[Var], slots: Sequence[PackedSlot]) -> str:
+    """A ``VALUES`` table ``(code, value, word, add)``: what each first occurrence adds
+    to its patient's packed word (state code times the slot's place value)."""
+    rows = []
+    for v, s in zip(variables, slots, strict=True):
+        named = [(v.states[k], k) for k in range(1, len(v.states))] if not v.is_binary else []
+        for value, state in named or [("present", 1)]:
+            rows.append(
+                f"({lit(v.code)}, {lit(value)}, {s.word}, CAST({state << s.shift} AS BIGINT))"
+            )
+    return f'(VALUES {", ".join(rows)}) AS "l"("code", "value", "word", "add")'
+
+
+def packed_pattern_counts_sql(
+    ev: EventsTable,
+    variables: Sequence[Var],
+    *,
+    units: str | None = None,
+    keys: Sequence[str] = (),
+    min_count: int = 1,
+    persons: PersonsTable | None = None,
+) -> str:
+    """:func:`pattern_counts_sql` with each pattern packed into integer words
+    ``w0 .. wK`` (see :func:`pack_layout`), plus ``keys`` and ``n``.
+
+    Instead of one ``CASE`` column per variable over every first occurrence (a cost of
+    variables x occurrences), each occurrence is joined to a small layout table and its
+    state's place value summed per patient and word: the same patterns at a cost that
+    does not grow with the number of variables, and a few integers per pattern to bring
+    back instead of one column per variable. ``min_count`` suppresses as
+    :func:`pattern_counts_sql` does.
+    """
+    if not variables:
+        raise SchemaError("Counting patterns needs at least one variable.")
+    slots = pack_layout(variables)
+    n_words = max(s.word for s in slots) + 1
+    words = [
+        f'CAST(SUM(CASE WHEN "l"."word" = {k} THEN "l"."add" ELSE 0 END) AS BIGINT) AS "w{k}"'
+        for k in range(n_words)
+    ]
+    cols = [f'COALESCE("w"."w{k}", 0)' for k in range(n_words)]
+    group = [*cols, *(f'"u".{q(k)}' for k in keys)]
+    select = [f'{c} AS "w{k}"' for k, c in enumerate(cols)] + [
+        f'"u".{q(k)} AS {q(k)}' for k in keys
+    ]
+    packed = (
+        f'SELECT "f"."patient_id" AS "patient_id", {", ".join(words)} '
+        f'FROM kg_first_p AS "f" JOIN {_layout_values(variables, slots)} '
+        f'ON "f"."code" = "l"."code" AND COALESCE("f"."value", \'present\') = "l"."value" '
+        'GROUP BY "f"."patient_id"'
+    )
+    body = (
+        f"WITH kg_first_p AS ({first_of_variables_sql(ev, variables, dated=False)}), "
+        f"kg_packed AS ({packed}), kg_units AS ({_units(ev, units, persons)}) "
+        f'SELECT {", ".join([*select, "COUNT(*) AS " + q("n")])} FROM kg_units AS "u" '
+        f'LEFT JOIN kg_packed AS "w" ON "u"."patient_id" = "w"."patient_id" '
+        f"GROUP BY {', '.join(group)}"
+    )
+    if min_count > 1:
+        body += f" HAVING COUNT(*) >= {int(min_count)}"
+    return body
+
+
+def precedence_counts_sql(
+    ev: EventsTable, variables: Sequence[Var], *, units: str | None = None
+) -> str:
+    """Temporal precedence of every pair of variables: ``a, b, a_first, b_first, ties``
+    for variable indices ``a <= b`` (patients with both first occurrences dated and ``a``
+    strictly first, ``b`` strictly first, both on the same day; ``a = b`` gives the
+    patients with ``a`` dated), over the patients of ``units`` (a table name or query
+    with ``patient_id``; default every patient). The counts of
+    :func:`kg_editor.discovery.counting.precedence_counts` over the cohort's first dates.
+    """
+    rows = ", ".join(f"({lit(v.code)}, {j})" for j, v in enumerate(variables))
+    restrict = ""
+    if units is not None:
+        src = f"({units})" if units.lstrip().upper().startswith(("SELECT", "WITH")) else q(units)
+        restrict = f'JOIN {src} AS "u" ON "f"."patient_id" = "u"."patient_id" '
+    day = 'CAST("f"."first_date" AS DATE)'
+    return (
+        f"WITH kg_first_d AS ({first_of_variables_sql(ev, variables)}), "
+        f'kg_dated AS (SELECT "f"."patient_id" AS "p", "l"."j" AS "j", {day} AS "d" '
+        f'FROM kg_first_d AS "f" JOIN (VALUES {rows}) AS "l"("code", "j") '
+        f'ON "f"."code" = "l"."code" {restrict}WHERE "f"."first_date" IS NOT NULL) '
+        'SELECT "x"."j" AS "a", "y"."j" AS "b", '
+        'SUM(CASE WHEN "x"."d" < "y"."d" THEN 1 ELSE 0 END) AS "a_first", '
+        'SUM(CASE WHEN "x"."d" > "y"."d" THEN 1 ELSE 0 END) AS "b_first", '
+        'SUM(CASE WHEN "x"."d" = "y"."d" THEN 1 ELSE 0 END) AS "ties" '
+        'FROM kg_dated AS "x" JOIN kg_dated AS "y" ON "x"."p" = "y"."p" AND "x"."j" <= "y"."j" '
+        'GROUP BY "x"."j", "y"."j"'
+    )
+
+
+# --- end issue 16 ---

@@ -37,8 +37,10 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 
-from kg_editor.discovery.independence import ci_test
+from kg_editor.discovery.counting import PairCounts, count_pairs
+from kg_editor.discovery.independence import ci_test, table_ci_test
 from kg_editor.discovery.measures import bh_qvalues
 from kg_editor.errors import NotFittedError, SchemaError
 from kg_editor.model.graph import CausalGraph
@@ -274,9 +276,21 @@ class ImpliedIndependencies:
                 f"The data have no column for {missing[0]!r}; the graph check needs every graph variable."
             )
         self._index = {n: i for i, n in enumerate(nodes)}
-        self._codes = np.column_stack([np.asarray(columns[n], dtype=np.int64) for n in nodes])
+        # State codes in their own small integer type (an int64 copy of millions of
+        # weighted patterns x 200 variables does not fit), and every pair's table counted
+        # once, for the marginal tests (most of them, for a sparse graph).
+        self._codes = np.column_stack(
+            [np.asarray(columns[n]).astype(np.int16, copy=False) for n in nodes]
+        )
         self._cards = np.array([int(cards[n]) for n in nodes], dtype=np.int64)
         self._weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+        self._pair_counts: PairCounts | None = None
+        if weights is None or bool(np.all(np.mod(np.asarray(weights, float), 1.0) == 0.0)):
+            self._pair_counts = count_pairs(
+                pd.DataFrame(self._codes, columns=nodes, copy=False),
+                {n: [str(k) for k in range(int(cards[n]))] for n in nodes},
+                weights=None if weights is None else np.asarray(weights).astype(np.int64),
+            )
         self._n = float(self._weights.sum()) if self._weights is not None else self._codes.shape[0]
         self._tests: dict[tuple[str, str, tuple[str, ...]], tuple[float, int, float, float]] = {}
         self._graph = nx.DiGraph(g)
@@ -381,15 +395,18 @@ class ImpliedIndependencies:
 
     def _run(self, x: str, y: str, given: tuple[str, ...]) -> tuple[float, int, float, float]:
         idx = self._index
-        r = ci_test(
-            self._codes,
-            self._cards,
-            idx[x],
-            idx[y],
-            [idx[z] for z in given],
-            method=self.test,
-            weights=self._weights,
-        )
+        if not given and self._pair_counts is not None:  # the table from the pair counts
+            r = table_ci_test(self._pair_counts.table(x, y)[None], method=self.test)
+        else:
+            r = ci_test(
+                self._codes,
+                self._cards,
+                idx[x],
+                idx[y],
+                [idx[z] for z in given],
+                method=self.test,
+                weights=self._weights,
+            )
         cells = int(self._cards[idx[x]] * self._cards[idx[y]])
         for z in given:
             cells *= int(self._cards[idx[z]])
