@@ -487,7 +487,7 @@ class EngineSource:
 
         tgt = resolve(target) if target is not None else None
         always = ({tgt} if tgt else set()) | {resolve(k) for k in keep}
-        # issue 16: the split is computed once inside the engine (a temporary table)
+        # the split is computed once inside the engine (a temporary table)
         # and read by the patterns and the precedence counts
         units = self.engine.materialize(
             "kg_split_units",
@@ -517,9 +517,9 @@ class EngineSource:
                     column=c,
                 )
         variables = variables_of(states, ordered)
-        # --- issue 16: one packed query; the split's patterns are summed over the
+        # one packed query; the split's patterns are summed over the
         # packed words (a few integers per pattern), never over a patients x variables
-        # matrix ---
+        # matrix
         res = self._q(
             packed_pattern_counts_sql(
                 self.events,
@@ -557,7 +557,6 @@ class EngineSource:
             nz = int(train.weights[train.codes[:, j] != 0].sum()) + int(
                 test.weights[test.codes[:, j] != 0].sum()
             )
-            # --- end issue 16 ---
             var_objs[c] = C.Variable(
                 code=c,
                 label=str(labels.get(c, c)),
@@ -603,8 +602,8 @@ class EngineSource:
         """
         if units is None:
             units = self._units(patients, "kg_pattern_units")
-        # --- issue 16: packed words (the same patterns as pattern_counts_sql, a cost
-        # that does not grow with the variables; a few integers per pattern leave) ---
+        # packed words (the same patterns as pattern_counts_sql, a cost
+        # that does not grow with the variables; a few integers per pattern leave)
         sql = packed_pattern_counts_sql(
             self.events,
             variables,
@@ -614,7 +613,6 @@ class EngineSource:
             persons=self.persons,
         )
         res = self._q(sql)
-        # --- end issue 16 ---
         remainder = (0, 0)
         if min_count > 1:
             r = self._q(

@@ -301,7 +301,6 @@ for _spec in (
     MetricSpec(
         "reference_recall", "interpretability", "|E n R| / |R|", "Share of reference edges present."
     ),
-    # --- issue 12 (trusted-graph) ---
     MetricSpec(
         "unresolved_edges",
         "interpretability",
@@ -330,7 +329,6 @@ for _spec in (
         "Families with too many parents or too many free parameters per training patient.",
         False,
     ),
-    # --- issue 14 (latent causes) ---
     MetricSpec(
         "latent_causes",
         "interpretability",
@@ -367,7 +365,6 @@ for _spec in (
         "Implied independencies with a separating set too large to test.",
         None,
     ),
-    # --- end issue 12 ---
     MetricSpec(
         "precedence_contradictions",
         "interpretability",

@@ -338,7 +338,7 @@ def edge_card(
             )
         )
     rows.append(_kv("Oriented because", orientation_text(a.get("orientation"))))
-    # --- issue 12: unresolved direction and edge stability ---
+    # unresolved direction and edge stability
     if a.get("unresolved"):
         rows.append(_kv("Direction", "unresolved: the data cannot tell; resolve it (one action)"))
     stab = ev.get("stability") if isinstance(ev, dict) else None
@@ -351,7 +351,6 @@ def edge_card(
                 f"{format_value(stab.get('reverse_direction'), '%')})",
             )
         )
-    # --- end issue 12 ---
     parts.append(html.Table(rows, className="kv"))
     if computed:
         parts.append(

@@ -239,7 +239,7 @@ def graph_elements(
             classes.append("contradicts")
         if (u, v) in cyc_edges:
             classes.append("cycle")
-        # issue 12: direction undecided by the data / edge seldom found in resamples
+        # direction undecided by the data / edge seldom found in resamples
         if a.get("unresolved"):
             classes.append("unresolved")
         stab = (a.get("evidence") or {}).get("stability") or {}
@@ -460,7 +460,7 @@ def stylesheet() -> list[dict[str, Any]]:
             "selector": "edge.ghost-remove",
             "style": {"line-color": "#9b1c1c", "target-arrow-color": "#9b1c1c", "opacity": 0.35},
         },
-        # an edit drawn ahead of the server's answer (assets/03_kg_editor.js, issue 14)
+        # an edit drawn ahead of the server's answer (assets/03_kg_editor.js)
         {
             "selector": "edge.kg-optimistic",
             "style": {
@@ -483,7 +483,7 @@ def stylesheet() -> list[dict[str, Any]]:
             },
         },
         {"selector": "edge.refused", "style": {"line-style": "dashed", "width": 3}},
-        # issue 12: no arrowhead for an undecided direction; faint for an unstable edge
+        # no arrowhead for an undecided direction; faint for an unstable edge
         {
             "selector": "edge.unresolved",
             "style": {
@@ -493,7 +493,7 @@ def stylesheet() -> list[dict[str, Any]]:
             },
         },
         {"selector": "edge.unstable", "style": {"opacity": 0.45, "line-style": "dashed"}},
-        # issue 14: an unmeasured common cause, drawn A <-> B
+        # an unmeasured common cause, drawn A <-> B
         {
             "selector": "edge.latent",
             "style": {
@@ -530,7 +530,7 @@ def stylesheet() -> list[dict[str, Any]]:
             "selector": "node.pending-source",
             "style": {"border-width": 5, "border-style": "double", "border-color": "#1b5e8c"},
         },
-        # issue 14: a pinned node keeps its place across edits and re-layouts
+        # a pinned node keeps its place across edits and re-layouts
         {
             "selector": "node[?pinned]",
             "style": {"border-width": 3, "border-style": "dashed", "border-color": "#1f2933"},

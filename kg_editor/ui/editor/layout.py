@@ -82,7 +82,6 @@ def legend(domains: set[str]) -> html.Div:
         html.Span([html.I(className="sw diamond"), "against temporal order"], className="lg"),
         html.Span([html.I(className="sw node target-ring"), "target"], className="lg"),
         html.Span([html.I(className="sw line solid cycle"), "refused cycle"], className="lg"),
-        # issue 12
         html.Span(
             [html.I(className="sw line dotted"), "direction unresolved (no arrowhead)"],
             className="lg",
@@ -91,7 +90,6 @@ def legend(domains: set[str]) -> html.Div:
             [html.I(className="sw line dashed faint"), "unstable (< half of resamples)"],
             className="lg",
         ),
-        # issue 14
         html.Span(
             [html.I(className="sw line dashed latent"), "↔ unmeasured common cause"],
             className="lg",

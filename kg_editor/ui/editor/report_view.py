@@ -47,7 +47,7 @@ METRIC_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("interpretability", "endorsed_share", "Clinician-endorsed edges", "%"),
     ("interpretability", "supported_share", "Edges with data support", "%"),
     ("interpretability", "precedence_contradictions", "Against temporal order", "d"),
-    # issue 12: trust figures
+    # trust figures
     ("interpretability", "edges_against_temporal_order", "Against most co-patients' order", "d"),
     ("interpretability", "unresolved_edges", "Unresolved directions", "d"),
     ("interpretability", "implied_independence_failures", "Implied independencies failing", "d"),
