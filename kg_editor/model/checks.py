@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from kg_editor.discovery.counting import PairCounts, count_pairs
-from kg_editor.discovery.independence import ci_test, table_ci_test
+from kg_editor.discovery.independence import ci_test_columns, table_ci_test
 from kg_editor.discovery.measures import bh_qvalues
 from kg_editor.errors import NotFittedError, SchemaError
 from kg_editor.model.graph import CausalGraph
@@ -279,9 +279,12 @@ class ImpliedIndependencies:
         # State codes in their own small integer type (an int64 copy of millions of
         # weighted patterns x 200 variables does not fit), and every pair's table counted
         # once, for the marginal tests (most of them, for a sparse graph).
-        self._codes = np.column_stack(
-            [np.asarray(columns[n]).astype(np.int16, copy=False) for n in nodes]
-        )
+        # Kept variable-major (one contiguous row per variable): a re-test reads only
+        # the columns of its table, in one compiled pass (``ci_test_columns``).
+        self._columns = np.empty((len(nodes), len(np.asarray(columns[nodes[0]])) if nodes else 0), np.int16)
+        for i, n in enumerate(nodes):
+            self._columns[i] = np.asarray(columns[n])
+        self._codes = self._columns.T  # patients x variables (a view)
         self._cards = np.array([int(cards[n]) for n in nodes], dtype=np.int64)
         self._weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self._pair_counts: PairCounts | None = None
@@ -398,8 +401,8 @@ class ImpliedIndependencies:
         if not given and self._pair_counts is not None:  # the table from the pair counts
             r = table_ci_test(self._pair_counts.table(x, y)[None], method=self.test)
         else:
-            r = ci_test(
-                self._codes,
+            r = ci_test_columns(
+                self._columns,
                 self._cards,
                 idx[x],
                 idx[y],
