@@ -331,7 +331,7 @@ class EditSession:
         p, hits = summarise_logits(logits.values, true_state)
         order = resort(p, previous) if previous is not None else None
         metrics, p, order = target_metrics_from_scores(
-            true_state, p, hits, self._groups, weights=self._test.weights, order=order
+            true_state, p, hits, self._groups, weights=self._test.float_weights, order=order
         )
         logits.order = order
         var = self.cohort.variables[target]
