@@ -299,6 +299,31 @@ def test_weighted_session_bootstrap_draws_per_pattern():
     assert lo <= hi and np.isfinite([lo, hi]).all()
 
 
+@pytest.mark.parametrize("patterns", [False, True])
+def test_session_bootstrap_is_the_seeded_draw_made_once_at_open(patterns):
+    """The resamples drawn in the background at open are exactly the seeded draw, the
+    same matrix serves every edit (paired), and an edit's CIs equal those of a session
+    handed that draw directly (issue 16)."""
+    from kg_editor.model.session import EditSession
+
+    cohort, graph = asia()
+    s = EditSession(cohort, graph, targets=["lung"], bootstrap=30, seed=5, patterns=patterns)
+    direct = (
+        pattern_bootstrap_weights(s._test.weights, 30, seed=5)
+        if patterns
+        else bootstrap_weights(s._test.n, 30, seed=5)
+    )
+    ref = EditSession(cohort, graph, targets=["lung"], bootstrap=30, seed=5, patterns=patterns)
+    ref._weights = direct.copy()
+    w = s._bootstrap()
+    assert w is not None and np.array_equal(w, direct)
+    for edit in (("smoke", "dysp"), ("lung", "either")):
+        da = s.remove(*edit) if s.graph.has_edge(*edit) else s.add(*edit)
+        db = ref.remove(*edit) if ref.graph.has_edge(*edit) else ref.add(*edit)
+        assert s._bootstrap() is w  # drawn once, reused before and after every edit
+        assert da.ci == db.ci
+
+
 # --- weighted patterns through main's trusted-graph check and merge/split -------------
 def test_ci_test_on_weighted_patterns_equals_the_row_level_test():
     from kg_editor.discovery.independence import _sparse_ci_test, ci_test
