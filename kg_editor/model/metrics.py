@@ -690,11 +690,12 @@ def subgroup_metrics(
         at = seg_start[nz]
         n1_g = np.zeros(k)
         r1_g = np.zeros(k)
-        sq_g = np.zeros(k)
         yf = ysg.astype(float)
         n1_g[nz] = np.add.reduceat(yf, at)
         r1_g[nz] = np.add.reduceat(ranks * yf, at)
-        sq_g[nz] = np.add.reduceat((psg - yf) ** 2, at)
+        # summed in patient order, not score order: ties may come in any order and the
+        # sum must not depend on it (an incremental report equals a fresh one)
+        sq_g = np.bincount(codes, weights=(p - y) ** 2, minlength=k)
         for j, v in enumerate(labels):
             n, n1 = int(n_g[j]), int(n1_g[j])
             if n < min_size or n == 0:
@@ -750,10 +751,11 @@ def _subgroup_metrics_weighted(
         mean_rank = below + (cum[ends] - cum[starts] + 1.0) / 2.0
         ranks = np.repeat(mean_rank, ends - starts)
         wy = np.where(ysg, wsg, 0.0)
-        w_g = np.bincount(csg, weights=wsg, minlength=k)
-        w1_g = np.bincount(csg, weights=wy, minlength=k)
         r1_g = np.bincount(csg, weights=ranks * wy, minlength=k)
-        sq_g = np.bincount(csg, weights=(psg - ysg) ** 2 * wsg, minlength=k)
+        # sums in patient order, not score order (ties come in any order): see above
+        w_g = np.bincount(codes, weights=w, minlength=k)
+        w1_g = np.bincount(codes, weights=np.where(y, w, 0.0), minlength=k)
+        sq_g = np.bincount(codes, weights=(p - y) ** 2 * w, minlength=k)
         for j, v in enumerate(labels):
             n = round(float(w_g[j]))
             if n < min_size or n == 0:
