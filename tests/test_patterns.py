@@ -96,7 +96,7 @@ scores = st.tuples(st.integers(0, 10_000), st.integers(2, 400), st.integers(1, 1
 @given(scores, st.booleans())
 def test_weighted_subgroups_equal_a_loop_over_the_groups(spec, fractional):
     """The one-pass weighted subgroup figures equal AUROC and Brier computed group by
-    group on the group's own rows (issue 16), with integer or fractional weights."""
+    group on the group's own rows, with integer or fractional weights."""
     seed, n, levels = spec
     rng = np.random.default_rng(seed)
     p = rng.integers(0, levels + 1, n) / levels
@@ -303,7 +303,7 @@ def test_weighted_session_bootstrap_draws_per_pattern():
 def test_session_bootstrap_is_the_seeded_draw_made_once_at_open(patterns):
     """The resamples drawn in the background at open are exactly the seeded draw, the
     same matrix serves every edit (paired), and an edit's CIs equal those of a session
-    handed that draw directly (issue 16)."""
+    handed that draw directly."""
     from kg_editor.model.session import EditSession
 
     cohort, graph = asia()

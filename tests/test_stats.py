@@ -279,7 +279,7 @@ def test_sparse_ci_test_equals_the_dense_table():
 def test_ci_test_columns_equals_ci_test(seed, n, k, n_z, weighted):
     """The compiled count of the graph check's re-tests gives exactly ``ci_test``'s test:
     the same table cell for cell (weights summed in row order), with and without
-    conditioning, weights, Yates; large tables go to the sparse path (issue 16)."""
+    conditioning, weights, Yates; large tables go to the sparse path."""
     from kg_editor.discovery.independence import ci_test_columns
 
     rng = np.random.default_rng(seed)

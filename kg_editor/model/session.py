@@ -538,7 +538,7 @@ class EditSession:
         return bootstrap_weights(test.n, self.n_bootstrap, self.seed)
 
     def _draw_bootstrap(self) -> None:
-        """Start drawing the bootstrap resamples in a background thread (issue 16).
+        """Start drawing the bootstrap resamples in a background thread.
 
         They depend on the held-out table and the seed only, never on an edit: drawn
         once per held-out table, every edit's paired CIs reuse them (the same resamples
