@@ -92,6 +92,35 @@ def test_family_counts_and_scores_from_patterns_equal_rows(spec, data):
 scores = st.tuples(st.integers(0, 10_000), st.integers(2, 400), st.integers(1, 12))
 
 
+@settings(max_examples=60, deadline=None)
+@given(scores, st.booleans())
+def test_weighted_subgroups_equal_a_loop_over_the_groups(spec, fractional):
+    """The one-pass weighted subgroup figures equal AUROC and Brier computed group by
+    group on the group's own rows, with integer or fractional weights."""
+    seed, n, levels = spec
+    rng = np.random.default_rng(seed)
+    p = rng.integers(0, levels + 1, n) / levels
+    y = rng.random(n) < 0.2 + 0.6 * p
+    w = rng.random(n) * 4 if fractional else rng.integers(1, 30, n).astype(float)
+    band = rng.choice(np.array(["18-39", "40-64", "65+", "80+"]), n)
+    labels, codes = group_codes(band)
+    rows = subgroup_metrics(y, p, {"age_band": (labels, codes)}, weights=w, min_size=2)
+    expected = []
+    for j, v in enumerate(labels):
+        sel = codes == j
+        n_g, n1 = round(float(w[sel].sum())), round(float(w[sel & y].sum()))
+        if n_g < 2:
+            continue
+        au = auroc(y[sel], p[sel], weights=w[sel]) if 0 < n1 < n_g else float("nan")
+        expected.append((v, n_g, n1, au, brier(y[sel], p[sel], w[sel])))
+    assert [(r["group"], r["n"], r["positives"]) for r in rows] == [e[:3] for e in expected]
+    for r, e in zip(rows, expected, strict=True):
+        assert (np.isnan(r["auroc"]) and np.isnan(e[3])) or math.isclose(
+            r["auroc"], e[3], rel_tol=1e-12, abs_tol=TOL
+        )
+        assert math.isclose(r["brier"], e[4], rel_tol=1e-12, abs_tol=TOL)
+
+
 @settings(max_examples=80, deadline=None)
 @given(scores)
 def test_discrimination_and_calibration_from_patterns_equal_rows(spec):
@@ -268,6 +297,31 @@ def test_weighted_session_bootstrap_draws_per_pattern():
     d = s.add("smoke", "dysp")
     lo, hi = d.ci["loglik_per_patient"]
     assert lo <= hi and np.isfinite([lo, hi]).all()
+
+
+@pytest.mark.parametrize("patterns", [False, True])
+def test_session_bootstrap_is_the_seeded_draw_made_once_at_open(patterns):
+    """The resamples drawn in the background at open are exactly the seeded draw, the
+    same matrix serves every edit (paired), and an edit's CIs equal those of a session
+    handed that draw directly."""
+    from kg_editor.model.session import EditSession
+
+    cohort, graph = asia()
+    s = EditSession(cohort, graph, targets=["lung"], bootstrap=30, seed=5, patterns=patterns)
+    direct = (
+        pattern_bootstrap_weights(s._test.weights, 30, seed=5)
+        if patterns
+        else bootstrap_weights(s._test.n, 30, seed=5)
+    )
+    ref = EditSession(cohort, graph, targets=["lung"], bootstrap=30, seed=5, patterns=patterns)
+    ref._weights = direct.copy()
+    w = s._bootstrap()
+    assert w is not None and np.array_equal(w, direct)
+    for edit in (("smoke", "dysp"), ("lung", "either")):
+        da = s.remove(*edit) if s.graph.has_edge(*edit) else s.add(*edit)
+        db = ref.remove(*edit) if ref.graph.has_edge(*edit) else ref.add(*edit)
+        assert s._bootstrap() is w  # drawn once, reused before and after every edit
+        assert da.ci == db.ci
 
 
 # --- weighted patterns through main's trusted-graph check and merge/split -------------

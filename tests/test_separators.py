@@ -120,4 +120,7 @@ def test_incremental_update_equals_a_fresh_fit_after_any_edits(n_nodes, seed, ed
             for v, w in ((r.p, f.p), (r.q, f.q), (r.statistic, f.statistic)):
                 assert (math.isnan(v) and math.isnan(w)) or v == w
         assert check.failures_ == fresh.failures_
+        failing = sorted((r for r in check.results_ if r.fails), key=lambda r: (r.q, r.x, r.y))
+        assert check.failures_ == failing
+        assert check.first_failures(3) == failing[:3]
         assert check.summary() == fresh.summary()

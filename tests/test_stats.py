@@ -268,6 +268,58 @@ def test_sparse_ci_test_equals_the_dense_table():
                 assert np.isclose(dense.statistic, sparse.statistic, rtol=1e-9, atol=1e-9)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 400),
+    k=st.integers(2, 9),
+    n_z=st.integers(0, 4),
+    weighted=st.sampled_from(["none", "counts", "fractional"]),
+)
+def test_ci_test_columns_equals_ci_test(seed, n, k, n_z, weighted):
+    """The compiled count of the graph check's re-tests gives exactly ``ci_test``'s test:
+    the same table cell for cell (weights summed in row order), with and without
+    conditioning, weights, Yates; large tables go to the sparse path."""
+    from kg_editor.discovery.independence import ci_test_columns
+
+    rng = np.random.default_rng(seed)
+    p = 2 + n_z + 1
+    cards = [int(c) for c in rng.integers(2, k + 1, p)]
+    cols = np.vstack([rng.integers(0, c, n) for c in cards]).astype(np.int16)
+    if n > 1:  # some dependence, so that tests are not all null
+        cols[1] = np.where(rng.random(n) < 0.5, cols[0] % cards[1], cols[1])
+    weights = {
+        "none": None,
+        "counts": rng.integers(1, 50, n).astype(np.float64),
+        "fractional": rng.random(n) * 3,
+    }[weighted]
+    z = list(range(2, 2 + n_z))
+    for method in ("g", "chi2"):
+        for yates in (True, False):
+            ours = ci_test_columns(
+                cols, cards, 0, 1, z, method=method, yates=yates, weights=weights
+            )
+            ref = ci_test(cols.T, cards, 0, 1, z, method=method, yates=yates, weights=weights)
+            assert ours.dof == ref.dof
+            assert ours.statistic == ref.statistic or (
+                np.isnan(ours.statistic) and np.isnan(ref.statistic)
+            )
+            assert ours.p == ref.p or (np.isnan(ours.p) and np.isnan(ref.p))
+
+
+def test_ci_test_columns_leaves_huge_tables_to_the_sparse_path():
+    from kg_editor.discovery.independence import ci_test_columns
+
+    rng = np.random.default_rng(3)
+    cols = rng.integers(0, 60, (6, 5_000)).astype(np.int16)  # 60**6 cells
+    cols[1] = np.where(rng.random(5_000) < 0.5, cols[0], cols[1])
+    for method in ("g", "chi2"):
+        ours = ci_test_columns(cols, [60] * 6, 0, 1, [2, 3, 4, 5], method=method)
+        ref = ci_test(cols.T, [60] * 6, 0, 1, [2, 3, 4, 5], method=method)
+        assert (ours.statistic, ours.dof, ours.p) == (ref.statistic, ref.dof, ref.p)
+        assert ours.dof > 0
+
+
 def test_ci_test_memory_stays_linear_with_many_states():
     import resource
 

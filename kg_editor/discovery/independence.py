@@ -6,11 +6,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 __all__ = [
     "CITestResult",
     "ci_test",
+    "ci_test_columns",
     "cmh_test",
     "local_bic",
     "positivity_violation",
@@ -94,6 +96,66 @@ def ci_test(
         .astype(np.float64)
     )
     return table_ci_test(obs, method=method, yates=yates)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_table(columns, cols, ks, weights, n_cells):  # pragma: no cover - compiled
+    """Counts (or summed ``weights``) of every cell of the mixed-radix index over the
+    rows ``columns[cols[0]], columns[cols[1]], ...`` (digits of sizes ``ks``), in row
+    order: the sums of ``np.bincount`` over the same index."""
+    n = columns.shape[1]
+    idx = np.zeros(n, np.int64)
+    for j in range(cols.size):
+        row = columns[cols[j]]
+        k = ks[j]
+        for r in range(n):
+            idx[r] = idx[r] * k + row[r]
+    out = np.zeros(n_cells, np.float64)
+    if weights.size:
+        for r in range(n):
+            out[idx[r]] += weights[r]
+    else:
+        for r in range(n):
+            out[idx[r]] += 1.0
+    return out
+
+
+def ci_test_columns(
+    columns: np.ndarray,
+    cards: Sequence[int] | np.ndarray,
+    x: int,
+    y: int,
+    z: Sequence[int] = (),
+    *,
+    method: str = "g",
+    yates: bool = True,
+    weights: np.ndarray | None = None,
+) -> CITestResult:
+    """:func:`ci_test` on variable-major codes (``columns[v]`` is variable ``v``'s
+    states, C-contiguous), its table counted in one compiled pass without temporaries.
+
+    The same table, hence the same test, as ``ci_test(columns.T, ...)`` (tested): a
+    table ``ci_test`` would hold densely is counted here cell for cell (weights summed in
+    row order, as ``np.bincount`` does); a larger one is left to ``ci_test``'s sparse path.
+    The graph-versus-data check re-tests tens of implications per edit this way.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.integers(0, 2, 5000); x = (z ^ (rng.random(5000) < .1)); y = (z ^ (rng.random(5000) < .1))
+    >>> cols = np.vstack([x, y, z]).astype(np.int16)
+    >>> ci_test_columns(cols, [2, 2, 2], 0, 1, [2]) == ci_test(cols.T, [2, 2, 2], 0, 1, [2])
+    True
+    """
+    order = [*z, x, y]
+    ks = np.array([int(cards[c]) for c in order], dtype=np.int64)
+    n_cells = math.prod(ks.tolist())
+    n = columns.shape[1]
+    if n_cells > _DENSE_CELLS and n_cells > 4 * n:  # ci_test keeps only observed cells
+        return ci_test(columns.T, cards, x, y, z, method=method, yates=yates, weights=weights)
+    w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    obs = _count_table(columns, np.array(order, dtype=np.int64), ks, w, n_cells)
+    return table_ci_test(obs.reshape(-1, ks[-2], ks[-1]), method=method, yates=yates)
 
 
 def table_ci_test(obs: np.ndarray, *, method: str = "g", yates: bool = True) -> CITestResult:

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from kg_editor.discovery.counting import PairCounts, count_pairs
-from kg_editor.discovery.independence import ci_test, table_ci_test
+from kg_editor.discovery.independence import ci_test_columns, table_ci_test
 from kg_editor.discovery.measures import bh_qvalues
 from kg_editor.errors import NotFittedError, SchemaError
 from kg_editor.model.graph import CausalGraph
@@ -279,9 +279,14 @@ class ImpliedIndependencies:
         # State codes in their own small integer type (an int64 copy of millions of
         # weighted patterns x 200 variables does not fit), and every pair's table counted
         # once, for the marginal tests (most of them, for a sparse graph).
-        self._codes = np.column_stack(
-            [np.asarray(columns[n]).astype(np.int16, copy=False) for n in nodes]
+        # Kept variable-major (one contiguous row per variable): a re-test reads only
+        # the columns of its table, in one compiled pass (``ci_test_columns``).
+        self._columns = np.empty(
+            (len(nodes), len(np.asarray(columns[nodes[0]])) if nodes else 0), np.int16
         )
+        for i, n in enumerate(nodes):
+            self._columns[i] = np.asarray(columns[n])
+        self._codes = self._columns.T  # patients x variables (a view)
         self._cards = np.array([int(cards[n]) for n in nodes], dtype=np.int64)
         self._weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self._pair_counts: PairCounts | None = None
@@ -398,8 +403,8 @@ class ImpliedIndependencies:
         if not given and self._pair_counts is not None:  # the table from the pair counts
             r = table_ci_test(self._pair_counts.table(x, y)[None], method=self.test)
         else:
-            r = ci_test(
-                self._codes,
+            r = ci_test_columns(
+                self._columns,
                 self._cards,
                 idx[x],
                 idx[y],
@@ -436,10 +441,11 @@ class ImpliedIndependencies:
             reliable &= self._ppc >= self.min_per_cell
             fails = reliable & np.isfinite(self._q) & (self._q < self.alpha)
         self._tested, self._reliable, self._fails = tested, reliable, fails
-        failing = [self._row(r) for r in np.flatnonzero(fails).tolist()]
-        failing.sort(key=lambda r: (r.q, r.x, r.y))
-        self.failures_ = failing
+        # failing pairs by q, then (x, y): pair rows are in sorted (x, y) order
+        at = np.flatnonzero(fails)
+        self._failing = at[np.lexsort((at, self._q[at]))]
         self.__dict__.pop("_results", None)
+        self.__dict__.pop("_failures", None)
 
     def _row(self, r: int) -> ImpliedCI:
         x, y = self._pairs[r]
@@ -457,6 +463,23 @@ class ImpliedIndependencies:
             reliable=bool(self._reliable[r]),
             fails=bool(self._fails[r]),
         )
+
+    @property
+    def failures_(self) -> list[ImpliedCI]:
+        """The reliable implications the data contradict, by q; built when first read."""
+        if not hasattr(self, "_tested"):
+            raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
+        if "_failures" not in self.__dict__:
+            self.__dict__["_failures"] = [self._row(r) for r in self._failing.tolist()]
+        return list(self.__dict__["_failures"])
+
+    def first_failures(self, k: int) -> list[ImpliedCI]:
+        """The ``k`` first of :attr:`failures_` (the strongest contradictions), building
+        only those rows: at a million patients most implications of a sparse graph fail,
+        and an edit's report shows a few."""
+        if not hasattr(self, "_tested"):
+            raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
+        return [self._row(r) for r in self._failing[: max(int(k), 0)].tolist()]
 
     @property
     def results_(self) -> list[ImpliedCI]:
@@ -482,7 +505,7 @@ class ImpliedIndependencies:
             raise NotFittedError("This check is not fitted yet. Call 'fit' with a graph first.")
         return {
             "implied_independencies": int(self._tested.sum()),
-            "implied_independence_failures": len(self.failures_),
+            "implied_independence_failures": int(self._failing.size),
             "implied_independence_sparse": int((self._tested & ~self._reliable).sum()),
             "implied_independence_skipped": self.skipped_,
         }

@@ -690,11 +690,12 @@ def subgroup_metrics(
         at = seg_start[nz]
         n1_g = np.zeros(k)
         r1_g = np.zeros(k)
-        sq_g = np.zeros(k)
         yf = ysg.astype(float)
         n1_g[nz] = np.add.reduceat(yf, at)
         r1_g[nz] = np.add.reduceat(ranks * yf, at)
-        sq_g[nz] = np.add.reduceat((psg - yf) ** 2, at)
+        # summed in patient order, not score order: ties may come in any order and the
+        # sum must not depend on it (an incremental report equals a fresh one)
+        sq_g = np.bincount(codes, weights=(p - y) ** 2, minlength=k)
         for j, v in enumerate(labels):
             n, n1 = int(n_g[j]), int(n1_g[j])
             if n < min_size or n == 0:
@@ -725,27 +726,52 @@ def _subgroup_metrics_weighted(
     min_size: int,
     weights: np.ndarray,
 ) -> list[dict[str, Any]]:
-    """:func:`subgroup_metrics` when each row stands for ``weights[i]`` patients."""
+    """:func:`subgroup_metrics` when each row stands for ``weights[i]`` patients: per
+    attribute, one stable sort by group (score order within) and one pass of sums, the
+    weighted mid-ranks taken within each group's segment (no pass per group)."""
     w = np.asarray(weights, dtype=float)
     out = []
     for attr, (labels, codes) in groups.items():
-        cs = codes[order]
-        perm = order[np.argsort(cs, kind="stable")]  # by group, score order within
+        k = len(labels)
+        perm = order[np.argsort(codes[order], kind="stable")]  # by group, score order within
+        if perm.size == 0:
+            continue
+        psg, ysg, wsg = p[perm], y[perm], w[perm]
+        csg = codes[perm].astype(np.int64)
+        m = perm.size
+        new = np.empty(m, dtype=bool)
+        new[0] = True
+        new[1:] = (psg[1:] != psg[:-1]) | (csg[1:] != csg[:-1])
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], m)
+        cum = np.concatenate([[0.0], np.cumsum(wsg)])
+        rows_g = np.bincount(csg, minlength=k)
+        seg = np.concatenate([[0], np.cumsum(rows_g)[:-1]])  # each group's first row
+        below = cum[starts] - cum[seg[csg[starts]]]  # the group's patients scored lower
+        mean_rank = below + (cum[ends] - cum[starts] + 1.0) / 2.0
+        ranks = np.repeat(mean_rank, ends - starts)
+        wy = np.where(ysg, wsg, 0.0)
+        r1_g = np.bincount(csg, weights=ranks * wy, minlength=k)
+        # sums in patient order, not score order (ties come in any order): see above
+        w_g = np.bincount(codes, weights=w, minlength=k)
+        w1_g = np.bincount(codes, weights=np.where(y, w, 0.0), minlength=k)
+        sq_g = np.bincount(codes, weights=(p - y) ** 2 * w, minlength=k)
         for j, v in enumerate(labels):
-            sel = perm[codes[perm] == j]
-            n = round(float(w[sel].sum()))
+            n = round(float(w_g[j]))
             if n < min_size or n == 0:
                 continue
-            ys, ps, ws = y[sel], p[sel], w[sel]
-            n1 = round(float(ws[ys].sum()))
+            n1 = round(float(w1_g[j]))
+            w1, w0 = float(w1_g[j]), float(w_g[j]) - float(w1_g[j])
             out.append(
                 {
                     "attribute": attr,
                     "group": str(v),
                     "n": int(n),
                     "positives": int(n1),
-                    "auroc": _auroc_sorted_weighted(ys, ps, ws) if 0 < n1 < n else float("nan"),
-                    "brier": float(np.dot((ps - ys) ** 2, ws) / ws.sum()),
+                    "auroc": float((r1_g[j] - w1 * (w1 + 1) / 2.0) / (w1 * w0))
+                    if 0 < n1 < n and w1 > 0 and w0 > 0
+                    else float("nan"),
+                    "brier": float(sq_g[j] / w_g[j]),
                 }
             )
     return out

@@ -22,7 +22,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -230,6 +232,7 @@ class EditSession:
         self.patterns = bool(patterns)
         self._set_tables(cohort, nodes)
         self._weights: np.ndarray | None = None
+        self._draw_bootstrap()  # in the background, while the session opens
         self._dates: dict[str, np.ndarray] | None = None
         self._precedence: dict[tuple[str, str], dict[str, Any]] = {}
         self._target_cache: dict[str, LRU[tuple[int, ...], _TargetEntry]] = {}
@@ -328,7 +331,7 @@ class EditSession:
         p, hits = summarise_logits(logits.values, true_state)
         order = resort(p, previous) if previous is not None else None
         metrics, p, order = target_metrics_from_scores(
-            true_state, p, hits, self._groups, weights=self._test.weights, order=order
+            true_state, p, hits, self._groups, weights=self._test.float_weights, order=order
         )
         logits.order = order
         var = self.cohort.variables[target]
@@ -447,7 +450,7 @@ class EditSession:
         check = self._check.update(graph)
         failing = [
             {**r.to_dict(), "labels": [lab(r.x), lab(r.y)], "why": r.describe(lab)}
-            for r in check.failures_[:20]
+            for r in check.first_failures(20)
         ]
         return {
             "unresolved_edges": len(graph.unresolved_edges),
@@ -525,18 +528,50 @@ class EditSession:
 
     # --- end issue 12 ------------------------------------------------------------
 
+    def _bootstrap_draw(self, test: CodeTable) -> np.ndarray:
+        """The paired-bootstrap resamples of the held-out table ``test`` (seeded by
+        ``seed``): patients (or patterns) x resamples."""
+        if test.weights is not None:
+            from kg_editor.engines.patterns import pattern_bootstrap_weights
+
+            return pattern_bootstrap_weights(test.weights, self.n_bootstrap, self.seed)
+        return bootstrap_weights(test.n, self.n_bootstrap, self.seed)
+
+    def _draw_bootstrap(self) -> None:
+        """Start drawing the bootstrap resamples in a background thread.
+
+        They depend on the held-out table and the seed only, never on an edit: drawn
+        once per held-out table, every edit's paired CIs reuse them (the same resamples
+        before and after the edit). At a million patients the draw takes a second or
+        more (200 multinomials over the held-out patterns); started at open, it no
+        longer lands on the first edit. :meth:`_bootstrap` waits for it.
+        """
+        self._weights = None
+        self._pending: tuple[threading.Thread, dict[str, np.ndarray]] | None = None
+        if self.n_bootstrap <= 0 or self._test.n == 0:
+            return
+        box: dict[str, np.ndarray] = {}
+        test = self._test
+
+        def draw() -> None:
+            # a failure leaves the box empty; _bootstrap then draws again and raises
+            with contextlib.suppress(Exception):
+                box["w"] = self._bootstrap_draw(test)
+
+        thread = threading.Thread(target=draw, name="kg-editor-bootstrap", daemon=True)
+        thread.start()
+        self._pending = (thread, box)
+
     def _bootstrap(self) -> np.ndarray | None:
         if self.n_bootstrap <= 0 or self._test.n == 0:
             return None
         if self._weights is None:
-            if self._test.weights is not None:
-                from kg_editor.engines.patterns import pattern_bootstrap_weights
-
-                self._weights = pattern_bootstrap_weights(
-                    self._test.weights, self.n_bootstrap, self.seed
-                )
-            else:
-                self._weights = bootstrap_weights(self._test.n, self.n_bootstrap, self.seed)
+            pending, self._pending = getattr(self, "_pending", None), None
+            if pending is not None:
+                pending[0].join()
+                self._weights = pending[1].get("w")
+            if self._weights is None:
+                self._weights = self._bootstrap_draw(self._test)
         return self._weights
 
     def _ci_factory(
@@ -832,7 +867,7 @@ class EditSession:
             mapping = {record["node"]: back or ""}
         self.cohort = cohort
         self._set_tables(cohort, nodes)  # rows or weighted patterns, as the session began
-        self._weights = None  # the held-out patterns (and so the bootstrap) may change
+        self._draw_bootstrap()  # the held-out patterns (and so the bootstrap) may change
         self._dates = None
         self._precedence = {}
         self._target_cache = {}
