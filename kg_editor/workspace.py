@@ -263,7 +263,7 @@ class ProjectSpec:
 
         opts = dict(self.source_options)
         tables = {k: opts.pop(k) for k in ("events_table", "persons_table") if k in opts}
-        if "://" in self.source:  # --- issue 16: counted inside the engine holding the data
+        if "://" in self.source:  # counted inside the engine holding the data
             from kg_editor.engines import EngineSource
 
             with _step(progress, f"Counting in {self.source.split('://', 1)[0]}"):

@@ -106,14 +106,13 @@ def add_cohort_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--date-format", help="strftime format of every date, e.g. %%d/%%m/%%Y (default: detected)"
     )
-    # --- issue 16: sources in a database or warehouse, opened by URL ---
+    # sources in a database or warehouse, opened by URL
     p.add_argument(
         "--events-table",
         help="for a SOURCE URL (duckdb://, postgresql://, spark://): the events table "
         "(patient_id, code[, date, value, description, domain]; default events)",
     )
     p.add_argument("--persons-table", help="for a SOURCE URL: the persons table")
-    # --- end issue 16 ---
     p.add_argument(
         "--date-unit",
         choices=("days", "s", "ms", "us", "ns", "yyyymmdd"),

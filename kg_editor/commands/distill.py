@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="structure method: pc (default), hc, assoc or any registered in "
         "kg_editor.discovery.distill.METHODS",
     )
-    # --- issue 12 (trusted-graph): domain tiers are an opt-in preset, not a default ---
+    # domain tiers are an opt-in preset, not a default
     p.add_argument(
         "--domain-tiers",
         action="store_true",
@@ -69,7 +69,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-parents", type=int, default=6, help="largest in-degree of a family (default 6)"
     )
-    # --- end issue 12 ---
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 

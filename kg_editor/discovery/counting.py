@@ -373,8 +373,8 @@ def count_pairs(
         sparse weighted product (issue 16).
     """
     codes = [str(c) for c in data.columns]
-    # --- issue 16: column by column (each column is contiguous; a 2-D np.nonzero over
-    # the frame's column-major block walked it with a stride and dominated the time) ---
+    # column by column (each column is contiguous; a 2-D np.nonzero over
+    # the frame's column-major block walked it with a stride and dominated the time)
     cols_np = [np.asarray(data.iloc[:, j].to_numpy()) for j in range(len(codes))]
     n = int(data.shape[0])
     if n and any(int(col.min()) < 0 for col in cols_np):
@@ -395,7 +395,6 @@ def count_pairs(
         if nz
         else np.zeros(0, np.int64)
     )
-    # --- end issue 16 ---
     if weights is not None:
         from scipy import sparse
 
@@ -440,7 +439,7 @@ def count_pairs_duckdb(
     :mod:`kg_editor.engines.queries` (:meth:`kg_editor.engines.EngineSource.pair_counts`),
     which PostgreSQL and Spark run too.
     """
-    # --- issue 16: delegated to the counts engine ---
+    # delegated to the counts engine
     from kg_editor.engines import DuckDBEngine, EngineSource, Var
 
     st = [tuple(states[c]) if states and c in states else ("absent", "present") for c in codes]
@@ -457,7 +456,6 @@ def count_pairs_duckdb(
         )
     finally:
         eng.close()
-    # --- end issue 16 ---
 
 
 # ---------------------------------------------------------------------------------

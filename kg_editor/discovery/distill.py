@@ -480,7 +480,7 @@ class Distiller:
         patterns = getattr(cohort, "train_patterns", None)
         weights = None
         if patterns is not None:
-            # --- issue 16: weighted patterns from an engine ---
+            # weighted patterns from an engine
             codes_list = list(patterns.columns)
             codes = patterns.codes
             weights = patterns.weights.astype(np.float64)
@@ -492,7 +492,6 @@ class Distiller:
             stats = pair_statistics_from_counts(
                 pc, getattr(cohort, "precedence", None), labels=cohort.labels, test=self.test
             )
-            # --- end issue 16 ---
         else:
             train = cohort.train
             dates = None

@@ -438,7 +438,7 @@ def pair_counts_sql(ev: EventsTable, variables: Sequence[Var], *, units: str | N
     )
 
 
-# --- issue 16 (warehouse scale): patterns packed into integer words, precedence counts ---
+# patterns packed into integer words, precedence counts
 #: Bits of one packed word (63-bit signed integers keep every sum positive).
 WORD_BITS = 62
 
@@ -567,6 +567,3 @@ def precedence_counts_sql(
         'FROM kg_dated AS "x" JOIN kg_dated AS "y" ON "x"."p" = "y"."p" AND "x"."j" <= "y"."j" '
         'GROUP BY "x"."j", "y"."j"'
     )
-
-
-# --- end issue 16 ---

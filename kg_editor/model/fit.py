@@ -147,7 +147,7 @@ class CodeTable:
         }
         return cls(columns=cols, cards={c: int(cards[c]) for c in cols}, n=int(frame.shape[0]))
 
-    # --- issue 16: weighted patterns ---
+    # weighted patterns
     @classmethod
     def from_patterns(
         cls,
@@ -186,8 +186,6 @@ class CodeTable:
         if w is None:
             return float(values.sum())
         return float(np.dot(values, w))
-
-    # --- end issue 16 ---
 
     def config_index(self, parents: Sequence[str]) -> tuple[np.ndarray, int, tuple[int, ...]]:
         """Parent-configuration index of every row (last parent varies fastest, as pgmpy).

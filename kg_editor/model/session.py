@@ -272,7 +272,7 @@ class EditSession:
         """Training and held-out tables (and held-out subgroups) of ``nodes``: patient
         rows, or weighted patterns (``patterns=True`` or a PatternCohort; issue 16)."""
         cards = cohort.cardinalities
-        if getattr(cohort, "train_patterns", None) is not None:  # --- issue 16 ---
+        if getattr(cohort, "train_patterns", None) is not None:
             # a PatternCohort (kg_editor.engines): no patient rows at all
             self.patterns = True
             pc: Any = cohort
@@ -431,7 +431,7 @@ class EditSession:
         }
         return Report.build(acc, targets, interp, settings)
 
-    # --- issue 12 (trusted-graph): trust figures of the report ---------------------
+    # trust figures of the report
     def _trust(self, graph: CausalGraph) -> dict[str, Any]:
         """Unresolved directions, edges against the recorded order, family bounds and the
         implied independencies the data contradict (re-tested only where the edit reached)."""
@@ -525,8 +525,6 @@ class EditSession:
             min_cell=int(self.cohort.settings.get("min_cell", DEFAULT_MIN_CELL)),
             evidence_for=evidence_for,
         )
-
-    # --- end issue 12 ------------------------------------------------------------
 
     def _bootstrap_draw(self, test: CodeTable) -> np.ndarray:
         """The paired-bootstrap resamples of the held-out table ``test`` (seeded by
