@@ -24,6 +24,17 @@ def json_safe(obj: Any) -> Any:
     can be); numpy scalars become Python numbers; dates and datetimes ISO strings; NaN
     and infinities ``None``.
     """
+    t = type(obj)
+    # the common leaves and containers first, by exact type (the abstract-class checks
+    # below cost most of the time on a session's graph with its evidence)
+    if t is str or t is int or t is bool or obj is None:
+        return obj
+    if t is float:
+        return obj if math.isfinite(obj) else None
+    if t is dict:
+        return {(k if type(k) is str else str(k)): json_safe(v) for k, v in obj.items()}
+    if t is list or t is tuple:
+        return [json_safe(v) for v in obj]
     if isinstance(obj, Mapping):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, set | frozenset):
