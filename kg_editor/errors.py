@@ -61,7 +61,7 @@ class SchemaError(KGEditorError, ValueError):
 
 
 class ResourceLimitError(KGEditorError, MemoryError):
-    """A step would need more memory than its budget; raised before it starts (issue 12)."""
+    """A step would need more memory than its budget; raised before it starts."""
 
 
 class UnknownVariableError(KGEditorError, KeyError):

@@ -236,7 +236,7 @@ def cooccurrence_duckdb(
             SELECT a.i AS a, b.i AS b, count(*) AS n
             FROM e a JOIN e b ON a.p = b.p AND a.i <= b.i
             GROUP BY a.i, b.i
-        """  # grouping columns spelled out: the all-columns form is DuckDB-only (issue 16)
+        """  # grouping columns spelled out: the all-columns form is DuckDB-only
         res = con.execute(q).fetchnumpy()
     finally:
         if own:
@@ -370,7 +370,7 @@ def count_pairs(
     weights : ndarray, optional
         Patients each row stands for (rows as distinct weighted patterns,
         :class:`kg_editor.engines.Patterns`): the counts of the row-level cohort, from a
-        sparse weighted product (issue 16).
+        sparse weighted product.
     """
     codes = [str(c) for c in data.columns]
     # column by column (each column is contiguous; a 2-D np.nonzero over

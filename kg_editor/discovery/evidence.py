@@ -121,7 +121,7 @@ def pair_statistics_from_counts(
 ) -> PairStatistics:
     """:func:`compute_pair_statistics` from counts alone: the pair counts and, optionally,
     the precedence counts ``(first, ties)`` (:func:`~kg_editor.discovery.counting.precedence_counts`),
-    e.g. as an engine or weighted patterns give them (issue 16).
+    e.g. as an engine or weighted patterns give them.
 
     Examples
     --------

@@ -161,7 +161,7 @@ def ci_test_columns(
 def table_ci_test(obs: np.ndarray, *, method: str = "g", yates: bool = True) -> CITestResult:
     """The test of :func:`ci_test` on its contingency tables: ``obs`` is strata x ``x``
     states x ``y`` states (one stratum for a marginal test), e.g. a pair's table from
-    pair counts (issue 16: marginal tests without a pass over the rows).
+    pair counts (marginal tests without a pass over the rows).
 
     Examples
     --------

@@ -203,7 +203,7 @@ class Patterns:
     def marginal(self, columns: Sequence[str], keys: Sequence[str] = ()) -> Patterns:
         """Patterns over a subset of the columns (and key columns), re-compressed."""
         if tuple(columns) == self.columns and list(keys) == list(self.extra):
-            return self  # issue 16: already distinct (a patterns x variables copy saved)
+            return self  # already distinct (a patterns x variables copy saved)
         idx = [self.columns.index(c) for c in columns]
         frame = pd.DataFrame(self.codes[:, idx].astype(np.int64), columns=list(columns))
         if not len(frame):

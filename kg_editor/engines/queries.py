@@ -181,7 +181,7 @@ def first_of_variables_sql(ev: EventsTable, variables: Sequence[Var], *, dated: 
         )
         parts.append(
             # grouped on the stored columns, cast to text after (the same groups: the
-            # cast is one-to-one; hashing integer ids is cheaper than text, issue 16)
+            # cast is one-to-one; hashing integer ids is cheaper than text)
             'SELECT CAST("g"."p" AS VARCHAR) AS "patient_id", CAST("g"."c" AS VARCHAR) AS "code", '
             '"g"."d" AS "first_date", CAST(NULL AS VARCHAR) AS "value" FROM ('
             f'SELECT {q(ev.patient)} AS "p", {q(ev.code)} AS "c", MIN({date}) AS "d" '
@@ -200,7 +200,7 @@ def code_values_sql(ev: EventsTable) -> str:
 
     Events without a value column need no first occurrence (every first value is
     NULL): patients are counted per code directly, without the window over every event
-    (issue 16: the costliest step on 100M events)."""
+    (the costliest step on 100M events)."""
     if not ev.value:
         return (
             f'SELECT {_text(ev.code)} AS "code", CAST(NULL AS VARCHAR) AS "value", '
@@ -347,7 +347,7 @@ def pattern_remainder_sql(
     persons: PersonsTable | None = None,
 ) -> str:
     """``patterns, patients``: how many patterns (and patients) fall below ``min_count``."""
-    # issue 16: the packed form counts the same patterns at a cost independent of the
+    # the packed form counts the same patterns at a cost independent of the
     # number of variables
     body = packed_pattern_counts_sql(ev, variables, units=units, keys=keys, persons=persons)
     return (

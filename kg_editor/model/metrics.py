@@ -364,7 +364,7 @@ def _tie_ranks(sorted_scores: np.ndarray) -> np.ndarray:
 
 def _weighted_tie_ranks(sorted_scores: np.ndarray, ws: np.ndarray) -> np.ndarray:
     """Mid-ranks of sorted scores when row ``i`` stands for ``ws[i]`` patients: the rank
-    every one of those patients would get in the expanded table (issue 16)."""
+    every one of those patients would get in the expanded table."""
     n = sorted_scores.shape[0]
     if n == 0:
         return np.zeros(0)
@@ -465,7 +465,7 @@ def calibration(
     p = np.asarray(p, dtype=float)
     n = y.size
     idx = np.minimum((p * bins).astype(np.int64), bins - 1)
-    if weights is not None:  # weighted patterns (issue 16)
+    if weights is not None:  # weighted patterns
         w = np.asarray(weights, dtype=float)
         n = round(float(w.sum()))
         cnt = np.rint(np.bincount(idx, weights=w, minlength=bins)).astype(np.int64)

@@ -246,7 +246,7 @@ class EditSession:
         )
         self.initial_graph = graph
         self.graph = graph
-        # issue 12: the graph-versus-data check, updated incrementally on every report
+        # the graph-versus-data check, updated incrementally on every report
         self._check = ImpliedIndependencies(alpha=self.alpha).fit(
             graph, self._train.columns, self._train.cards, weights=self._train.weights
         )
@@ -270,7 +270,7 @@ class EditSession:
     # ------------------------------------------------------------------ helpers
     def _set_tables(self, cohort: Cohort, nodes: list[str]) -> None:
         """Training and held-out tables (and held-out subgroups) of ``nodes``: patient
-        rows, or weighted patterns (``patterns=True`` or a PatternCohort; issue 16)."""
+        rows, or weighted patterns (``patterns=True`` or a PatternCohort)."""
         cards = cohort.cardinalities
         if getattr(cohort, "train_patterns", None) is not None:
             # a PatternCohort (kg_editor.engines): no patient rows at all
@@ -840,7 +840,7 @@ class EditSession:
         return self._rebind(cohort, graph, "split", record, who, rationale)
 
     def _need_rows(self, what: str) -> None:
-        if not hasattr(self.cohort, "merge"):  # a PatternCohort (issue 16): patterns only
+        if not hasattr(self.cohort, "merge"):  # a PatternCohort: patterns only
             raise SchemaError(
                 f"{what} needs the patients' rows; this session runs on weighted patterns "
                 "counted inside an engine. Build the cohort in memory (EngineSource.cohort) "
@@ -1002,7 +1002,7 @@ class EditSession:
         """The current model's accuracy on another site, from that site's count tables
         (:class:`kg_editor.model.external.SiteCounts`); see
         :func:`kg_editor.model.external.side_by_side` for internal vs external."""
-        from kg_editor.model.external import external_report  # issue 16
+        from kg_editor.model.external import external_report
 
         return external_report(self.families, site, self.cohort.states, self.targets)
 

@@ -357,7 +357,7 @@ TEACH_SCN_LIST = "kg-teach-scn-list"
 TEACH_SCN_REPLAY = "kg-teach-scn-replay"  # pattern: {"type", "index": scenario id}
 TEACH_SCN_EXPORT = "kg-teach-scn-export"  # pattern: {"type", "index": scenario id}
 
-# -- the research side (issue 14): edge table, saved layout, pinning, grouping -----------
+# -- the research side: edge table, saved layout, pinning, grouping -----------
 __all__ += [
     "EDGE_TABLE",
     "EDGE_TABLE_CARD",

@@ -12,8 +12,6 @@ Examples
 (True, False, False)
 >>> branch_of("?session=3f2a9c0d1e2b4a5f&branch=dr_a"), branch_of(None)
 ('dr_a', 'main')
->>> session_of("?session=3f2a9c0d1e2b4a5f"), session_of("?session=../etc")
-('3f2a9c0d1e2b4a5f', None)
 >>> session_id({"session_id": "3f2a9c0d1e2b4a5f"}), session_id(None)
 ('3f2a9c0d1e2b4a5f', None)
 """
@@ -24,7 +22,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from kg_editor.ui import ids
-from kg_editor.workspace import valid_session_id
 
 __all__ = [
     "branch_of",
@@ -32,7 +29,6 @@ __all__ = [
     "page_of",
     "query_value",
     "session_id",
-    "session_of",
 ]
 
 
@@ -60,12 +56,6 @@ def creates_session(pathname: str | None, search: str | None) -> bool:
 def branch_of(search: str | None) -> str:
     """The branch named by ``?branch=`` (default ``main``)."""
     return query_value(search, "branch") or "main"
-
-
-def session_of(search: str | None) -> str | None:
-    """The session id of ``?session=``, when it is shaped like one."""
-    value = query_value(search, "session")
-    return value if valid_session_id(value) else None
 
 
 def session_id(data: Any) -> str | None:

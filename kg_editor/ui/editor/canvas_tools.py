@@ -1,4 +1,4 @@
-"""Client-side canvas tools of the research side (issue 14): grouping the hierarchical
+"""Client-side canvas tools of the research side: grouping the hierarchical
 layout by domain. Pinning, tooltips and keeping positions need no server round trip and
 live in ``assets/05_kg_research.js``; this module only wires the page's controls to it.
 """

@@ -110,7 +110,7 @@ METRIC_TITLES: dict[str, str] = {
     "reference_precision": "Reference precision",
     "reference_recall": "Reference recall",
     "precedence_contradictions": "Edges against the time order",
-    # issue 12: trust figures (names as in the editor's report panel)
+    # trust figures (names as in the editor's report panel)
     "unresolved_edges": "Unresolved directions",
     "edges_against_temporal_order": "Edges against most co-patients' order",
     "asserted_edges_against_temporal_order": "Resolved edges against most co-patients' order",
