@@ -518,7 +518,12 @@ def _additive_parents(seed: int = 5, n: int = 2000) -> Cohort:
 
 def test_the_common_effect_test_keeps_causes_whose_effects_add_up():
     cohort = _additive_parents()
-    settings = {"min_effect": 0.0, "max_parents": None, "patients_per_parameter": None}
+    settings = {
+        "min_effect": 0.0,
+        "max_parents": None,
+        "patients_per_parameter": None,
+        "explained_share": None,  # the tests alone
+    }
     with_cmh = Distiller(**settings).fit(cohort)
     without = Distiller(**settings, common_effect_test=False).fit(cohort)
     # every parent is a true cause: given three others the stratified test (one degree
@@ -530,6 +535,61 @@ def test_the_common_effect_test_keeps_causes_whose_effects_add_up():
     assert with_cmh.report_["candidates"] == len(kept)  # nothing pruned
     pruned = [r for r in without.report_["pruned"] if r["given"]]
     assert pruned and all(len(r["given"]) >= 2 for r in pruned)
+
+
+def _sparse_direct_edge(seed: int, n: int = 600) -> Cohort:
+    """x -> y, both also caused by three common binary causes: deep sets of the causes
+    leave x and y's association in place but spread the few patients with both."""
+    rng = np.random.default_rng(seed)
+    z = [rng.random(n) < 0.5 for _ in range(3)]
+    zs = sum(zz.astype(int) for zz in z)
+    x = rng.random(n) < 0.05 + 0.12 * zs
+    y = rng.random(n) < 0.03 + 0.08 * zs + 0.12 * x
+    frame = pd.DataFrame({"x": x, "y": y, **{f"z{i}": zz for i, zz in enumerate(z)}})
+    return _cohort(frame.astype(np.int8))
+
+
+def test_a_deep_set_removes_an_edge_only_when_it_explains_the_association():
+    settings = {"min_effect": 0.0, "max_parents": None, "patients_per_parameter": None}
+
+    def has_xy(d: Distiller) -> bool:
+        return any(set(e) == {"x", "y"} for e in d.graph_.edges)
+
+    deep = kept = 0
+    for seed in range(40):
+        cohort = _sparse_direct_edge(seed)
+        rule = Distiller(**settings).fit(cohort)
+        tests_alone = Distiller(**settings, explained_share=None).fit(cohort)
+        assert has_xy(rule) or not has_xy(tests_alone)  # the rule never removes more
+        why = next((r for r in tests_alone.report_["pruned"] if set(r["pair"]) == {"x", "y"}), None)
+        if why is not None and len(why["given"]) >= 2:
+            deep += 1
+            kept += has_xy(rule)
+            assert rule.report_["sets_not_explaining"] > 0
+        elif why is not None:  # sets of one variable decide as before
+            assert not has_xy(rule)
+    # conditioning leaves most of a direct effect in place: the true edge the
+    # underpowered deep tests removed is kept in most of those cohorts
+    assert deep >= 3 and kept >= 0.75 * deep
+
+
+def test_an_explained_association_is_still_removed_by_a_deep_set():
+    # x and y share two causes and nothing else: given both, nothing of x-y is left
+    rng = np.random.default_rng(3)
+    n = 6000
+    a, b = rng.random(n) < 0.4, rng.random(n) < 0.4
+    x = rng.random(n) < 0.05 + 0.45 * a + 0.4 * b
+    y = rng.random(n) < 0.05 + 0.45 * a + 0.4 * b
+    cohort = _cohort(pd.DataFrame({"a": a, "b": b, "x": x, "y": y}).astype(np.int8))
+    d = Distiller(min_effect=0.0).fit(cohort)
+    assert not any(set(e) == {"x", "y"} for e in d.graph_.edges)
+    why = next(r for r in d.report_["pruned"] if set(r["pair"]) == {"x", "y"})
+    assert set(why["given"]) == {"a", "b"}
+
+
+def test_explained_share_is_validated():
+    with pytest.raises(SchemaError, match="explained_share"):
+        Distiller(explained_share=1.5).fit(_sparse_direct_edge(0))
 
 
 def _any_of_target(seed: int = 0, n: int = 2000) -> Cohort:

@@ -355,6 +355,32 @@ def test_cmh_test_equals_statsmodels_on_two_by_two_strata():
     assert ours.p == pytest.approx(ref.pvalue, rel=1e-9)
 
 
+@pytest.mark.parametrize("n_strata", [1, 6])
+def test_mantel_haenszel_log_odds_equals_statsmodels(n_strata):
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    from kg_editor.discovery.independence import mantel_haenszel_log_odds
+
+    rng = np.random.default_rng(7)
+    n = 2500
+    z = rng.integers(0, n_strata, n)
+    x = rng.random(n) < 0.2 + 0.05 * (z % 3)
+    y = rng.random(n) < 0.1 + 0.2 * x + 0.02 * z
+    d = np.column_stack([x, y, z]).astype(np.int64)
+    w = rng.integers(1, 4, n).astype(np.float64)
+    ours = mantel_haenszel_log_odds(d, [2, 2, n_strata], 0, 1, [2] if n_strata > 1 else [])
+    weighted = mantel_haenszel_log_odds(d, [2, 2, n_strata], 0, 1, [2], weights=w)
+    tables, wtables = [], []
+    for s in range(n_strata):
+        cell = [[(x == i) & (y == j) & (z == s) for j in (0, 1)] for i in (0, 1)]
+        tables.append(np.array([[m.sum() for m in row] for row in cell], dtype=float))
+        wtables.append(np.array([[w[m].sum() for m in row] for row in cell]))
+    assert ours == pytest.approx(StratifiedTable(tables).logodds_pooled, rel=1e-9)
+    assert weighted == pytest.approx(StratifiedTable(wtables).logodds_pooled, rel=1e-9)
+    # not defined for more than two states
+    assert np.isnan(mantel_haenszel_log_odds(d, [3, 2, n_strata], 0, 1))
+
+
 def test_cmh_test_on_larger_tables_is_the_stratified_pearson_statistic_for_one_stratum():
     from scipy.stats import chi2_contingency
 

@@ -61,7 +61,13 @@ from kg_editor.discovery.evidence import (
     pair_evidence,
     pair_statistics_from_counts,
 )
-from kg_editor.discovery.independence import ci_test, cmh_test, local_bic, positivity_violation
+from kg_editor.discovery.independence import (
+    ci_test,
+    cmh_test,
+    local_bic,
+    mantel_haenszel_log_odds,
+    positivity_violation,
+)
 from kg_editor.errors import ConstraintError, NotFittedError, ResourceLimitError, SchemaError
 from kg_editor.model.graph import CausalGraph, Constraints
 
@@ -362,6 +368,16 @@ class Distiller:
         A collider a -> c <- b (a and b not linked, c not in their separating set) is
         drawn when a and b are dependent given c at this level (one test per triple,
         confirming what the structure predicts).
+    explained_share : float or None
+        A conditioning set of two or more variables removes a candidate edge between two
+        binary variables only when it explains at least this share of their association
+        (the Mantel-Haenszel log odds ratio given the set against the marginal one), besides
+        the tests finding no dependence. On sparse EHR codes a deep set spreads the few
+        patients who have both codes over many strata, and the tests then lack the
+        patients to see an association that conditioning left in place; the edge stays
+        (counted as ``sets_not_explaining`` in ``report_``). On dense data an indirect
+        association is explained by its separating set and goes as before. ``None``
+        removes on the tests alone.
     min_cell : int
         Small-cell suppression threshold for exported counts.
     stability : int
@@ -412,6 +428,7 @@ class Distiller:
         positivity_min_expected: float | None = 10.0,
         positivity_scope: str = "target",
         collider_alpha: float = 0.05,
+        explained_share: float | None = 0.5,
         min_cell: int = DEFAULT_MIN_CELL,
         stability: int = 0,
         progress: Callable[[str, int, int], None] | None = None,
@@ -437,6 +454,7 @@ class Distiller:
         self.positivity_min_expected = positivity_min_expected
         self.positivity_scope = positivity_scope
         self.collider_alpha = collider_alpha
+        self.explained_share = explained_share
         self.min_cell = min_cell
         self.stability = stability
         self.progress = progress
@@ -622,6 +640,7 @@ class Distiller:
         number("alpha", 0.0, 0.5, open_lo=True)
         number("ci_alpha", 0.0, 0.5, open_lo=True, optional=True)
         number("collider_alpha", 0.0, 0.5, open_lo=True)
+        number("explained_share", 0.0, 1.0, optional=True)
         number("min_count", 0, whole=True)
         number("min_effect", 0.0, 1.0)
         number("max_cond", 0, 6, whole=True)
@@ -1246,7 +1265,8 @@ def _pc(distiller: Distiller, work: _Work) -> None:
     """Stable PC pruning on conditioning sets of size 1..max_cond drawn from candidates.
 
     A set removes an edge when neither the stratified test nor (``common_effect_test``)
-    the Cochran-Mantel-Haenszel test finds a dependence at ``ci_alpha``; the target's
+    the Cochran-Mantel-Haenszel test finds a dependence at ``ci_alpha`` and, for sets of
+    two or more, it explains ``explained_share`` of a binary pair's association; the target's
     edges see sets of at most ``target_max_cond`` and, with ``positivity_scope``
     "target", no set their partner is nested in."""
     ci_alpha = distiller.ci_alpha if distiller.ci_alpha is not None else distiller.alpha
@@ -1268,6 +1288,32 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                 weights=work.weights,
             )
         return pos_cache[key]
+
+    marginal_lor: dict[frozenset[str], float] = {}
+    unexplained = 0
+
+    def explained(a: str, b: str, s: tuple[str, ...]) -> bool:
+        # a set that leaves most of a binary pair's association in place (Mantel-Haenszel
+        # odds ratio) did not explain it: the test lacked the patients to see it
+        e = frozenset((a, b))
+        if e not in marginal_lor:
+            marginal_lor[e] = mantel_haenszel_log_odds(
+                work.codes, work.cards, work.index[a], work.index[b], weights=work.weights
+            )
+        m = marginal_lor[e]
+        if not math.isfinite(m) or abs(m) < 1e-12:
+            return True
+        c = mantel_haenszel_log_odds(
+            work.codes,
+            work.cards,
+            work.index[a],
+            work.index[b],
+            [work.index[z] for z in s],
+            weights=work.weights,
+        )
+        if not math.isfinite(c):
+            return True
+        return c * m <= 0 or abs(c) <= (1.0 - float(distiller.explained_share or 0.0)) * abs(m)
 
     target = work.cohort.target
     everywhere = distiller.positivity_scope == "all"
@@ -1323,6 +1369,15 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                         )
                         if math.isfinite(r_cmh.p) and r_cmh.p <= ci_alpha:
                             continue
+                    if (
+                        math.isfinite(r.p)
+                        and r.p > ci_alpha
+                        and distiller.explained_share is not None
+                        and level >= 2
+                        and not explained(a, b, s)
+                    ):
+                        unexplained += 1
+                        continue
                     if math.isfinite(r.p) and r.p > ci_alpha:
                         removals.append((e, tuple(sorted(s)), r.p))
                         done = True
@@ -1341,6 +1396,7 @@ def _pc(distiller: Distiller, work: _Work) -> None:
                 p=p,
             )
     work.notes["tests_skipped_for_positivity"] = skipped
+    work.notes["sets_not_explaining"] = unexplained
     # pairs never candidates are separated by the empty set (for colliders) only when
     # their marginal test is not significant: a pair left out for a small count or a
     # small effect was never shown independent
