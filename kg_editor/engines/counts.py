@@ -452,14 +452,17 @@ class EngineSource:
         *,
         patients: Sequence[Any] | None = None,
         units: str | None = None,
+        events: EventsTable | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Temporal precedence counts ``(first, ties)`` of ``variables`` (variables x
         variables, as :func:`kg_editor.discovery.counting.precedence_counts` gives them
         from the cohort's first dates), counted inside the engine over ``patients`` (ids)
-        or ``units`` (a table or query with ``patient_id``; default every patient)."""
+        or ``units`` (a table or query with ``patient_id``; default every patient), over
+        ``events`` (default the source's; :meth:`pattern_cohort` passes the events after
+        concept sets and windows)."""
         if units is None:
             units = self._units(patients, "kg_precedence_units")
-        res = self._q(precedence_counts_sql(self.events, variables, units=units))
+        res = self._q(precedence_counts_sql(events or self.events, variables, units=units))
         p = len(variables)
         first = np.zeros((p, p), np.int64)
         ties = np.zeros((p, p), np.int64)
@@ -485,6 +488,11 @@ class EngineSource:
         keep: Sequence[str] = (),
         min_count: int = 1,
         dates: bool = False,
+        concepts: Any = None,
+        index: str | None = None,
+        lookback_days: int | None = None,
+        outcome_days: int | None = None,
+        age_at: str | None = None,
     ) -> PatternCohort:
         """The cohort as weighted patterns, split and counted inside the engine.
 
@@ -495,13 +503,47 @@ class EngineSource:
         the training patients' temporal precedence inside the engine
         (:meth:`precedence`), which :class:`~kg_editor.discovery.distill.Distiller`
         uses to orient edges as it does with a row-level cohort's first dates.
+
+        ``concepts``, ``index``, ``lookback_days``, ``outcome_days`` and ``age_at`` (the
+        date the age band is taken at) mean what they mean for :meth:`cohort`, and are
+        applied inside the engine too.
         """
         from kg_editor.data import cohort as C
+        from kg_editor.engines.prepare import prepare_events
 
-        values = self.code_values()
+        age_at = age_at or ("index" if index else "first_event")
+        if age_at not in ("first_event", "last_event", "index"):
+            raise SchemaError(
+                f"age_at must be 'first_event', 'last_event' or 'index', got {age_at!r}."
+            )
+        prep = prepare_events(
+            self,
+            target=target,
+            concepts=concepts,
+            index=index,
+            lookback_days=lookback_days,
+            outcome_days=outcome_days,
+        )
+        if age_at == "index" and (prep is None or prep.index_dates is None):
+            raise SchemaError("age_at='index' needs an index date; give index= (--index).")
+        events = prep.events if prep is not None else self.events
+        persons = prep.persons if prep is not None else self.persons
+        if age_at == "index":
+            assert prep is not None and prep.index_dates is not None
+            age_dates = (
+                f'SELECT "x"."patient_id" AS "patient_id", "x"."at" AS "first_event" '
+                f'FROM ({prep.index_dates}) AS "x"'
+            )
+        else:
+            age_dates = (
+                f'SELECT "x"."patient_id" AS "patient_id", "x".{q(age_at)} AS "first_event" '
+                f'FROM ({patient_dates_sql(self.events)}) AS "x"'
+            )
+        values = self._q(code_values_sql(events))
+        values["n"] = values["n"].astype(np.int64)
         states, counts = self._states(values)
-        labels = self._labels(self.events.description)
-        domains = self._labels(self.events.domain)
+        labels = self._labels(events.description, events)
+        domains = self._labels(events.domain, events)
         names = {c: labels.get(c, c) for c in counts}
 
         def resolve(name: str) -> str:
@@ -515,11 +557,12 @@ class EngineSource:
             "kg_split_units",
             render(
                 split_units_sql(
-                    self.events,
+                    events,
                     Var(tgt, states[tgt]) if tgt else None,
                     test_size=test_size,
                     seed=seed,
-                    persons=self.persons,
+                    persons=persons,
+                    age_dates=age_dates,
                 ),
                 self.engine.dialect,
             ),
@@ -544,24 +587,24 @@ class EngineSource:
         # matrix
         res = self._q(
             packed_pattern_counts_sql(
-                self.events,
+                events,
                 variables,
                 units=units,
                 keys=["split", "sex", "age_band"],
                 min_count=min_count,
-                persons=self.persons,
+                persons=persons,
             )
         )
         remainder = (0, 0)
         if min_count > 1:
             r = self._q(
                 pattern_remainder_sql(
-                    self.events,
+                    events,
                     variables,
                     units=units,
                     keys=["split", "sex", "age_band"],
                     min_count=min_count,
-                    persons=self.persons,
+                    persons=persons,
                 )
             )
             remainder = (int(r["patterns"].iloc[0]), int(r["patients"].iloc[0]))
@@ -594,11 +637,13 @@ class EngineSource:
             "seed": seed,
             "split": "engine-md5",
             "min_count": min_count,
+            **({"age_at": age_at} if age_at != "first_event" else {}),
+            **(prep.settings if prep is not None else {}),
         }
         prec = None
         if dates and self.events.date:
             train_units = f'SELECT "patient_id" FROM {q(units)} WHERE "split" = \'train\''
-            prec = self.precedence(variables, units=train_units)
+            prec = self.precedence(variables, units=train_units, events=events)
         return PatternCohort(var_objs, train, test, tgt, self.name, settings, precedence=prec)
 
     def patterns(

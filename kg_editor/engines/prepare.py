@@ -186,7 +186,10 @@ def _labels(triples: pd.DataFrame) -> dict[str, str]:
         return {}
     g = sub.groupby(["code", "description"])["n"].sum().reset_index()
     g = g.sort_values(["code", "n", "description"], ascending=[True, False, True])
-    return {str(k): str(v) for k, v in g.drop_duplicates("code").set_index("code")["description"].items()}
+    return {
+        str(k): str(v)
+        for k, v in g.drop_duplicates("code").set_index("code")["description"].items()
+    }
 
 
 def _event_code(name: str, codes: set[str], labels: Mapping[str, str]) -> str | None:

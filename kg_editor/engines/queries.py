@@ -293,8 +293,10 @@ def canonical_events_sql(ev: EventsTable, recode: str | None = None) -> str:
     as they are.
     """
     e = '"e".'
-    code, desc, dom = f"CAST({e}{q(ev.code)} AS VARCHAR)", _opt_text(ev.description, e), _opt_text(
-        ev.domain, e
+    code, desc, dom = (
+        f"CAST({e}{q(ev.code)} AS VARCHAR)",
+        _opt_text(ev.description, e),
+        _opt_text(ev.domain, e),
     )
     date = f"CAST({e}{q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
     value = _opt_text(ev.value, e)
@@ -394,7 +396,9 @@ def index_notes_sql(
     inside the windows, and undated events), what ``build_cohort`` counts."""
     everyone = f'SELECT DISTINCT "patient_id" FROM ({canonical}) AS "c0"'
     if persons is not None:
-        everyone += f' UNION SELECT {_text(persons.patient)} AS "patient_id" FROM {persons.source()}'
+        everyone += (
+            f' UNION SELECT {_text(persons.patient)} AS "patient_id" FROM {persons.source()}'
+        )
     return (
         'SELECT "p"."with_index" AS "with_index", "p"."without_index" AS "without_index", '
         '"v"."at_index" AS "at_index", "v"."kept" AS "kept", "v"."undated" AS "undated" FROM ('
@@ -403,7 +407,7 @@ def index_notes_sql(
         f'FROM ({everyone}) AS "a" LEFT JOIN ({index_dates}) AS "i" '
         'ON "a"."patient_id" = "i"."patient_id") AS "p" CROSS JOIN ('
         'SELECT SUM(CASE WHEN "i"."patient_id" IS NULL THEN 0 ELSE 1 END) AS "at_index", '
-        f"SUM(CASE WHEN \"i\".\"patient_id\" IS NOT NULL AND {keep} THEN 1 ELSE 0 END) AS \"kept\", "
+        f'SUM(CASE WHEN "i"."patient_id" IS NOT NULL AND {keep} THEN 1 ELSE 0 END) AS "kept", '
         'SUM(CASE WHEN "c"."date" IS NULL THEN 1 ELSE 0 END) AS "undated" '
         f'FROM ({canonical}) AS "c" LEFT JOIN ({index_dates}) AS "i" '
         'ON "c"."patient_id" = "i"."patient_id") AS "v"'
