@@ -283,3 +283,10 @@ def test_cli_cohort_from_a_duckdb_url_with_concepts_and_an_index(tmp_path, capsy
         assert got[key] == want[key], key
     assert got["build"]["patients_without_index"] > 0
     assert got["settings"]["index"] == "Ulcer" and "Ulcer" in got["settings"]["concepts"]
+    # distill from the same URL: the graph records the cohort build_cohort gives
+    out = tmp_path / "graph.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["distill", *argv[1:], *opts, "--out", str(out)]) == 0
+    meta = json.loads(out.read_text())["metadata"]
+    assert meta["cohort_fingerprint"] == ref.fingerprint()
