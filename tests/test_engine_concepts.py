@@ -211,7 +211,9 @@ def test_option_errors_are_those_of_build_cohort(coded):
         bare.cohort(target="K92.2", index="persons")
 
 
-@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+@pytest.mark.parametrize(
+    "kind", ["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.slow)]
+)
 def test_pattern_cohort_with_concepts_and_an_index_equals_the_row_level_cohort(
     kind, request, coded
 ):
