@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_engines import _engine, assert_same_cohort
 
 from kg_editor.data.cohort import build_cohort
@@ -292,3 +294,43 @@ def test_cli_cohort_from_a_duckdb_url_with_concepts_and_an_index(tmp_path, capsy
         assert main(["distill", *argv[1:], *opts, "--out", str(out)]) == 0
     meta = json.loads(out.read_text())["metadata"]
     assert meta["cohort_fingerprint"] == ref.fingerprint()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    use_sets=st.booleans(),
+    index=st.sampled_from(["ADM", "first_event", "persons", "Ulcer", "Smoker"]),
+    lookback=st.one_of(st.none(), st.integers(0, 1500)),
+    outcome=st.one_of(st.none(), st.integers(0, 1500)),
+    age_at=st.sampled_from([None, "first_event", "last_event"]),
+)
+def test_any_index_and_windows_give_build_cohort_or_its_error(
+    seed, use_sets, index, lookback, outcome, age_at
+):
+    """On random events, any index, windows, age and concept sets: the DuckDB cohort is
+    build_cohort's, or both raise the same error (too few patients, an unknown index)."""
+    src = coded_source(n=120, seed=seed)
+    eng = EngineSource.from_frames(open_engine("duckdb://"), src.events, src.persons, name="coded")
+    opts = dict(
+        index=index,
+        lookback_days=lookback,
+        outcome_days=outcome,
+        age_at=age_at,
+        concepts=concept_sets() if use_sets else None,
+        target="K92" if use_sets else "K92.2",
+    )
+    outcomes = []
+    for build in (build_cohort, lambda _src, **o: eng.cohort(**o)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                outcomes.append(build(src, min_patients=5, **opts))
+            except (SchemaError, UnknownVariableError) as exc:
+                outcomes.append(exc)
+    ref, got = outcomes
+    if isinstance(ref, Exception):
+        assert type(got) is type(ref) and str(got) == str(ref)
+    else:
+        assert_same_cohort(ref, got)
+    eng.engine.close()
