@@ -294,6 +294,19 @@ def test_cli_cohort_from_a_duckdb_url_with_concepts_and_an_index(tmp_path, capsy
         assert main(["distill", *argv[1:], *opts, "--out", str(out)]) == 0
     meta = json.loads(out.read_text())["metadata"]
     assert meta["cohort_fingerprint"] == ref.fingerprint()
+    # counts export from the same URL: counted over the same patients, inside DuckDB
+    from kg_editor.model.graph import CausalGraph
+
+    graph = tmp_path / "event_graph.json"
+    CausalGraph.from_edges([("concept:Smoking", "K92")], nodes=["K92", "concept:Smoking"]).to_json(
+        graph
+    )
+    site = tmp_path / "site"
+    export = ["counts", "export", *argv[1:], *opts, "--graph", str(graph), "--out", str(site)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(export) == 0
+    assert json.loads((site / "manifest.json").read_text())["patients"] == ref.n_patients
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -334,3 +347,34 @@ def test_any_index_and_windows_give_build_cohort_or_its_error(
     else:
         assert_same_cohort(ref, got)
     eng.engine.close()
+
+
+def test_site_tables_with_concepts_and_an_index_equal_the_cohort_tables(coded):
+    """``counts export`` from a SOURCE URL: the engine's tables over ``prepared`` events
+    (concept sets, index, windows, age at the index) equal those of build_cohort's cohort."""
+    from kg_editor.model.external import SiteCounts
+    from kg_editor.model.graph import CausalGraph
+
+    opts = dict(concepts=concept_sets(), index="ADM", lookback_days=540, outcome_days=90)
+    src = EngineSource.from_frames(open_engine("duckdb://"), coded.events, coded.persons)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cohort = build_cohort(coded, target="K92", min_patients=10, **opts)
+        prepared = src.prepared("K92", **opts)
+    codes = ["K92", "concept:Ulcer", "concept:Smoking", "I10"]
+    graph = CausalGraph.from_edges(
+        [("concept:Ulcer", "K92"), ("concept:Smoking", "K92"), ("I10", "concept:Ulcer")],
+        nodes=codes,
+    )
+    for k in (1, 5):
+        got = SiteCounts.from_engine(prepared, graph, ["K92"], min_cell=k)
+        ref = SiteCounts.from_cohort(cohort, graph, ["K92"], min_cell=k, split="all")
+        assert got.patients == ref.patients == cohort.n_patients
+        assert set(got.tables) == set(ref.tables)
+        for name, t in ref.tables.items():
+            g = got.tables[name]
+            assert g.remainder == t.remainder, name
+            cols = [*t.columns, *t.keys]
+            a = t.rows.astype({c: str for c in cols}).sort_values(cols).reset_index(drop=True)
+            b = g.rows.astype({c: str for c in cols}).sort_values(cols).reset_index(drop=True)
+            pd.testing.assert_frame_equal(a, b, check_dtype=False)

@@ -84,12 +84,16 @@ class EngineSource:
     persons : PersonsTable or None
     name : str
         Shown as the cohort's source.
+    age_dates : str or None
+        A query ``patient_id, first_event``: the date each patient's age band is taken at
+        (default: the first event); :meth:`prepared` sets it.
     """
 
     engine: Engine
     events: EventsTable
     persons: PersonsTable | None = None
     name: str = "engine"
+    age_dates: str | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -477,6 +481,73 @@ class EngineSource:
         ties[b, a] = tt
         return first, ties
 
+    def prepared(
+        self,
+        target: str | None = None,
+        *,
+        concepts: Any = None,
+        index: str | None = None,
+        lookback_days: int | None = None,
+        outcome_days: int | None = None,
+        age_at: str | None = None,
+    ) -> EngineSource:
+        """This source with concept sets and an index date with its windows applied inside
+        the engine (:func:`kg_editor.engines.prepare.prepare_events`): its events are those
+        a cohort with these options reads, its persons those with an index, and its age
+        bands are taken at ``age_at`` (``index``, the default with an index, or the first
+        or last event). What :meth:`patterns` and
+        :meth:`kg_editor.model.external.SiteCounts.from_engine` count over. The options
+        mean what they mean for :meth:`cohort`.
+        """
+        return self._prepare(target, concepts, index, lookback_days, outcome_days, age_at)[0]
+
+    def _prepare(
+        self,
+        target: str | None,
+        concepts: Any,
+        index: str | None,
+        lookback_days: int | None,
+        outcome_days: int | None,
+        age_at: str | None,
+    ) -> tuple[EngineSource, Any, str]:
+        from dataclasses import replace
+
+        from kg_editor.engines.prepare import prepare_events
+
+        age_at = age_at or ("index" if index else "first_event")
+        if age_at not in ("first_event", "last_event", "index"):
+            raise SchemaError(
+                f"age_at must be 'first_event', 'last_event' or 'index', got {age_at!r}."
+            )
+        prep = prepare_events(
+            self,
+            target=target,
+            concepts=concepts,
+            index=index,
+            lookback_days=lookback_days,
+            outcome_days=outcome_days,
+        )
+        if age_at == "index" and (prep is None or prep.index_dates is None):
+            raise SchemaError("age_at='index' needs an index date; give index= (--index).")
+        if age_at == "index":
+            assert prep is not None and prep.index_dates is not None
+            age_dates = (
+                f'SELECT "x"."patient_id" AS "patient_id", "x"."at" AS "first_event" '
+                f'FROM ({prep.index_dates}) AS "x"'
+            )
+        else:
+            age_dates = (
+                f'SELECT "x"."patient_id" AS "patient_id", "x".{q(age_at)} AS "first_event" '
+                f'FROM ({patient_dates_sql(self.events)}) AS "x"'
+            )
+        if prep is None:
+            return replace(self, age_dates=age_dates), None, age_at
+        return (
+            replace(self, events=prep.events, persons=prep.persons, age_dates=age_dates),
+            prep,
+            age_at,
+        )
+
     def pattern_cohort(
         self,
         target: str | None = None,
@@ -509,36 +580,11 @@ class EngineSource:
         applied inside the engine too.
         """
         from kg_editor.data import cohort as C
-        from kg_editor.engines.prepare import prepare_events
 
-        age_at = age_at or ("index" if index else "first_event")
-        if age_at not in ("first_event", "last_event", "index"):
-            raise SchemaError(
-                f"age_at must be 'first_event', 'last_event' or 'index', got {age_at!r}."
-            )
-        prep = prepare_events(
-            self,
-            target=target,
-            concepts=concepts,
-            index=index,
-            lookback_days=lookback_days,
-            outcome_days=outcome_days,
+        src, prep, age_at = self._prepare(
+            target, concepts, index, lookback_days, outcome_days, age_at
         )
-        if age_at == "index" and (prep is None or prep.index_dates is None):
-            raise SchemaError("age_at='index' needs an index date; give index= (--index).")
-        events = prep.events if prep is not None else self.events
-        persons = prep.persons if prep is not None else self.persons
-        if age_at == "index":
-            assert prep is not None and prep.index_dates is not None
-            age_dates = (
-                f'SELECT "x"."patient_id" AS "patient_id", "x"."at" AS "first_event" '
-                f'FROM ({prep.index_dates}) AS "x"'
-            )
-        else:
-            age_dates = (
-                f'SELECT "x"."patient_id" AS "patient_id", "x".{q(age_at)} AS "first_event" '
-                f'FROM ({patient_dates_sql(self.events)}) AS "x"'
-            )
+        events, persons, age_dates = src.events, src.persons, src.age_dates
         values = self._q(code_values_sql(events))
         values["n"] = values["n"].astype(np.int64)
         states, counts = self._states(values)
