@@ -402,15 +402,12 @@ def test_a_table_without_the_optional_columns_is_read(synthetic, synthetic_cohor
     )
 
 
-def test_engine_cohort_refuses_in_memory_only_options_and_keeps_min_cell(synthetic):
-    """Concept sets and index dates are applied in memory only: the engine says so
-    instead of building another cohort; the small-cell threshold is recorded."""
+def test_engine_cohort_keeps_min_cell_and_counts_unmatched_persons(synthetic):
+    """The small-cell threshold is recorded; persons without events are counted.
+    (Concept sets and index dates: tests/test_engine_concepts.py.)"""
     src = EngineSource.from_frames(
         open_engine("duckdb://"), synthetic.events, synthetic.persons, name="synthetic"
     )
-    for opts in ({"index": "first_event"}, {"lookback_days": 30}, {"age_at": "index"}):
-        with pytest.raises(SchemaError, match="in memory"):
-            src.cohort(target="C0", min_patients=10, **opts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got = src.cohort(target="C0", min_patients=10, min_cell=5)

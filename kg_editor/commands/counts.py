@@ -92,7 +92,16 @@ def run_export(args: argparse.Namespace) -> int:
         # nothing but the kept rows of the tables leaves it
         from kg_editor.engines import EngineSource
 
-        src = EngineSource.open(args.source, args.events_table or "events", args.persons_table)
+        src = EngineSource.open(
+            args.source, args.events_table or "events", args.persons_table
+        ).prepared(  # concept sets and an index date, applied inside the engine too
+            args.target,
+            concepts=args.concepts,
+            index=args.index,
+            lookback_days=args.lookback_days,
+            outcome_days=args.outcome_days,
+            age_at=args.age_at,
+        )
         with progress("Counting in the engine"):
             site = SiteCounts.from_engine(
                 src, graph, [args.target] if args.target else [], min_cell=k, site=args.site

@@ -12,6 +12,8 @@ layer and the model can all use it without an upward import:
   weighted patterns from an engine;
 * :mod:`~kg_editor.engines.patterns` -- :class:`Patterns`: distinct rows with weights,
   and bootstrap weights on them.
+* :mod:`~kg_editor.engines.prepare` -- concept sets and an index date with its windows,
+  applied to the events inside the engine.
 """
 
 from kg_editor.engines.connection import (

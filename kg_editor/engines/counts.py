@@ -84,12 +84,16 @@ class EngineSource:
     persons : PersonsTable or None
     name : str
         Shown as the cohort's source.
+    age_dates : str or None
+        A query ``patient_id, first_event``: the date each patient's age band is taken at
+        (default: the first event); :meth:`prepared` sets it.
     """
 
     engine: Engine
     events: EventsTable
     persons: PersonsTable | None = None
     name: str = "engine"
+    age_dates: str | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -107,7 +111,7 @@ class EngineSource:
         """
         eng = open_engine(url)
         ev = events if isinstance(events, EventsTable) else _events_table(eng, str(events))
-        pt = PersonsTable(persons) if isinstance(persons, str) else persons
+        pt = _persons_table(eng, persons) if isinstance(persons, str) else persons
         return cls(eng, ev, pt, name or eng.url)
 
     @classmethod
@@ -130,8 +134,13 @@ class EngineSource:
         eng.register("kg_events", ev)
         pt = None
         if persons is not None:
-            eng.register("kg_persons", persons[["patient_id", "sex", "birth_year"]])
-            pt = PersonsTable("kg_persons")
+            cols = ["patient_id", "sex", "birth_year"]
+            dated = "index_date" in persons and bool(persons["index_date"].notna().any())
+            frame = persons[[*cols, "index_date"] if dated else cols].copy()
+            if dated:
+                frame["index_date"] = pd.to_datetime(frame["index_date"])
+            eng.register("kg_persons", frame)
+            pt = PersonsTable("kg_persons", index_date="index_date" if dated else None)
         return cls(eng, EventsTable("kg_events"), pt, name)
 
     def _q(self, sql: str) -> pd.DataFrame:
@@ -144,10 +153,10 @@ class EngineSource:
         out["n"] = out["n"].astype(np.int64)
         return out
 
-    def _labels(self, column: str | None) -> dict[str, str]:
+    def _labels(self, column: str | None, events: EventsTable | None = None) -> dict[str, str]:
         if column is None:
             return {}
-        df = self._q(code_labels_sql(self.events, column))
+        df = self._q(code_labels_sql(events or self.events, column))
         if df.empty:
             return {}
         df["n"] = df["n"].astype(np.int64)
@@ -193,49 +202,48 @@ class EngineSource:
         events and persons, with every count and state computed by the engine.
 
         Only the chosen variables' state codes and first dates per patient leave the
-        engine. Raises the same errors as ``build_cohort``. Concept sets and an index date
-        (with its windows) are applied in memory only: giving one here is a
-        ``SchemaError`` that says so (read the events into a file source instead).
+        engine. Concept sets and an index date with its windows are applied inside the
+        engine (:func:`kg_editor.engines.prepare.prepare_events`). Raises the same errors
+        as ``build_cohort``.
         """
         from kg_editor.data import cohort as C
         from kg_editor.data.privacy import DEFAULT_MIN_CELL
         from kg_editor.data.sources.base import EHRSource
+        from kg_editor.engines.prepare import prepare_events
 
         bands = tuple(age_bands) if age_bands is not None else C.DEFAULT_AGE_BANDS
-        given = [
-            flag
-            for flag, value in (
-                ("--concepts", concepts),
-                ("--index", index),
-                ("--lookback-days", lookback_days),
-                ("--outcome-days", outcome_days),
-            )
-            if value is not None
-        ]
-        if given or age_at == "index":
+        age_at = age_at or ("index" if index else "first_event")
+        if age_at not in ("first_event", "last_event", "index"):
             raise SchemaError(
-                f"{', '.join(given) or '--age-at index'}: concept sets and index dates are "
-                f"applied to events in memory, not yet inside an engine ({self.name!r}). "
-                "Export the events to a CSV/Parquet file and use that as SOURCE."
+                f"age_at must be 'first_event', 'last_event' or 'index', got {age_at!r}."
             )
-        age_at = age_at or "first_event"
-        if age_at not in ("first_event", "last_event"):
-            raise SchemaError(f"age_at must be 'first_event' or 'last_event', got {age_at!r}.")
         if unmatched_persons not in ("warn", "error"):
             raise SchemaError(
                 f"unmatched_persons must be 'warn' or 'error', got {unmatched_persons!r}."
             )
         min_cell = DEFAULT_MIN_CELL if min_cell is None else int(min_cell)
-        values = self.code_values()
+        prep = prepare_events(
+            self,
+            target=target,
+            concepts=concepts,
+            index=index,
+            lookback_days=lookback_days,
+            outcome_days=outcome_days,
+        )
+        if age_at == "index" and (prep is None or prep.index_dates is None):
+            raise SchemaError("age_at='index' needs an index date; give index= (--index).")
+        events = prep.events if prep is not None else self.events
+        values = self._q(code_values_sql(events))
+        values["n"] = values["n"].astype(np.int64)
         states, counts = self._states(values)
-        labels = self._labels(self.events.description)
-        domains = self._labels(self.events.domain)
+        labels = self._labels(events.description, events)
+        domains = self._labels(events.domain, events)
         pdates = self._q(patient_dates_sql(self.events))
         persons = self._q(persons_sql(self.persons)) if self.persons is not None else None
         if persons is not None:
             persons["birth_year"] = pd.to_numeric(persons["birth_year"], errors="coerce")
         ids = set(pdates["patient_id"].astype(str))
-        build: dict[str, Any] = {}
+        build: dict[str, Any] = dict(prep.concept_notes) if prep is not None else {}
         if persons is not None:
             persons["patient_id"] = persons["patient_id"].astype(str)
             build.update(
@@ -246,6 +254,23 @@ class EngineSource:
                 )
             )
             ids |= set(persons["patient_id"])
+        has_dates = pd.to_datetime(pdates["first_event"]).notna().any()
+        has_event_dates = has_dates
+        index_dates = None
+        if prep is not None and prep.index_dates is not None:
+            build.update(prep.index_notes)
+            idx = self._q(prep.index_dates)
+            index_dates = pd.Series(
+                pd.to_datetime(idx["at"]).to_numpy(dtype="datetime64[ns]"),
+                index=idx["patient_id"].astype(str),
+            )
+            kept = self._q(patient_dates_sql(events))
+            has_event_dates = pd.to_datetime(kept["first_event"]).notna().any()
+            ids = set(kept["patient_id"].astype(str)) | (
+                set(persons["patient_id"]) & set(index_dates.index)
+                if persons is not None
+                else set()
+            )
         patients = pd.Index(sorted(ids), name="patient_id")
         n = len(patients)
         if n < C.MIN_PATIENTS:
@@ -253,15 +278,15 @@ class EngineSource:
                 f"The source {self.name!r} has {n} patients; at least {C.MIN_PATIENTS} are needed to fit and "
                 "evaluate a model. Use a larger extract."
             )
-        has_dates = pd.to_datetime(pdates["first_event"]).notna().any()
-        col = "first_event" if age_at == "first_event" else "last_event"
-        first_event = (
-            pd.Series(
+        if age_at == "index":
+            first_event = index_dates
+        elif has_dates:
+            col = "first_event" if age_at == "first_event" else "last_event"
+            first_event = pd.Series(
                 pd.to_datetime(pdates[col]).to_numpy(), index=pdates["patient_id"].astype(str)
             )
-            if has_dates
-            else None
-        )
+        else:
+            first_event = None
         src = EHRSource(events=pd.DataFrame(), persons=persons, name=self.name, kind="engine")
         person_frame = C._persons_frame(src, patients, first_event, bands)
 
@@ -302,7 +327,7 @@ class EngineSource:
         event_cols, cut = C.select_variables(counts, drop, min_patients, max_variables, always)
         ordered = [c for c in demo if c not in drop] + event_cols
 
-        wide = self._q(wide_states_sql(self.events, variables_of(states, event_cols)))
+        wide = self._q(wide_states_sql(events, variables_of(states, event_cols)))
         pos = patients.get_indexer(wide["patient_id"].astype(str))
         data = {c: demo[c] for c in ordered if c in demo}
         fdates: dict[str, np.ndarray] = {}
@@ -327,7 +352,7 @@ class EngineSource:
                 prevalence=nz / n,
             )
         fd = None
-        if has_dates:
+        if has_event_dates:
             fd = pd.DataFrame(
                 {
                     c: fdates.get(c, np.full(n, np.datetime64("NaT"), "datetime64[ns]"))
@@ -346,6 +371,7 @@ class EngineSource:
             "include_demographics": include_demographics,
             "age_at": age_at,
             "min_cell": min_cell,
+            **(prep.settings if prep is not None else {}),
         }
         build.update(
             {
@@ -430,14 +456,17 @@ class EngineSource:
         *,
         patients: Sequence[Any] | None = None,
         units: str | None = None,
+        events: EventsTable | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Temporal precedence counts ``(first, ties)`` of ``variables`` (variables x
         variables, as :func:`kg_editor.discovery.counting.precedence_counts` gives them
         from the cohort's first dates), counted inside the engine over ``patients`` (ids)
-        or ``units`` (a table or query with ``patient_id``; default every patient)."""
+        or ``units`` (a table or query with ``patient_id``; default every patient), over
+        ``events`` (default the source's; :meth:`pattern_cohort` passes the events after
+        concept sets and windows)."""
         if units is None:
             units = self._units(patients, "kg_precedence_units")
-        res = self._q(precedence_counts_sql(self.events, variables, units=units))
+        res = self._q(precedence_counts_sql(events or self.events, variables, units=units))
         p = len(variables)
         first = np.zeros((p, p), np.int64)
         ties = np.zeros((p, p), np.int64)
@@ -452,6 +481,73 @@ class EngineSource:
         ties[b, a] = tt
         return first, ties
 
+    def prepared(
+        self,
+        target: str | None = None,
+        *,
+        concepts: Any = None,
+        index: str | None = None,
+        lookback_days: int | None = None,
+        outcome_days: int | None = None,
+        age_at: str | None = None,
+    ) -> EngineSource:
+        """This source with concept sets and an index date with its windows applied inside
+        the engine (:func:`kg_editor.engines.prepare.prepare_events`): its events are those
+        a cohort with these options reads, its persons those with an index, and its age
+        bands are taken at ``age_at`` (``index``, the default with an index, or the first
+        or last event). What :meth:`patterns` and
+        :meth:`kg_editor.model.external.SiteCounts.from_engine` count over. The options
+        mean what they mean for :meth:`cohort`.
+        """
+        return self._prepare(target, concepts, index, lookback_days, outcome_days, age_at)[0]
+
+    def _prepare(
+        self,
+        target: str | None,
+        concepts: Any,
+        index: str | None,
+        lookback_days: int | None,
+        outcome_days: int | None,
+        age_at: str | None,
+    ) -> tuple[EngineSource, Any, str]:
+        from dataclasses import replace
+
+        from kg_editor.engines.prepare import prepare_events
+
+        age_at = age_at or ("index" if index else "first_event")
+        if age_at not in ("first_event", "last_event", "index"):
+            raise SchemaError(
+                f"age_at must be 'first_event', 'last_event' or 'index', got {age_at!r}."
+            )
+        prep = prepare_events(
+            self,
+            target=target,
+            concepts=concepts,
+            index=index,
+            lookback_days=lookback_days,
+            outcome_days=outcome_days,
+        )
+        if age_at == "index" and (prep is None or prep.index_dates is None):
+            raise SchemaError("age_at='index' needs an index date; give index= (--index).")
+        if age_at == "index":
+            assert prep is not None and prep.index_dates is not None
+            age_dates = (
+                f'SELECT "x"."patient_id" AS "patient_id", "x"."at" AS "first_event" '
+                f'FROM ({prep.index_dates}) AS "x"'
+            )
+        else:
+            age_dates = (
+                f'SELECT "x"."patient_id" AS "patient_id", "x".{q(age_at)} AS "first_event" '
+                f'FROM ({patient_dates_sql(self.events)}) AS "x"'
+            )
+        if prep is None:
+            return replace(self, age_dates=age_dates), None, age_at
+        return (
+            replace(self, events=prep.events, persons=prep.persons, age_dates=age_dates),
+            prep,
+            age_at,
+        )
+
     def pattern_cohort(
         self,
         target: str | None = None,
@@ -463,6 +559,11 @@ class EngineSource:
         keep: Sequence[str] = (),
         min_count: int = 1,
         dates: bool = False,
+        concepts: Any = None,
+        index: str | None = None,
+        lookback_days: int | None = None,
+        outcome_days: int | None = None,
+        age_at: str | None = None,
     ) -> PatternCohort:
         """The cohort as weighted patterns, split and counted inside the engine.
 
@@ -473,13 +574,22 @@ class EngineSource:
         the training patients' temporal precedence inside the engine
         (:meth:`precedence`), which :class:`~kg_editor.discovery.distill.Distiller`
         uses to orient edges as it does with a row-level cohort's first dates.
+
+        ``concepts``, ``index``, ``lookback_days``, ``outcome_days`` and ``age_at`` (the
+        date the age band is taken at) mean what they mean for :meth:`cohort`, and are
+        applied inside the engine too.
         """
         from kg_editor.data import cohort as C
 
-        values = self.code_values()
+        src, prep, age_at = self._prepare(
+            target, concepts, index, lookback_days, outcome_days, age_at
+        )
+        events, persons, age_dates = src.events, src.persons, src.age_dates
+        values = self._q(code_values_sql(events))
+        values["n"] = values["n"].astype(np.int64)
         states, counts = self._states(values)
-        labels = self._labels(self.events.description)
-        domains = self._labels(self.events.domain)
+        labels = self._labels(events.description, events)
+        domains = self._labels(events.domain, events)
         names = {c: labels.get(c, c) for c in counts}
 
         def resolve(name: str) -> str:
@@ -493,11 +603,12 @@ class EngineSource:
             "kg_split_units",
             render(
                 split_units_sql(
-                    self.events,
+                    events,
                     Var(tgt, states[tgt]) if tgt else None,
                     test_size=test_size,
                     seed=seed,
-                    persons=self.persons,
+                    persons=persons,
+                    age_dates=age_dates,
                 ),
                 self.engine.dialect,
             ),
@@ -522,24 +633,24 @@ class EngineSource:
         # matrix
         res = self._q(
             packed_pattern_counts_sql(
-                self.events,
+                events,
                 variables,
                 units=units,
                 keys=["split", "sex", "age_band"],
                 min_count=min_count,
-                persons=self.persons,
+                persons=persons,
             )
         )
         remainder = (0, 0)
         if min_count > 1:
             r = self._q(
                 pattern_remainder_sql(
-                    self.events,
+                    events,
                     variables,
                     units=units,
                     keys=["split", "sex", "age_band"],
                     min_count=min_count,
-                    persons=self.persons,
+                    persons=persons,
                 )
             )
             remainder = (int(r["patterns"].iloc[0]), int(r["patients"].iloc[0]))
@@ -572,11 +683,13 @@ class EngineSource:
             "seed": seed,
             "split": "engine-md5",
             "min_count": min_count,
+            **({"age_at": age_at} if age_at != "first_event" else {}),
+            **(prep.settings if prep is not None else {}),
         }
         prec = None
         if dates and self.events.date:
             train_units = f'SELECT "patient_id" FROM {q(units)} WHERE "split" = \'train\''
-            prec = self.precedence(variables, units=train_units)
+            prec = self.precedence(variables, units=train_units, events=events)
         return PatternCohort(var_objs, train, test, tgt, self.name, settings, precedence=prec)
 
     def patterns(
@@ -795,3 +908,13 @@ def _events_table(eng: Engine, spec: str) -> EventsTable:
         description="description" if "description" in cols else None,
         domain="domain" if "domain" in cols else None,
     )
+
+
+def _persons_table(eng: Engine, spec: str) -> PersonsTable:
+    """A persons table by name, with its ``index_date`` column when it has one."""
+    probe = PersonsTable(spec)
+    cols = {
+        str(c).lower()
+        for c in eng.query(render(f"SELECT * FROM {probe.source()} LIMIT 0", eng.dialect)).columns
+    }
+    return PersonsTable(spec, index_date="index_date" if "index_date" in cols else None)

@@ -40,10 +40,14 @@ __all__ = [
     "EventsTable",
     "PersonsTable",
     "Var",
+    "canonical_events_sql",
     "code_labels_sql",
+    "code_triples_sql",
     "code_values_sql",
     "first_occurrence_sql",
     "first_of_variables_sql",
+    "index_dates_sql",
+    "index_notes_sql",
     "pack_layout",
     "packed_pattern_counts_sql",
     "pair_counts_sql",
@@ -55,6 +59,8 @@ __all__ = [
     "render",
     "split_units_sql",
     "wide_states_sql",
+    "window_keep_sql",
+    "windowed_events_sql",
 ]
 
 _READ = "duckdb"
@@ -92,8 +98,10 @@ class EventsTable:
     Attributes
     ----------
     table : str
-        A table or view name the engine knows (``omop.condition_occurrence``), or a
-        DuckDB table function (``read_parquet('events/*.parquet')``) when ``raw`` is true.
+        A table or view name the engine knows (``omop.condition_occurrence``), or, when
+        ``raw`` is true, SQL text read as a table: a DuckDB table function
+        (``read_parquet('events/*.parquet')``) or a subquery with its alias (the events
+        after concept sets and windows, :func:`windowed_events_sql`).
     patient, code, date, value, description, domain : str or None
         Column names (``None``: the column does not exist).
     raw : bool
@@ -117,14 +125,20 @@ class EventsTable:
 
 @dataclass(frozen=True)
 class PersonsTable:
-    """The persons table: one row per patient with sex and year of birth."""
+    """The persons table: one row per patient with sex and year of birth, and optionally
+    an index date (``index_date``: read by ``index="persons"``). ``raw``: ``table`` is SQL
+    text read as a table (a subquery with its alias)."""
 
     table: str
     patient: str = "patient_id"
     sex: str | None = "sex"
     birth_year: str | None = "birth_year"
+    index_date: str | None = None
+    raw: bool = False
 
     def source(self) -> str:
+        if self.raw:
+            return self.table
         return ".".join(q(p) for p in self.table.split("."))
 
 
@@ -242,6 +256,161 @@ def persons_sql(pt: PersonsTable) -> str:
     return (
         f'SELECT {_text(pt.patient)} AS "patient_id", {sex} AS "sex", {birth} AS "birth_year" '
         f"FROM {pt.source()}"
+    )
+
+
+def _opt_text(col: str | None, alias: str = "") -> str:
+    """``col`` as text, or a typed NULL when the column does not exist."""
+    if not col:
+        return "CAST(NULL AS VARCHAR)"
+    return f"CAST({alias}{q(col)} AS VARCHAR)"
+
+
+def code_triples_sql(ev: EventsTable) -> str:
+    """Events per (code, description, domain): ``code, description, domain, n, undated``
+    (``undated``: the events among them without a date). One row per distinct triple:
+    what concept sets are matched against (in Python, with the same rules as in memory)."""
+    desc, dom = _opt_text(ev.description), _opt_text(ev.domain)
+    undated = f"SUM(CASE WHEN {q(ev.date)} IS NULL THEN 1 ELSE 0 END)" if ev.date else "COUNT(*)"
+    group = [_text(ev.code), *(_text(c) for c in (ev.description, ev.domain) if c)]
+    return (
+        f'SELECT {_text(ev.code)} AS "code", {desc} AS "description", {dom} AS "domain", '
+        f'COUNT(*) AS "n", {undated} AS "undated" FROM {ev.source()} '
+        f"WHERE {q(ev.code)} IS NOT NULL AND {q(ev.patient)} IS NOT NULL "
+        f"GROUP BY {', '.join(group)}"
+    )
+
+
+def canonical_events_sql(ev: EventsTable, recode: str | None = None) -> str:
+    """The events with canonical column names and types (``patient_id, code, date, value,
+    description, domain``; text, a timestamp), recoded by the table ``recode`` when given.
+
+    ``recode`` has the columns ``from_code, from_description, from_domain, to_code,
+    to_description, to_domain``: an event whose (code, description, domain) matches a
+    ``from`` row (NULLs equal) becomes one event per matching row, with the ``to``
+    values (what concept sets, a mapping and a roll-up do to the events, decided in
+    Python over the distinct triples of :func:`code_triples_sql`); other events are kept
+    as they are.
+    """
+    e = '"e".'
+    code, desc, dom = (
+        f"CAST({e}{q(ev.code)} AS VARCHAR)",
+        _opt_text(ev.description, e),
+        _opt_text(ev.domain, e),
+    )
+    date = f"CAST({e}{q(ev.date)} AS TIMESTAMP)" if ev.date else "CAST(NULL AS TIMESTAMP)"
+    value = _opt_text(ev.value, e)
+    where = f"WHERE {e}{q(ev.code)} IS NOT NULL AND {e}{q(ev.patient)} IS NOT NULL"
+    base = f'SELECT CAST({e}{q(ev.patient)} AS VARCHAR) AS "patient_id", '
+    if recode is None:
+        return (
+            f'{base}{code} AS "code", {date} AS "date", {value} AS "value", '
+            f'{desc} AS "description", {dom} AS "domain" FROM {ev.source()} AS "e" {where}'
+        )
+
+    def pick(old: str, new: str) -> str:
+        return f'CASE WHEN "r"."to_code" IS NULL THEN {old} ELSE CAST("r".{q(new)} AS VARCHAR) END'
+
+    on = " AND ".join(
+        [
+            f'{code} = CAST("r"."from_code" AS VARCHAR)',
+            f'{desc} IS NOT DISTINCT FROM CAST("r"."from_description" AS VARCHAR)',
+            f'{dom} IS NOT DISTINCT FROM CAST("r"."from_domain" AS VARCHAR)',
+        ]
+    )
+    return (
+        f'{base}{pick(code, "to_code")} AS "code", {date} AS "date", {value} AS "value", '
+        f'{pick(desc, "to_description")} AS "description", {pick(dom, "to_domain")} AS "domain" '
+        f'FROM {ev.source()} AS "e" LEFT JOIN {q(recode)} AS "r" ON {on} {where}'
+    )
+
+
+def index_dates_sql(
+    canonical: str, *, index_code: str | None = None, persons: PersonsTable | None = None
+) -> str:
+    """Each patient's index date: ``patient_id, at``.
+
+    From the persons table's ``index_date`` column when ``persons`` is given, else the
+    first dated event of ``index_code`` (any code when ``None``: the first event) among
+    the ``canonical`` events (a query from :func:`canonical_events_sql`)."""
+    if persons is not None:
+        assert persons.index_date is not None
+        col = q(persons.index_date)
+        return (
+            f'SELECT {_text(persons.patient)} AS "patient_id", MIN(CAST({col} AS TIMESTAMP)) AS "at" '
+            f"FROM {persons.source()} WHERE {col} IS NOT NULL AND {q(persons.patient)} IS NOT NULL "
+            f"GROUP BY {_text(persons.patient)}"
+        )
+    only = f' AND "c"."code" = {lit(index_code)}' if index_code is not None else ""
+    return (
+        'SELECT "c"."patient_id" AS "patient_id", MIN("c"."date") AS "at" '
+        f'FROM ({canonical}) AS "c" WHERE "c"."date" IS NOT NULL{only} GROUP BY "c"."patient_id"'
+    )
+
+
+def window_keep_sql(
+    target_code: str | None,
+    index_code: str | None,
+    lookback_days: int | None,
+    outcome_days: int | None,
+) -> str:
+    """The condition an event ``"c"`` of a patient with index date ``"i"."at"`` meets to
+    be kept: a feature strictly before the index (from ``at - lookback_days``), the
+    target code on or after it (up to ``at + outcome_days``); never the index code, never
+    an undated event (the rules of ``build_cohort``)."""
+    d, at = '"c"."date"', '"i"."at"'
+    feat = f"{d} < {at}"
+    if lookback_days is not None:
+        feat += f" AND {d} >= {at} - INTERVAL '{int(lookback_days)}' DAY"
+    outc = f"{d} >= {at}"
+    if outcome_days is not None:
+        outc += f" AND {d} <= {at} + INTERVAL '{int(outcome_days)}' DAY"
+    if target_code is None:
+        cond = feat
+    else:
+        t = lit(target_code)
+        cond = f'(("c"."code" <> {t} AND {feat}) OR ("c"."code" = {t} AND {outc}))'
+    if index_code is not None:
+        cond += f' AND "c"."code" <> {lit(index_code)}'
+    return f"{d} IS NOT NULL AND {cond}"
+
+
+def windowed_events_sql(canonical: str, index_dates: str, keep: str) -> str:
+    """The ``canonical`` events of patients with an index date that meet ``keep``
+    (:func:`window_keep_sql`), in canonical columns."""
+    cols = ", ".join(
+        f'"c".{q(c)} AS {q(c)}'
+        for c in ("patient_id", "code", "date", "value", "description", "domain")
+    )
+    return (
+        f'SELECT {cols} FROM ({canonical}) AS "c" JOIN ({index_dates}) AS "i" '
+        f'ON "c"."patient_id" = "i"."patient_id" WHERE {keep}'
+    )
+
+
+def index_notes_sql(
+    canonical: str, index_dates: str, keep: str, persons: PersonsTable | None
+) -> str:
+    """One row: ``with_index, without_index`` (patients with events or a persons row)
+    and ``at_index, kept, undated`` (events of patients with an index, of them those
+    inside the windows, and undated events), what ``build_cohort`` counts."""
+    everyone = f'SELECT DISTINCT "patient_id" FROM ({canonical}) AS "c0"'
+    if persons is not None:
+        everyone += (
+            f' UNION SELECT {_text(persons.patient)} AS "patient_id" FROM {persons.source()}'
+        )
+    return (
+        'SELECT "p"."with_index" AS "with_index", "p"."without_index" AS "without_index", '
+        '"v"."at_index" AS "at_index", "v"."kept" AS "kept", "v"."undated" AS "undated" FROM ('
+        'SELECT SUM(CASE WHEN "i"."patient_id" IS NULL THEN 0 ELSE 1 END) AS "with_index", '
+        'SUM(CASE WHEN "i"."patient_id" IS NULL THEN 1 ELSE 0 END) AS "without_index" '
+        f'FROM ({everyone}) AS "a" LEFT JOIN ({index_dates}) AS "i" '
+        'ON "a"."patient_id" = "i"."patient_id") AS "p" CROSS JOIN ('
+        'SELECT SUM(CASE WHEN "i"."patient_id" IS NULL THEN 0 ELSE 1 END) AS "at_index", '
+        f'SUM(CASE WHEN "i"."patient_id" IS NOT NULL AND {keep} THEN 1 ELSE 0 END) AS "kept", '
+        'SUM(CASE WHEN "c"."date" IS NULL THEN 1 ELSE 0 END) AS "undated" '
+        f'FROM ({canonical}) AS "c" LEFT JOIN ({index_dates}) AS "i" '
+        'ON "c"."patient_id" = "i"."patient_id") AS "v"'
     )
 
 
@@ -364,6 +533,7 @@ def split_units_sql(
     seed: int = 0,
     persons: PersonsTable | None = None,
     age_bands: Sequence[int] = (0, 18, 40, 65),
+    age_dates: str | None = None,
 ) -> str:
     """Every patient with a held-out flag and subgroups, computed inside the engine:
     ``patient_id, split ('train'/'test'), sex, age_band``.
@@ -372,7 +542,9 @@ def split_units_sql(
     patients are ordered by ``MD5(patient_id || ':' || seed)`` and the first
     ``ROUND(test_size * m)`` of the ``m`` are held out (the same in every dialect; it is
     not the in-memory split of :func:`kg_editor.data.cohort.stratified_split`). The age
-    band is taken at the first recorded event, with the bands of ``build_cohort``.
+    band is taken at the first recorded event, with the bands of ``build_cohort``, or at
+    the date ``age_dates`` gives (a query with ``patient_id, first_event``: the index
+    date, the last event).
     """
     tvars = [target] if target is not None else []
     y = 'COALESCE("t"."v0", 0)' if target is not None else "0"
@@ -398,7 +570,7 @@ def split_units_sql(
     frac = float(test_size)
     return (
         f"WITH kg_all AS ({_units(ev, None, persons)}), "
-        f"kg_dates AS ({patient_dates_sql(ev)}), "
+        f"kg_dates AS ({age_dates or patient_dates_sql(ev)}), "
         f'kg_base AS (SELECT "a"."patient_id" AS "patient_id", {y} AS "y", {sex} AS "sex", '
         f'CAST(EXTRACT(YEAR FROM "d"."first_event") AS DOUBLE) - {birth} AS "age" '
         f'FROM kg_all AS "a" {tjoin}{pjoin}'

@@ -217,7 +217,8 @@ class SiteCounts:
         """The same tables counted and suppressed inside the engine holding the data
         (an :class:`kg_editor.engines.EngineSource`): only the kept rows of each table
         and its remainder leave it. Every patient is counted (``split="all"``); graph
-        variables must be event codes (sex and age band are the blanket tables' keys)."""
+        variables must be event codes (sex and age band are the blanket tables' keys).
+        Concept sets and an index date: pass ``source.prepared(...)``."""
         from kg_editor.engines import Var
         from kg_editor.engines.queries import split_units_sql
 
@@ -250,7 +251,13 @@ class SiteCounts:
 
         for n in graph.nodes:
             tables[f"family:{n}"] = table(f"family:{n}", (n, *parents[n]), (), None)
-        units = split_units_sql(source.events, None, test_size=0.0, persons=source.persons)
+        units = split_units_sql(
+            source.events,
+            None,
+            test_size=0.0,
+            persons=source.persons,
+            age_dates=source.age_dates,
+        )
         tgts = [graph.resolve(t) for t in targets]
         for t in tgts:
             mb = sorted(graph.markov_blanket(t))
