@@ -147,6 +147,10 @@ def serve_production(app: Any, args: argparse.Namespace) -> int:
         "post_fork": post_fork,
         "timeout": 120,
         "graceful_timeout": 10,
+        # a browser (and the team benchmark's clients) reuse a connection between Dash
+        # callbacks; gunicorn's default of 2 s closes it under load while a request may
+        # already be on its way, which the client sees as a dropped connection
+        "keepalive": 30,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
