@@ -457,7 +457,7 @@ def external_report(
 
 def _uncached(f: Family) -> Family:
     """The same fitted family with an empty cache (per-table caches are keyed by id)."""
-    return Family(f.node, f.parents, f.card, f.parent_cards, f.counts, f.cpd, f.strides)
+    return f.uncached()
 
 
 def side_by_side(internal: Any, external: Mapping[str, Any]) -> list[dict[str, Any]]:

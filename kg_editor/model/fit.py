@@ -31,8 +31,9 @@ from __future__ import annotations
 import functools
 import gzip
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,11 @@ from kg_editor.errors import DataSourceError, KGEditorError
 
 __all__ = [
     "ESTIMATORS",
+    "SPARSE_MIN_CELLS",
+    "SPARSE_ROW_RATIO",
     "CodeTable",
     "Family",
+    "SparseCounts",
     "bundled_network",
     "bundled_network_names",
     "families_to_pgmpy",
@@ -55,7 +59,10 @@ __all__ = [
     "refit_families",
     "sample_network",
     "sampled_cohort",
+    "sorted_positions",
+    "sparse_family_counts",
     "state_dtype",
+    "use_sparse",
 ]
 
 logger = logging.getLogger(__name__)
@@ -248,6 +255,142 @@ def family_counts(table: CodeTable, node: str, parents: Sequence[str]) -> np.nda
     return np.bincount(flat, minlength=r * q).reshape(r, q)
 
 
+#: A family is counted over its non-empty cells only (:class:`SparseCounts`) when its
+#: table ``r x q`` has at least this many cells ...
+SPARSE_MIN_CELLS = 1 << 16
+#: ... and more than this many cells per training row (a table that large is mostly
+#: zeros: 80,000 rows fill at most 80,000 of its cells).
+SPARSE_ROW_RATIO = 4
+#: Keys ``configuration * r + state`` must stay below this (int64 arithmetic).
+_MAX_CELLS = 1 << 62
+
+
+def use_sparse(cells: int, rows: int) -> bool:
+    """Whether a family table of ``cells`` cells, counted from ``rows`` rows, is counted
+    sparsely: large tables (at least :data:`SPARSE_MIN_CELLS`) with more than
+    :data:`SPARSE_ROW_RATIO` cells per row.
+
+    Examples
+    --------
+    >>> use_sparse(63 * 138_240, 80_000), use_sparse(2 * 8, 80_000)
+    (True, False)
+    """
+    return cells >= SPARSE_MIN_CELLS and cells > SPARSE_ROW_RATIO * rows
+
+
+@dataclass(frozen=True, eq=False)
+class SparseCounts:
+    """The non-empty cells of a family's count table ``N[state, configuration]``.
+
+    A family of a 63-state node with five or six parents has millions of cells, of
+    which the training rows fill at most one per row; its scores, CPD entries and
+    held-out factors are computed from these cells alone (the dense table is built on
+    demand only, :meth:`dense`).
+
+    Attributes
+    ----------
+    shape : (int, int)
+        ``(r, q)``: the node's states and its parents' configurations.
+    keys : ndarray of int64
+        The non-empty cells, keyed ``configuration * r + state``, sorted (so the cells
+        of one configuration are contiguous).
+    values : ndarray
+        Their counts (``int64``; ``float64`` for non-integer pattern weights), all > 0.
+    configs : ndarray of int64
+        The configurations holding at least one row, sorted.
+    totals : ndarray
+        ``N_j`` of those configurations.
+    owner : ndarray of int64
+        For each cell, the position of its configuration in ``configs``.
+    """
+
+    shape: tuple[int, int]
+    keys: np.ndarray
+    values: np.ndarray
+    configs: np.ndarray
+    totals: np.ndarray
+    owner: np.ndarray
+
+    @classmethod
+    def from_keys(
+        cls, keys: np.ndarray, shape: tuple[int, int], weights: np.ndarray | None = None
+    ) -> SparseCounts:
+        """Count the cell keys ``configuration * r + state`` of every row (weighted by
+        ``weights``: patients per pattern; integer weights give integer counts)."""
+        r = int(shape[0])
+        if weights is None:
+            cells, values = np.unique(keys, return_counts=True)
+            values = values.astype(np.int64, copy=False)
+        else:
+            cells, inverse = np.unique(keys, return_inverse=True)
+            summed = np.bincount(inverse.ravel(), weights=weights, minlength=cells.size)
+            values = np.rint(summed).astype(np.int64) if weights.dtype.kind in "iub" else summed
+            keep = values > 0
+            if not keep.all():
+                cells, values = cells[keep], values[keep]
+        cells = cells.astype(np.int64, copy=False)
+        cfg = cells // r
+        if cells.size:
+            starts = np.flatnonzero(np.concatenate(([True], cfg[1:] != cfg[:-1])))
+            totals = np.add.reduceat(values, starts)
+            owner = np.repeat(
+                np.arange(starts.size, dtype=np.int64), np.diff(np.append(starts, cells.size))
+            )
+        else:
+            starts = np.zeros(0, dtype=np.int64)
+            totals = values[:0]
+            owner = np.zeros(0, dtype=np.int64)
+        return cls((r, int(shape[1])), cells, values, cfg[starts], totals, owner)
+
+    @functools.cached_property
+    def states(self) -> np.ndarray:
+        """The node's state of every non-empty cell."""
+        return self.keys % self.shape[0]
+
+    @functools.cached_property
+    def cell_configs(self) -> np.ndarray:
+        """The parent configuration of every non-empty cell."""
+        return self.keys // self.shape[0]
+
+    def dense(self) -> np.ndarray:
+        """The full ``r x q`` table (equal to :func:`family_counts`)."""
+        out = np.zeros(self.shape, dtype=self.values.dtype)
+        out[self.states, self.cell_configs] = self.values
+        return out
+
+
+def sparse_family_counts(table: CodeTable, node: str, parents: Sequence[str]) -> SparseCounts:
+    """The non-empty cells of a family's counts (one sort of the rows' cell keys): the
+    same numbers as :func:`family_counts` without its ``r x q`` table.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [0, 0, 1, 1, 1], "b": [0, 1, 1, 1, 0]})
+    >>> sp = sparse_family_counts(CodeTable.from_frame(df, {"a": 2, "b": 2}), "b", ("a",))
+    >>> sp.dense().tolist(), sp.totals.tolist()
+    ([[1, 1], [1, 2]], [2, 3])
+    """
+    r = table.cards[node]
+    q = _n_configurations(table.cards, node, parents)
+    keys, _, _ = table.config_index(parents)
+    if r != 1:
+        keys *= r
+    keys += table.columns[node]
+    return SparseCounts.from_keys(keys, (r, q), table.weights)
+
+
+def _n_configurations(cards: Mapping[str, int], node: str, parents: Sequence[str]) -> int:
+    q = 1
+    for p in parents:
+        q *= int(cards[p])
+    if q * int(cards[node]) >= _MAX_CELLS:
+        raise KGEditorError(
+            f"The variable {node!r} has {len(parents)} parents with {q:,} combinations of "
+            "states, too many to estimate its probabilities; remove some of its parents."
+        )
+    return q
+
+
 def _bdeu_cpd(counts: np.ndarray, equivalent_sample_size: float) -> np.ndarray:
     r, q = counts.shape
     pseudo = float(equivalent_sample_size) / (r * q)
@@ -270,6 +413,9 @@ ESTIMATORS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "mle": _mle_cpd,
 }
 
+#: The estimators whose probabilities are also computed from the non-empty cells alone.
+_SPARSE_ESTIMATORS = ("bdeu", "mle")
+
 
 def _estimator(name: str) -> Callable[[np.ndarray, float], np.ndarray]:
     try:
@@ -280,31 +426,162 @@ def _estimator(name: str) -> Callable[[np.ndarray, float], np.ndarray]:
         ) from None
 
 
-@dataclass(frozen=True)
+def sorted_positions(keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``queries`` in the sorted ``keys`` and whether each is there (a
+    position is valid where it is).
+
+    Examples
+    --------
+    >>> pos, found = sorted_positions(np.array([2, 5, 9]), np.array([5, 3, 9, 11]))
+    >>> pos.tolist(), found.tolist()
+    ([1, 1, 2, 2], [True, False, True, False])
+    """
+    if keys.size == 0:
+        return np.zeros(queries.shape, dtype=np.intp), np.zeros(queries.shape, dtype=bool)
+    pos = np.searchsorted(keys, queries)
+    np.minimum(pos, keys.size - 1, out=pos)
+    return pos, keys[pos] == queries
+
+
 class Family:
     """A fitted family: a node, its (sorted) parents, its counts and CPD.
 
     ``cpd[s, j]`` is P(node = state s | parents in configuration j); configurations are
     numbered with the last parent varying fastest (pgmpy's ``TabularCPD`` layout).
+
+    A family is either *dense* (``counts`` and ``cpd`` given as ``r x q`` tables) or
+    *sparse* (``sparse``: its non-empty cells, :class:`SparseCounts`, with the
+    estimator that turns them into probabilities). A sparse family computes its scores
+    and the probabilities the held-out rows need from the non-empty cells alone;
+    :attr:`counts`, :attr:`cpd` and :attr:`log_cpd` build the full tables on demand,
+    equal to those of the dense family (``tests/test_sparse_family.py``).
+
+    Families are immutable; :attr:`cache` keeps derived arrays.
     """
+
+    __slots__ = (
+        "_counts",
+        "_cpd",
+        "cache",
+        "card",
+        "equivalent_sample_size",
+        "estimator",
+        "node",
+        "parent_cards",
+        "parents",
+        "sparse",
+        "strides",
+    )
 
     node: str
     parents: tuple[str, ...]
     card: int
     parent_cards: tuple[int, ...]
-    counts: np.ndarray
-    cpd: np.ndarray
     strides: tuple[int, ...]
-    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    cache: dict[Any, Any]
+    sparse: SparseCounts | None
+    estimator: str
+    equivalent_sample_size: float
+    _counts: np.ndarray | None
+    _cpd: np.ndarray | None
+
+    def __init__(
+        self,
+        node: str,
+        parents: tuple[str, ...],
+        card: int,
+        parent_cards: tuple[int, ...],
+        counts: np.ndarray | None = None,
+        cpd: np.ndarray | None = None,
+        strides: tuple[int, ...] = (),
+        cache: dict[Any, Any] | None = None,
+        *,
+        sparse: SparseCounts | None = None,
+        estimator: str = "bdeu",
+        equivalent_sample_size: float = 10.0,
+    ):
+        if sparse is None and (counts is None or cpd is None):
+            raise KGEditorError(
+                f"The family of {node!r} needs its counts and probabilities (or its sparse counts)."
+            )
+        if sparse is not None and estimator.lower() not in _SPARSE_ESTIMATORS:
+            raise KGEditorError(
+                f"Sparse counts support the estimators {', '.join(_SPARSE_ESTIMATORS)}, not {estimator!r}."
+            )
+        values = {
+            "node": node,
+            "parents": tuple(parents),
+            "card": int(card),
+            "parent_cards": tuple(parent_cards),
+            "strides": tuple(strides),
+            "cache": {} if cache is None else cache,
+            "sparse": sparse,
+            "estimator": estimator.lower(),
+            "equivalent_sample_size": float(equivalent_sample_size),
+            "_counts": counts if sparse is None else None,
+            "_cpd": cpd if sparse is None else None,
+        }
+        for k, v in values.items():
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"A fitted family is immutable (cannot set {name!r}).")
+
+    def __repr__(self) -> str:
+        kind = "sparse" if self.sparse is not None else "dense"
+        return (
+            f"Family(node={self.node!r}, parents={self.parents!r}, card={self.card}, "
+            f"configurations={self.n_configurations}, {kind})"
+        )
+
+    # ---- tables
+    @property
+    def counts(self) -> np.ndarray:
+        """``N[state, configuration]`` (built from the non-empty cells when sparse)."""
+        if self._counts is not None:
+            return self._counts
+        assert self.sparse is not None
+        return self.sparse.dense()
+
+    @property
+    def cpd(self) -> np.ndarray:
+        """``P(node = s | parents = j)`` as an ``r x q`` table (built on demand when
+        sparse, by the same estimator as a dense family: the same numbers)."""
+        if self._cpd is not None:
+            return self._cpd
+        return _estimator(self.estimator)(self.counts, self.equivalent_sample_size)
+
+    @property
+    def count_table(self) -> np.ndarray | SparseCounts:
+        """The counts as held: the sparse cells, or the dense table (what the score
+        functions of :mod:`kg_editor.model.metrics` take)."""
+        return self.sparse if self.sparse is not None else self.counts
 
     @property
     def n_configurations(self) -> int:
+        if self.sparse is not None:
+            return self.sparse.shape[1]
         return int(self.counts.shape[1])
 
     @property
     def n_parameters(self) -> int:
         """Free parameters ``q (r - 1)``."""
         return self.n_configurations * (self.card - 1)
+
+    def uncached(self) -> Family:
+        """The same fitted family with an empty cache."""
+        return Family(
+            self.node,
+            self.parents,
+            self.card,
+            self.parent_cards,
+            self._counts,
+            self._cpd,
+            self.strides,
+            sparse=self.sparse,
+            estimator=self.estimator,
+            equivalent_sample_size=self.equivalent_sample_size,
+        )
 
     def drop_patient_cache(self) -> None:
         """Forget cached per-patient arrays (recomputed on demand); keeps scalar terms."""
@@ -313,13 +590,77 @@ class Family:
 
     @property
     def log_cpd(self) -> np.ndarray:
-        """``log(cpd)`` (cached; ``-inf`` where the MLE gives 0)."""
+        """``log(cpd)`` (``-inf`` where the MLE gives 0); cached when dense, built on
+        demand (not kept) when sparse."""
         out = self.cache.get("log_cpd")
         if out is None:
             with np.errstate(divide="ignore"):
                 out = np.log(self.cpd)
-            self.cache["log_cpd"] = out
+            if self.sparse is None:
+                self.cache["log_cpd"] = out
         return out
+
+    # ---- probabilities from the non-empty cells (sparse families)
+    def sparse_logs(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """``log P`` of every non-empty cell, of an empty cell in each configuration
+        holding rows (``-inf`` under the MLE), and of any cell of a configuration no
+        training row has (cached; sizes of the non-empty cells, not of the table)."""
+        hit = self.cache.get("sparse_logs")
+        if hit is not None:
+            out: tuple[np.ndarray, np.ndarray, float] = hit
+            return out
+        sp = self.sparse
+        assert sp is not None
+        r, q = sp.shape
+        c = sp.values.astype(float)
+        n_j = sp.totals.astype(float)
+        with np.errstate(divide="ignore"):
+            if self.estimator == "bdeu":
+                pseudo = self.equivalent_sample_size / (r * q)
+                den = n_j + r * pseudo
+                cells = np.log((c + pseudo) / den[sp.owner])
+                empty = np.log(pseudo / den)
+                unseen = math.log(pseudo / (r * pseudo))
+            else:  # mle
+                cells = np.log(c / n_j[sp.owner])
+                empty = np.full(n_j.shape, -np.inf)
+                unseen = math.log(1.0 / r)
+        out = (cells, empty, unseen)
+        self.cache["sparse_logs"] = out
+        return out
+
+    @property
+    def all_finite(self) -> bool:
+        """Whether every entry of :attr:`log_cpd` is finite (no zero probability)."""
+        hit = self.cache.get("all_finite")
+        if hit is None:
+            if self.sparse is not None:
+                sp = self.sparse
+                if self.estimator == "bdeu":
+                    hit = self.equivalent_sample_size > 0
+                else:
+                    hit = sp.keys.size == sp.shape[0] * sp.configs.size
+            else:
+                hit = bool(np.isfinite(self.log_cpd).all())
+            self.cache["all_finite"] = hit
+        return bool(hit)
+
+    def log_prob(self, states: np.ndarray, configs: np.ndarray) -> np.ndarray:
+        """``log P(node = states[i] | parents = configs[i])`` for every ``i`` (a gather
+        from :attr:`log_cpd` when dense, sorted look-ups in the non-empty cells when
+        sparse)."""
+        if self.sparse is None:
+            out: np.ndarray = self.log_cpd[states, configs]
+            return out
+        sp = self.sparse
+        cells, empty, unseen = self.sparse_logs()
+        cfg = np.asarray(configs, dtype=np.int64)
+        pos, hit = sorted_positions(sp.keys, cfg * self.card + states)
+        cpos, chit = sorted_positions(sp.configs, cfg)
+        if not cells.size:  # no training row at all
+            return np.full(cfg.shape, unseen)
+        res: np.ndarray = np.where(hit, cells[pos], np.where(chit, empty[cpos], unseen))
+        return res
 
 
 def fit_family(
@@ -329,19 +670,51 @@ def fit_family(
     *,
     estimator: str = "bdeu",
     equivalent_sample_size: float = 10.0,
+    sparse: bool | None = None,
 ) -> Family:
-    """Fit one family's CPD from the training codes (equal to pgmpy's estimators)."""
+    """Fit one family's CPD from the training codes (equal to pgmpy's estimators).
+
+    ``sparse`` counts the non-empty cells only (:class:`SparseCounts`); by default
+    (``None``) a family is sparse when :func:`use_sparse` says its table is large and
+    mostly empty, and the estimator is ``bdeu`` (with a positive sample size) or ``mle``.
+    """
     pa = tuple(sorted(parents))
+    fn = _estimator(estimator)
+    kind = estimator.lower()
+    r = table.cards[node]
+    q = _n_configurations(table.cards, node, pa)
+    can = kind in _SPARSE_ESTIMATORS and (kind != "bdeu" or equivalent_sample_size > 0)
+    if sparse is None:
+        sparse = can and use_sparse(r * q, table.n_rows)
+    elif sparse and not can:
+        raise KGEditorError(
+            f"The family of {node!r} cannot be counted sparsely with the estimator "
+            f"{estimator!r} and sample size {equivalent_sample_size}."
+        )
+    parent_cards = tuple(table.cards[p] for p in pa)
+    strides = _strides(parent_cards)
+    if sparse:
+        return Family(
+            node,
+            pa,
+            r,
+            parent_cards,
+            strides=strides,
+            sparse=sparse_family_counts(table, node, pa),
+            estimator=kind,
+            equivalent_sample_size=equivalent_sample_size,
+        )
     counts = family_counts(table, node, pa)
-    cpd = _estimator(estimator)(counts, equivalent_sample_size)
     return Family(
-        node=node,
-        parents=pa,
-        card=table.cards[node],
-        parent_cards=tuple(table.cards[p] for p in pa),
-        counts=counts,
-        cpd=cpd,
-        strides=_strides([table.cards[p] for p in pa]),
+        node,
+        pa,
+        r,
+        parent_cards,
+        counts,
+        fn(counts, equivalent_sample_size),
+        strides,
+        estimator=kind,
+        equivalent_sample_size=equivalent_sample_size,
     )
 
 
@@ -351,11 +724,18 @@ def fit_families(
     *,
     estimator: str = "bdeu",
     equivalent_sample_size: float = 10.0,
+    sparse: bool | None = None,
 ) -> dict[str, Family]:
-    """Fit every family; ``parents`` maps each node to its parents."""
+    """Fit every family; ``parents`` maps each node to its parents (``sparse`` as in
+    :func:`fit_family`)."""
     return {
         n: fit_family(
-            table, n, pa, estimator=estimator, equivalent_sample_size=equivalent_sample_size
+            table,
+            n,
+            pa,
+            estimator=estimator,
+            equivalent_sample_size=equivalent_sample_size,
+            sparse=sparse,
         )
         for n, pa in parents.items()
     }
@@ -369,6 +749,7 @@ def refit_families(
     *,
     estimator: str = "bdeu",
     equivalent_sample_size: float = 10.0,
+    sparse: bool | None = None,
 ) -> dict[str, Family]:
     """A new family dict in which only ``nodes`` are refitted (the rest are shared)."""
     out = dict(families)
@@ -377,7 +758,12 @@ def refit_families(
         if n in out and out[n].parents == pa:
             continue
         out[n] = fit_family(
-            table, n, pa, estimator=estimator, equivalent_sample_size=equivalent_sample_size
+            table,
+            n,
+            pa,
+            estimator=estimator,
+            equivalent_sample_size=equivalent_sample_size,
+            sparse=sparse,
         )
     return out
 

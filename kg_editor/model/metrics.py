@@ -32,7 +32,7 @@ from scipy.special import gammaln
 
 from kg_editor.adapters.pgmpy import structure_score
 from kg_editor.errors import KGEditorError
-from kg_editor.model.fit import CodeTable, Family
+from kg_editor.model.fit import CodeTable, Family, SparseCounts, sorted_positions
 
 __all__ = [
     "FIXED_POINT_BITS",
@@ -64,6 +64,7 @@ __all__ = [
     "precedence_contradiction",
     "resort",
     "roc_points",
+    "sparse_blanket",
     "subgroup_metrics",
     "summarise_logits",
     "target_metrics",
@@ -76,8 +77,13 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------
 # decomposable scores (per family, from training counts)
 # ---------------------------------------------------------------------------------
-def loglik_term(counts: np.ndarray) -> float:
-    """Training log-likelihood of a family at its MLE: ``sum N_jk log(N_jk / N_j)``."""
+def loglik_term(counts: np.ndarray | SparseCounts) -> float:
+    """Training log-likelihood of a family at its MLE: ``sum N_jk log(N_jk / N_j)``
+    (over the non-empty cells only when ``counts`` is a :class:`SparseCounts`)."""
+    if isinstance(counts, SparseCounts):
+        c = counts.values.astype(float)
+        n_j = counts.totals.astype(float)[counts.owner]
+        return float(((np.log(c) - np.log(n_j)) * c).sum())
     c = counts.astype(float)
     cond = c.sum(axis=0)
     logc = np.zeros_like(c)
@@ -87,21 +93,31 @@ def loglik_term(counts: np.ndarray) -> float:
     return float(((logc - logn) * c).sum())
 
 
-def bic_term(counts: np.ndarray, n: int) -> float:
-    """BIC of a family: ``LL - log(N)/2 * q (r - 1)`` (pgmpy ``structure_score.BIC``)."""
+def bic_term(counts: np.ndarray | SparseCounts, n: int, loglik: float | None = None) -> float:
+    """BIC of a family: ``LL - log(N)/2 * q (r - 1)`` (pgmpy ``structure_score.BIC``);
+    ``loglik``, when given, is the family's :func:`loglik_term` (not recomputed)."""
     r, q = counts.shape
-    return loglik_term(counts) - 0.5 * math.log(n) * q * (r - 1)
+    ll = loglik_term(counts) if loglik is None else loglik
+    return ll - 0.5 * math.log(n) * q * (r - 1)
 
 
-def bdeu_term(counts: np.ndarray, equivalent_sample_size: float = 10.0) -> float:
+def bdeu_term(counts: np.ndarray | SparseCounts, equivalent_sample_size: float = 10.0) -> float:
     """BDeu log marginal likelihood of a family (pgmpy ``structure_score.BDeu``).
 
     ``sum_j [lgamma(a_j) - lgamma(a_j + N_j)] + sum_jk [lgamma(b + N_jk) - lgamma(b)]``
-    with ``a_j = ess / q`` and ``b = ess / (r q)``.
+    with ``a_j = ess / q`` and ``b = ess / (r q)``. Empty cells and configurations add
+    0, so a :class:`SparseCounts` is summed over its non-empty cells only.
     """
     r, q = counts.shape
     alpha = equivalent_sample_size / q
     beta = equivalent_sample_size / (r * q)
+    if isinstance(counts, SparseCounts):
+        c = counts.values.astype(float)
+        n_j = counts.totals.astype(float)
+        return float(
+            (gammaln(c + beta) - math.lgamma(beta)).sum()
+            - (gammaln(n_j + alpha) - math.lgamma(alpha)).sum()
+        )
     c = counts.astype(float)
     return float(
         gammaln(c + beta).sum()
@@ -134,9 +150,19 @@ def _test_config(family: Family, test: CodeTable) -> np.ndarray:
 
 def family_row_loglik(family: Family, test: CodeTable) -> np.ndarray:
     """``log P(x_node | x_parents)`` for every row of ``test`` (one gather; the rows'
-    parent configurations are cached on the family, the result is not)."""
+    parent configurations are cached on the family, the result is not, except for a
+    sparse family, whose rows are looked up among its non-empty cells)."""
     cfg = _test_config(family, test)
-    return family.log_cpd[test.columns[family.node], cfg]
+    if family.sparse is None:
+        out: np.ndarray = family.log_cpd[test.columns[family.node], cfg]
+        return out
+    key = ("rowll", id(test))
+    hit = family.cache.get(key)
+    if hit is None:
+        hit = family.log_prob(test.columns[family.node], cfg)
+        family.cache[key] = hit
+    res: np.ndarray = hit
+    return res
 
 
 def markov_blanket_factor(family: Family, target: str, test: CodeTable) -> np.ndarray:
@@ -153,11 +179,15 @@ def markov_blanket_factor(family: Family, target: str, test: CodeTable) -> np.nd
     out = family.cache.get(key)
     if out is not None:
         return out
-    logp = family.log_cpd
     r_t = test.cards[target]
     cfg = _test_config(family, test)
     if family.node == target:
-        out = logp[:, cfg]
+        if family.sparse is None:
+            out = family.log_cpd[:, cfg]
+        else:
+            out = np.empty((r_t, test.n_rows))
+            for t in range(r_t):
+                out[t] = family.log_prob(np.full(test.n_rows, t, dtype=np.int64), cfg)
     else:
         k = family.parents.index(target)
         stride = family.strides[k]
@@ -165,12 +195,12 @@ def markov_blanket_factor(family: Family, target: str, test: CodeTable) -> np.nd
         node_codes = test.columns[family.node]
         out = np.empty((r_t, test.n_rows))
         for t in range(r_t):
-            out[t] = logp[node_codes, base + t * stride]
+            out[t] = family.log_prob(node_codes, base + t * stride)
     family.cache[key] = out
     return out
 
 
-def blanket_table(family: Family, target: str) -> np.ndarray:
+def blanket_table(family: Family, target: str, test: CodeTable | None = None) -> np.ndarray:
     """The family's factor in the target's posterior as a small table: one row per
     *local configuration* (the node's state and its parents other than the target),
     one column per target state, holding ``log P(x_node | x_pa)``.
@@ -178,8 +208,12 @@ def blanket_table(family: Family, target: str) -> np.ndarray:
     For the target's own family the local configuration is its parents' configuration.
     The table has ``r_node * q_other`` rows whatever the number of patients;
     :func:`blanket_index` gives each held-out row's local configuration, so
-    ``blanket_table(f, t)[blanket_index(f, t, test)]`` equals
+    ``blanket_table(f, t, test)[blanket_index(f, t, test)]`` equals
     ``markov_blanket_factor(f, t, test).T`` (a test proves it).
+
+    A sparse family (:attr:`Family.sparse`, millions of mostly empty cells) gives the
+    rows of the local configurations that ``test`` holds only, from its non-empty cells
+    (:func:`sparse_blanket`); ``test`` is required then.
 
     Examples
     --------
@@ -189,6 +223,8 @@ def blanket_table(family: Family, target: str) -> np.ndarray:
     >>> blanket_table(fit_family(tab, "c", ("t",)), "t").shape  # 2 states of c x 3 of t
     (2, 3)
     """
+    if family.sparse is not None:
+        return sparse_blanket(family, target, _need_test(family, target, test))[0]
     key = ("mbtab", target)
     out: np.ndarray | None = family.cache.get(key)
     if out is not None:
@@ -205,9 +241,20 @@ def blanket_table(family: Family, target: str) -> np.ndarray:
     return out
 
 
+def _need_test(family: Family, target: str, test: CodeTable | None) -> CodeTable:
+    if test is None:
+        raise KGEditorError(
+            f"The factor of {family.node!r} in the posterior of {target!r} is built for the "
+            "held-out patients it is applied to; pass their table."
+        )
+    return test
+
+
 def blanket_index(family: Family, target: str, test: CodeTable) -> np.ndarray:
     """Each row's local configuration in :func:`blanket_table` (cached on the family;
     ``int32`` when the table is small enough, which it nearly always is)."""
+    if family.sparse is not None:
+        return sparse_blanket(family, target, test)[1]
     key = ("mbidx", target, id(test))
     out: np.ndarray | None = family.cache.get(key)
     if out is not None:
@@ -226,6 +273,64 @@ def blanket_index(family: Family, target: str, test: CodeTable) -> np.ndarray:
     return out
 
 
+def sparse_blanket(family: Family, target: str, test: CodeTable) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`blanket_table` and :func:`blanket_index` of a sparse family for the rows
+    of ``test``: one table row per local configuration that ``test`` holds (at most one
+    per held-out row, never more than the dense table's), filled from the family's
+    non-empty cells; the other entries are those of an empty cell (its configuration's,
+    or that of a configuration no training row has). Cached on the family per table.
+
+    Equal, entry for entry, to :func:`markov_blanket_factor` (both read
+    :meth:`Family.sparse_logs`); the tests prove it.
+    """
+    key_t, key_i = ("mbtab", target, id(test)), ("mbidx", target, id(test))
+    table: np.ndarray | None = family.cache.get(key_t)
+    index: np.ndarray | None = family.cache.get(key_i)
+    if table is not None and index is not None:
+        return table, index
+    sp = family.sparse
+    assert sp is not None
+    cells, empty, unseen = family.sparse_logs()
+    r = family.card
+    cfg = _test_config(family, test).astype(np.int64)
+    if family.node == target:
+        # rows: the parents' configurations held by test; columns: the target's states
+        local, inverse = np.unique(cfg, return_inverse=True)
+        pos, seen = sorted_positions(sp.configs, local)
+        table = np.empty((local.size, r))
+        table[:] = np.where(seen, empty[pos] if empty.size else unseen, unseen)[:, None]
+        pos, ok = sorted_positions(local, sp.cell_configs)
+        table[pos[ok], sp.states[ok]] = cells[ok]
+    else:
+        # rows: (the node's state, the other parents' configuration) held by test,
+        # keyed base * r + state with base the configuration at target state 0
+        k = family.parents.index(target)
+        stride, r_t = family.strides[k], family.parent_cards[k]
+        cfg -= test.columns[target].astype(np.int64) * stride
+        cfg *= r
+        cfg += test.columns[family.node]
+        local, inverse = np.unique(cfg, return_inverse=True)
+        bases = local // r
+        first = (
+            np.concatenate(([True], bases[1:] != bases[:-1])) if bases.size else bases.astype(bool)
+        )
+        row_base = np.cumsum(first) - 1
+        base_keys = bases[first]
+        # an empty cell's log P, per (base, target state): its configuration's
+        per_base = np.full((base_keys.size, r_t), unseen)
+        digit = (sp.configs // stride) % r_t
+        pos, ok = sorted_positions(base_keys, sp.configs - digit * stride)
+        per_base[pos[ok], digit[ok]] = empty[ok]
+        table = per_base[row_base]
+        digit = (sp.cell_configs // stride) % r_t
+        pos, ok = sorted_positions(local, (sp.cell_configs - digit * stride) * r + sp.states)
+        table[pos[ok], digit[ok]] = cells[ok]
+    index = inverse.ravel().astype(np.int32)
+    family.cache[key_t] = table
+    family.cache[key_i] = index
+    return table, index
+
+
 #: Fixed-point scale of the log factors summed into a target's posterior: integers are
 #: added exactly, so a posterior updated edit by edit is bit-equal to one summed afresh
 #: (float sums are not: a removed factor leaves rounding residue that breaks ties).
@@ -233,19 +338,34 @@ def blanket_index(family: Family, target: str, test: CodeTable) -> np.ndarray:
 FIXED_POINT_BITS = 40
 
 
-def fixed_blanket_table(family: Family, target: str) -> np.ndarray | None:
+def fixed_blanket_table(
+    family: Family, target: str, test: CodeTable | None = None
+) -> np.ndarray | None:
     """:func:`blanket_table` on the fixed-point grid (``int64``), ``None`` when a factor
-    is ``-inf`` (an MLE zero): such models are summed in floating point instead."""
-    key = ("mbfix", target)
+    is ``-inf`` (an MLE zero): such models are summed in floating point instead. A
+    sparse family needs ``test`` (its table is built for those rows) and is ``None``
+    exactly when its dense table would be (:attr:`Family.all_finite`)."""
+    key: tuple[Any, ...] = ("mbfix", target)
+    if family.sparse is not None:
+        key = ("mbfix", target, id(_need_test(family, target, test)))
     if key in family.cache:
         out: np.ndarray | None = family.cache[key]
         return out
-    table = blanket_table(family, target)
-    out = (
-        np.rint(np.ldexp(table, FIXED_POINT_BITS)).astype(np.int64)
-        if np.isfinite(table).all()
-        else None
-    )
+    if family.sparse is not None:
+        out = (
+            np.rint(np.ldexp(blanket_table(family, target, test), FIXED_POINT_BITS)).astype(
+                np.int64
+            )
+            if family.all_finite
+            else None
+        )
+    else:
+        table = blanket_table(family, target)
+        out = (
+            np.rint(np.ldexp(table, FIXED_POINT_BITS)).astype(np.int64)
+            if np.isfinite(table).all()
+            else None
+        )
     family.cache[key] = out
     return out
 
@@ -272,7 +392,7 @@ def blanket_logits(
         out = np.zeros((test.n_rows, r_t), dtype=np.int64 if fixed else float)
     buf = np.empty_like(out)
     for f in families:
-        table = fixed_blanket_table(f, target) if fixed else blanket_table(f, target)
+        table = fixed_blanket_table(f, target, test) if fixed else blanket_table(f, target, test)
         if table is None:
             raise KGEditorError(
                 f"The factor of {f.node!r} in the posterior of {target!r} has a zero "

@@ -308,10 +308,12 @@ class EditSession:
         t = fam.cache.get("terms")
         if t is None:
             rows = family_row_loglik(fam, self._test)
+            counts = fam.count_table  # the non-empty cells only, for a sparse family
+            ll = loglik_term(counts)
             t = (
-                loglik_term(fam.counts),
-                bic_term(fam.counts, self._train.n),
-                bdeu_term(fam.counts, self.equivalent_sample_size),
+                ll,
+                bic_term(counts, self._train.n, loglik=ll),
+                bdeu_term(counts, self.equivalent_sample_size),
                 self._test.total(rows),
             )
             fam.cache["terms"] = t
@@ -348,7 +350,7 @@ class EditSession:
         exact fixed point (:func:`~kg_editor.model.metrics.fixed_blanket_table`), so
         both ways give the same bits. Also returns the earlier model's score order
         (``None`` when summed afresh)."""
-        fixed = all(fixed_blanket_table(f, target) is not None for f in fams)
+        fixed = all(fixed_blanket_table(f, target, self._test) is not None for f in fams)
         last = self._logits.get(target)
         if fixed and last is not None and last.values.dtype.kind == "i":
             new_ids = {id(f) for f in fams}
@@ -979,7 +981,7 @@ class EditSession:
         """Held-out patients' full posterior over the target's states (states x patients)."""
         t = self.graph.resolve(target)
         fams = [self.families[t], *(self.families[c] for c in self.graph.children(t))]
-        fixed = all(fixed_blanket_table(f, t) is not None for f in fams)
+        fixed = all(fixed_blanket_table(f, t, self._test) is not None for f in fams)
         return posterior_from_logits(blanket_logits(fams, t, self._test, fixed=fixed)).T.copy()
 
     def cpd_table(self, node: str) -> pd.DataFrame:

@@ -103,7 +103,7 @@ def _family_gain(
     if hit is None:
         fam = fit_family(train, node, parents, estimator=estimator, equivalent_sample_size=ess)
         hit = (
-            float(SCORES[score](fam.counts, train.n, ess)),
+            float(SCORES[score](fam.count_table, train.n, ess)),
             test.total(family_row_loglik(fam, test)),
         )
         cache[key] = hit
