@@ -26,6 +26,12 @@ directions the data decided. Also recorded: wall
 time, the peak traced memory of our fit, and for networks with more than the cohort
 builder's default variable cap (60), our skeleton recall with and without the cap.
 
+pgmpy's PC iterates over Python sets, so its output depends on the interpreter's string
+hash seed (on ASIA seed 0, PYTHONHASHSEED 0 and 5 give dir F1 0.62, 1-4 give 0.82): it runs
+in a fresh interpreter per hash seed (``--pc-hash-seeds``, default 0 1 2) and its row is the
+run with the median dir F1 (the range is printed beside it); ours sorts and gives the same
+graph under every hash seed.
+
 Every time is the median of ``--repeats`` fits (default 3; ours, PC and HillClimb alike;
 our peak memory is traced in one more); both sides are warmed up once on a tiny cohort
 first. The two forms hold the same training patients with the same states under other
@@ -39,7 +45,12 @@ Run: python benchmarks/structure.py [--patients 4000] [--nets asia cancer child 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
@@ -87,8 +98,6 @@ PREVIOUS: dict[str, Any] = {
 
 def _median_time(fit: Callable[[], Any], repeats: int = 3) -> tuple[Any, float]:
     """The last result of ``repeats`` calls and the median wall time."""
-    import statistics
-
     times, out = [], None
     for _ in range(repeats):
         t = time.perf_counter()
@@ -101,8 +110,6 @@ def _ours(
     cohort: Any, truth: set[tuple[str, str]], repeats: int = 3, **settings: Any
 ) -> tuple[dict[str, float], float, float, Any]:
     """Our scores, the median wall time of ``repeats`` fits, and the traced peak of one more."""
-    import statistics
-
     from kg_editor.discovery.distill import Distiller
 
     times = []
@@ -128,7 +135,45 @@ def _ours(
     return s, elapsed, peak, d
 
 
+def _pc_worker(path: str, repeats: int) -> None:
+    """Run PC on a pickled training frame in this interpreter; print edges and time as JSON."""
+    import pandas as pd
+
+    from kg_editor.adapters.pgmpy import pc_reference
+
+    train = pd.read_pickle(path)
+    pc, t = _median_time(
+        lambda: pc_reference(train, significance_level=0.01, max_cond_vars=3), repeats
+    )
+    print(json.dumps({"edges": [list(e) for e in pc.edges], "time": t}))
+
+
+def _pc_under_hash_seeds(
+    train: Any, hash_seeds: list[int], repeats: int
+) -> list[tuple[set[tuple[str, str]], float]]:
+    """PC's edges and median time in a fresh interpreter per string hash seed."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "train.pkl")
+        train.to_pickle(path)
+        for h in hash_seeds:
+            env = {**os.environ, "PYTHONHASHSEED": str(h)}
+            res = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--pc-worker", path, str(repeats)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            data = json.loads(res.stdout.strip().splitlines()[-1])
+            out.append(({(str(u), str(v)) for u, v in data["edges"]}, float(data["time"])))
+    return out
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--pc-worker":
+        _pc_worker(sys.argv[2], int(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=4000)
     ap.add_argument("--nets", nargs="*", default=["asia", "cancer", "child", "alarm"])
@@ -142,9 +187,16 @@ def main() -> None:
     ap.add_argument(
         "--previous", action="store_true", help="also ours with the defaults before this change"
     )
+    ap.add_argument(
+        "--pc-hash-seeds",
+        nargs="+",
+        type=int,
+        default=[0, 1, 2],
+        help="PYTHONHASHSEED of each PC run (one fresh interpreter each)",
+    )
     args = ap.parse_args()
 
-    from kg_editor.adapters.pgmpy import hill_climb_reference, pc_reference
+    from kg_editor.adapters.pgmpy import hill_climb_reference
     from kg_editor.data.cohort import build_cohort
     from kg_editor.data.sources.synthetic import network_events
 
@@ -155,10 +207,11 @@ def main() -> None:
     warm = network_events("cancer", 300, seed=99)
     warm_cohort = build_cohort(warm.source, min_patients=1, include_demographics=False)
     _ours(warm_cohort, set(warm.true_edges))
-    pc_reference(warm_cohort.labelled(warm_cohort.train).astype(str))
+    _pc_under_hash_seeds(warm_cohort.labelled(warm_cohort.train).astype(str), [0], 1)
     rows: list[tuple[str, str, int, str, dict[str, float], float, float]] = []
     cap_rows: list[str] = []
     refs: dict[tuple[str, int], tuple[Any, float, Any, float]] = {}
+    pc_range: dict[tuple[str, int], tuple[float, float]] = {}
 
     def record(row: tuple[str, str, int, str, dict[str, float], float, float]) -> None:
         rows.append(row)  # also printed at once, so a cut-short run keeps its figures
@@ -203,12 +256,12 @@ def main() -> None:
                 # first form) and their result and time serve both forms
                 if (net, seed) not in refs:
                     train = cohort.labelled(cohort.train).astype(str)
-                    pc, t_pc = _median_time(
-                        lambda train=train: pc_reference(
-                            train, significance_level=0.01, max_cond_vars=3
-                        ),
-                        args.repeats,
-                    )
+                    runs = _pc_under_hash_seeds(train, args.pc_hash_seeds, args.repeats)
+                    ranked = sorted(runs, key=lambda r: scores(r[0], truth_k)["d_f1"])
+                    pc = ranked[len(ranked) // 2][0]
+                    t_pc = statistics.median(t for _e, t in runs)
+                    f1s = [scores(r[0], truth_k)["d_f1"] for r in ranked]
+                    pc_range[(net, seed)] = (f1s[0], f1s[-1])
                     hc, t_hc = (None, float("nan"))
                     if not args.skip_hc:
                         hc, t_hc = _median_time(
@@ -222,7 +275,7 @@ def main() -> None:
                         form,
                         seed,
                         "pgmpy PC",
-                        scores(set(pc.edges), truth_k),
+                        scores(pc, truth_k),
                         t_pc,
                         float("nan"),
                     )
@@ -265,8 +318,8 @@ def main() -> None:
         )
     print("\nGoal: dir F1 >= 1.15x PC on events, >= PC on wide, at <= 10% of PC's time")
     print(
-        "| network | form | seed | ours dir F1 | PC dir F1 | ratio | F1 goal | ours dir F1, "
-        "stored / ratio | time ratio | time goal |"
+        "| network | form | seed | ours dir F1 | PC dir F1 (range over hash seeds) | ratio | "
+        "F1 goal | ours dir F1, stored / ratio | time ratio | time goal |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for net, form, seed, name, s, t, _peak in rows:
@@ -278,7 +331,8 @@ def main() -> None:
         strict = s["d_f1_stored"] / pc_f1[key] if pc_f1[key] else float("inf")
         f1_ok, t_ok = ratio >= need - 1e-9, t <= 0.1 * pc_time[key]
         print(
-            f"| {net} | {form} | {seed} | {s['d_f1']:.2f} | {pc_f1[key]:.2f} | {ratio:.2f} | "
+            f"| {net} | {form} | {seed} | {s['d_f1']:.2f} | {pc_f1[key]:.2f} "
+            f"({pc_range[(net, seed)][0]:.2f}-{pc_range[(net, seed)][1]:.2f}) | {ratio:.2f} | "
             f"{'yes' if f1_ok else 'no'} | {s['d_f1_stored']:.2f} / {strict:.2f} | "
             f"{t / pc_time[key]:.3f} | {'yes' if t_ok else 'no'} |"
         )

@@ -469,12 +469,16 @@ def mantel_haenszel_log_odds(
     if int(cards[x]) != 2 or int(cards[y]) != 2:
         return float("nan")
     zi = np.zeros(codes.shape[0], np.int64)
+    ns = 1
     for c in z:
-        zi = zi * int(cards[c]) + codes[:, c]
-    if len(z):
+        zi *= int(cards[c])
+        zi += codes[:, c]
+        ns *= int(cards[c])
+    if ns * 4 > _DENSE_CELLS and ns * 4 > 4 * codes.shape[0]:
+        # keep only the strata that occur (empty strata add nothing to either sum)
         _, zi = np.unique(zi, return_inverse=True)
         zi = zi.astype(np.int64).ravel()
-    ns = int(zi.max()) + 1 if len(zi) else 0
+        ns = int(zi.max()) + 1 if len(zi) else 0
     flat = (zi * 2 + codes[:, x]) * 2 + codes[:, y]
     t = np.bincount(flat, weights=weights, minlength=ns * 4).reshape(ns, 4).astype(np.float64)
     n = t.sum(axis=1)
