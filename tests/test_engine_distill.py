@@ -246,31 +246,3 @@ def test_graph_check_marginal_tests_from_pair_counts_equal_the_row_tests(weighte
         )
         assert (r.statistic, r.dof) == (pytest.approx(want.statistic, rel=1e-12), want.dof)
         assert r.p == pytest.approx(want.p, rel=1e-12, abs=1e-300)
-
-
-@pytest.mark.parametrize(
-    "kind", ["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.slow)]
-)
-def test_precedence_counted_in_parts_equals_the_rows_of_the_training_patients(
-    kind, request, synthetic
-):
-    """``pattern_cohort(dates=True)`` counting precedence one part of the patients at a
-    time (any number of parts) gives the row-level counts over the first dates of the
-    engine split's training patients, as the single self-join does."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rows = build_cohort(synthetic, target="C0", min_patients=10, include_demographics=False)
-    src = EngineSource.from_frames(_engine(kind, request), synthetic.events, synthetic.persons)
-    whole = src.pattern_cohort(target="C0", min_patients=10, dates=True, precedence_parts=1)
-    train = src._q("SELECT \"patient_id\" FROM \"kg_split_units\" WHERE \"split\" = 'train'")
-    ids = sorted(train["patient_id"].astype(str))
-    assert len(ids) == whole.train_patterns.n
-    dates = rows.first_dates.reindex(index=ids, columns=whole.codes)
-    want_first, want_ties = precedence_counts(dates)
-    assert want_first.sum() > 0 and want_ties.sum() > 0
-    for parts in (1, 2, 7):
-        pc = src.pattern_cohort(target="C0", min_patients=10, dates=True, precedence_parts=parts)
-        assert pc.codes == whole.codes and pc.precedence is not None
-        np.testing.assert_array_equal(pc.precedence[0], want_first)
-        np.testing.assert_array_equal(pc.precedence[1], want_ties)
-    src.engine.close()

@@ -91,12 +91,6 @@ class Engine(ABC):
         self.execute(render(f"CREATE TEMPORARY TABLE {q(name)} AS {sql}", self.dialect))
         return name
 
-    def drop(self, name: str) -> None:
-        """Drop the temporary table ``name`` made by :meth:`materialize` (if any)."""
-        from kg_editor.engines.queries import q, render
-
-        self.execute(render(f"DROP TABLE IF EXISTS {q(name)}", self.dialect))
-
     def __enter__(self) -> Engine:
         return self
 
@@ -279,10 +273,6 @@ class SparkEngine(Engine):
         df.count()
         df.createOrReplaceTempView(name)
         return name
-
-    def drop(self, name: str) -> None:
-        """Drop (and uncache) the cached view ``name`` made by :meth:`materialize`."""
-        self.spark.catalog.dropTempView(name)
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         """Load ``frame`` through a Parquet file (fast for large frames; types kept)."""

@@ -42,7 +42,6 @@ from kg_editor.engines.queries import (
     Var,
     code_labels_sql,
     code_values_sql,
-    dated_first_sql,
     pack_layout,
     packed_pattern_counts_sql,
     pair_counts_sql,
@@ -67,8 +66,6 @@ __all__ = [
 ]
 
 ABSENT, PRESENT = "absent", "present"
-#: Patients per part of :meth:`EngineSource.precedence` in :meth:`EngineSource.pattern_cohort`.
-PRECEDENCE_PART_PATIENTS = 1_000_000
 
 
 def variables_of(states: Mapping[str, Sequence[str]], codes: Sequence[str]) -> list[Var]:
@@ -460,46 +457,16 @@ class EngineSource:
         patients: Sequence[Any] | None = None,
         units: str | None = None,
         events: EventsTable | None = None,
-        parts: int = 1,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Temporal precedence counts ``(first, ties)`` of ``variables`` (variables x
         variables, as :func:`kg_editor.discovery.counting.precedence_counts` gives them
         from the cohort's first dates), counted inside the engine over ``patients`` (ids)
         or ``units`` (a table or query with ``patient_id``; default every patient), over
         ``events`` (default the source's; :meth:`pattern_cohort` passes the events after
-        concept sets and windows).
-
-        ``parts > 1`` (with ``units`` that have an integer ``r`` column, as the split of
-        :meth:`pattern_cohort` has): the dated first occurrences are computed once into
-        a temporary table and the self-join of every patient's pairs runs one part of
-        the patients at a time (``r`` modulo ``parts``), the parts' counts summed. The
-        same counts (every patient is in exactly one part); at millions of patients each
-        part's join is smaller and needs less memory.
-        """
-        ev = events or self.events
+        concept sets and windows)."""
         if units is None:
             units = self._units(patients, "kg_precedence_units")
-        if parts > 1 and units is not None:
-            dated = self.engine.materialize(
-                "kg_dated_first",
-                render(
-                    dated_first_sql(ev, variables, units=units, parts=parts),
-                    self.engine.dialect,
-                ),
-            )
-            res = pd.concat(
-                [
-                    self._q(precedence_counts_sql(ev, variables, dated=dated, part=k))
-                    for k in range(parts)
-                ],
-                ignore_index=True,
-            )
-            self.engine.drop(dated)
-            for c in ("a_first", "b_first", "ties"):
-                res[c] = res[c].astype(np.int64)
-            res = res.groupby(["a", "b"], as_index=False)[["a_first", "b_first", "ties"]].sum()
-        else:
-            res = self._q(precedence_counts_sql(ev, variables, units=units))
+        res = self._q(precedence_counts_sql(events or self.events, variables, units=units))
         p = len(variables)
         first = np.zeros((p, p), np.int64)
         ties = np.zeros((p, p), np.int64)
@@ -597,7 +564,6 @@ class EngineSource:
         lookback_days: int | None = None,
         outcome_days: int | None = None,
         age_at: str | None = None,
-        precedence_parts: int | None = None,
     ) -> PatternCohort:
         """The cohort as weighted patterns, split and counted inside the engine.
 
@@ -607,9 +573,7 @@ class EngineSource:
         ``min_count`` suppresses small patterns inside the engine. ``dates`` also counts
         the training patients' temporal precedence inside the engine
         (:meth:`precedence`), which :class:`~kg_editor.discovery.distill.Distiller`
-        uses to orient edges as it does with a row-level cohort's first dates; it is
-        counted in ``precedence_parts`` parts of the patients (default one per
-        :data:`PRECEDENCE_PART_PATIENTS` patients; see :meth:`precedence`).
+        uses to orient edges as it does with a row-level cohort's first dates.
 
         ``concepts``, ``index``, ``lookback_days``, ``outcome_days`` and ``age_at`` (the
         date the age band is taken at) mean what they mean for :meth:`cohort`, and are
@@ -724,13 +688,8 @@ class EngineSource:
         }
         prec = None
         if dates and self.events.date:
-            train_units = f'SELECT "patient_id", "r" FROM {q(units)} WHERE "split" = \'train\''
-            parts = (
-                max(1, -(-n_all // PRECEDENCE_PART_PATIENTS))
-                if precedence_parts is None
-                else max(1, int(precedence_parts))
-            )
-            prec = self.precedence(variables, units=train_units, events=events, parts=parts)
+            train_units = f'SELECT "patient_id" FROM {q(units)} WHERE "split" = \'train\''
+            prec = self.precedence(variables, units=train_units, events=events)
         return PatternCohort(var_objs, train, test, tgt, self.name, settings, precedence=prec)
 
     def patterns(

@@ -44,7 +44,6 @@ __all__ = [
     "code_labels_sql",
     "code_triples_sql",
     "code_values_sql",
-    "dated_first_sql",
     "first_occurrence_sql",
     "first_of_variables_sql",
     "index_dates_sql",
@@ -537,9 +536,7 @@ def split_units_sql(
     age_dates: str | None = None,
 ) -> str:
     """Every patient with a held-out flag and subgroups, computed inside the engine:
-    ``patient_id, split ('train'/'test'), sex, age_band, r`` (``r``: the patient's place
-    in the hash order of its target state, which also cuts patients into parts:
-    :func:`dated_first_sql`).
+    ``patient_id, split ('train'/'test'), sex, age_band``.
 
     The split is stratified on the target's state and deterministic: within each state,
     patients are ordered by ``MD5(patient_id || ':' || seed)`` and the first
@@ -583,8 +580,8 @@ def split_units_sql(
         'COUNT(*) OVER (PARTITION BY "y") AS "m" FROM kg_base) '
         f'SELECT "patient_id", CASE WHEN "r" <= ROUND({frac} * "m") THEN \'test\' ELSE \'train\' END AS "split", '
         'COALESCE("sex", \'unknown\') AS "sex", '
-        f"CASE WHEN {age} IS NULL THEN 'unknown' {whens} ELSE 'unknown' END AS \"age_band\", "
-        '"r" AS "r" FROM kg_ranked'
+        f"CASE WHEN {age} IS NULL THEN 'unknown' {whens} ELSE 'unknown' END AS \"age_band\" "
+        "FROM kg_ranked"
     )
 
 
@@ -714,33 +711,8 @@ def packed_pattern_counts_sql(
     return body
 
 
-def dated_first_sql(
-    ev: EventsTable, variables: Sequence[Var], *, units: str, parts: int, key: str = "r"
-) -> str:
-    """The dated first occurrences of ``variables`` of the patients of ``units`` (a
-    query with ``patient_id`` and an integer ``key``): ``p, j, d, part``, to materialize
-    once; ``part`` is ``key`` modulo ``parts``, so every patient's rows fall in one part
-    and :func:`precedence_counts_sql` with ``dated=`` counts one part at a time (each
-    self-join a ``1 / parts`` share of the patients, small enough to stay in memory)."""
-    rows = ", ".join(f"({lit(v.code)}, {j})" for j, v in enumerate(variables))
-    src = f"({units})" if units.lstrip().upper().startswith(("SELECT", "WITH")) else q(units)
-    return (
-        f"WITH kg_first_d AS ({first_of_variables_sql(ev, variables)}) "
-        f'SELECT "f"."patient_id" AS "p", "l"."j" AS "j", CAST("f"."first_date" AS DATE) AS "d", '
-        f'MOD("u".{q(key)}, {int(parts)}) AS "part" '
-        f'FROM kg_first_d AS "f" JOIN (VALUES {rows}) AS "l"("code", "j") '
-        f'ON "f"."code" = "l"."code" JOIN {src} AS "u" ON "f"."patient_id" = "u"."patient_id" '
-        'WHERE "f"."first_date" IS NOT NULL'
-    )
-
-
 def precedence_counts_sql(
-    ev: EventsTable,
-    variables: Sequence[Var],
-    *,
-    units: str | None = None,
-    dated: str | None = None,
-    part: int = 0,
+    ev: EventsTable, variables: Sequence[Var], *, units: str | None = None
 ) -> str:
     """Temporal precedence of every pair of variables: ``a, b, a_first, b_first, ties``
     for variable indices ``a <= b`` (patients with both first occurrences dated and ``a``
@@ -748,12 +720,7 @@ def precedence_counts_sql(
     patients with ``a`` dated), over the patients of ``units`` (a table name or query
     with ``patient_id``; default every patient). The counts of
     :func:`kg_editor.discovery.counting.precedence_counts` over the cohort's first dates.
-    With ``dated`` (a table of :func:`dated_first_sql`), the counts of its part ``part``
-    only (summed over the parts they are those of all its patients).
     """
-    if dated is not None:
-        body = f'SELECT "p", "j", "d" FROM {q(dated)} WHERE "part" = {int(part)}'
-        return f"WITH kg_dated AS ({body}) " + _PRECEDENCE_JOIN
     rows = ", ".join(f"({lit(v.code)}, {j})" for j, v in enumerate(variables))
     restrict = ""
     if units is not None:
@@ -765,14 +732,10 @@ def precedence_counts_sql(
         f'kg_dated AS (SELECT "f"."patient_id" AS "p", "l"."j" AS "j", {day} AS "d" '
         f'FROM kg_first_d AS "f" JOIN (VALUES {rows}) AS "l"("code", "j") '
         f'ON "f"."code" = "l"."code" {restrict}WHERE "f"."first_date" IS NOT NULL) '
-    ) + _PRECEDENCE_JOIN
-
-
-_PRECEDENCE_JOIN = (
-    'SELECT "x"."j" AS "a", "y"."j" AS "b", '
-    'SUM(CASE WHEN "x"."d" < "y"."d" THEN 1 ELSE 0 END) AS "a_first", '
-    'SUM(CASE WHEN "x"."d" > "y"."d" THEN 1 ELSE 0 END) AS "b_first", '
-    'SUM(CASE WHEN "x"."d" = "y"."d" THEN 1 ELSE 0 END) AS "ties" '
-    'FROM kg_dated AS "x" JOIN kg_dated AS "y" ON "x"."p" = "y"."p" AND "x"."j" <= "y"."j" '
-    'GROUP BY "x"."j", "y"."j"'
-)
+        'SELECT "x"."j" AS "a", "y"."j" AS "b", '
+        'SUM(CASE WHEN "x"."d" < "y"."d" THEN 1 ELSE 0 END) AS "a_first", '
+        'SUM(CASE WHEN "x"."d" > "y"."d" THEN 1 ELSE 0 END) AS "b_first", '
+        'SUM(CASE WHEN "x"."d" = "y"."d" THEN 1 ELSE 0 END) AS "ties" '
+        'FROM kg_dated AS "x" JOIN kg_dated AS "y" ON "x"."p" = "y"."p" AND "x"."j" <= "y"."j" '
+        'GROUP BY "x"."j", "y"."j"'
+    )
