@@ -425,3 +425,26 @@ def test_engine_cohort_keeps_min_cell_and_counts_unmatched_persons(synthetic):
         ] == len(
             set(synthetic.events["patient_id"]) - set(synthetic.persons.iloc[5:]["patient_id"])
         )
+
+
+@pytest.mark.parametrize("kind", ENGINE_KINDS)
+def test_packed_patterns_of_binary_codes_by_bit_or_equal_the_rows(
+    kind, request, synthetic, synthetic_cohort
+):
+    """Binary variables only: the packed words come from a BIT_OR over the events (no
+    grouping into first occurrences); the patterns equal those of the cohort's rows, and
+    those of the same variables with a categorical one (the grouping path) marginalized."""
+    eng = _engine(kind, request)
+    src = EngineSource.from_frames(eng, synthetic.events, synthetic.persons, name="synthetic")
+    binary = [c for c in synthetic_cohort.codes if c.startswith("C")]
+    assert len(binary) >= 5 and all(len(synthetic_cohort.states[c]) == 2 for c in binary)
+    vs = variables_of(synthetic_cohort.states, binary)
+    got = src.patterns(vs)
+    want = Patterns.from_frame(synthetic_cohort.data[binary], {c: 2 for c in binary}, {})
+    np.testing.assert_array_equal(got.codes, want.codes)
+    np.testing.assert_array_equal(got.weights, want.weights)
+    mixed = src.patterns(variables_of(synthetic_cohort.states, [*binary, "LAB"]))
+    marg = mixed.marginal(binary)
+    np.testing.assert_array_equal(got.codes, marg.codes)
+    np.testing.assert_array_equal(got.weights, marg.weights)
+    eng.close()

@@ -693,14 +693,37 @@ def packed_pattern_counts_sql(
     select = [f'{c} AS "w{k}"' for k, c in enumerate(cols)] + [
         f'"u".{q(k)} AS {q(k)}' for k in keys
     ]
-    packed = (
-        f'SELECT "f"."patient_id" AS "patient_id", {", ".join(words)} '
-        f'FROM kg_first_p AS "f" JOIN {_layout_values(variables, slots)} '
-        f'ON "f"."code" = "l"."code" AND COALESCE("f"."value", \'present\') = "l"."value" '
-        'GROUP BY "f"."patient_id"'
-    )
+    if all(v.is_binary for v in variables):
+        # binary codes: a patient's state is whether any event of the code exists, and
+        # its bit is the same for every event, so a BIT_OR over the events gives the
+        # packed words without first grouping them into (patient, code) occurrences
+        # (one grouping of the patients instead of two; grouped on the stored id, cast
+        # to text after)
+        ors = [
+            f'BIT_OR(CASE WHEN "l"."word" = {k} THEN "l"."add" ELSE 0 END) AS "w{k}"'
+            for k in range(n_words)
+        ]
+        codes = ", ".join(lit(v.code) for v in variables)
+        casts = ", ".join(f'CAST("g"."w{k}" AS BIGINT) AS "w{k}"' for k in range(n_words))
+        packed = (
+            f'SELECT CAST("g"."p" AS VARCHAR) AS "patient_id", {casts} '
+            f'FROM (SELECT "e"."p" AS "p", {", ".join(ors)} '
+            f'FROM (SELECT {q(ev.patient)} AS "p", {_text(ev.code)} AS "c" FROM {ev.source()} '
+            f"WHERE {q(ev.patient)} IS NOT NULL AND {_text(ev.code)} IN ({codes})) AS "
+            f'"e" JOIN {_layout_values(variables, slots)} ON "e"."c" = "l"."code" '
+            'GROUP BY "e"."p") AS "g"'
+        )
+        first = ""
+    else:
+        packed = (
+            f'SELECT "f"."patient_id" AS "patient_id", {", ".join(words)} '
+            f'FROM kg_first_p AS "f" JOIN {_layout_values(variables, slots)} '
+            f'ON "f"."code" = "l"."code" AND COALESCE("f"."value", \'present\') = "l"."value" '
+            'GROUP BY "f"."patient_id"'
+        )
+        first = f"kg_first_p AS ({first_of_variables_sql(ev, variables, dated=False)}), "
     body = (
-        f"WITH kg_first_p AS ({first_of_variables_sql(ev, variables, dated=False)}), "
+        f"WITH {first}"
         f"kg_packed AS ({packed}), kg_units AS ({_units(ev, units, persons)}) "
         f'SELECT {", ".join([*select, "COUNT(*) AS " + q("n")])} FROM kg_units AS "u" '
         f'LEFT JOIN kg_packed AS "w" ON "u"."patient_id" = "w"."patient_id" '
