@@ -397,3 +397,30 @@ def test_cmh_test_on_larger_tables_is_the_stratified_pearson_statistic_for_one_s
     # with one stratum the generalized CMH statistic is (n - 1) / n times Pearson's
     assert ours.dof == dof == 6
     assert ours.statistic == pytest.approx(chi2 * (n - 1) / n, rel=1e-9)
+
+
+def test_positivity_violation_columns_equals_the_row_version():
+    from kg_editor.discovery.independence import (
+        positivity_violation,
+        positivity_violation_columns,
+    )
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    z1 = rng.integers(0, 3, n)
+    z2 = rng.integers(0, 2, n)
+    nested = np.where(z1 == 2, rng.random(n) < 0.4, 0)  # occurs only where z1 == 2
+    free = rng.random(n) < 0.2
+    codes = np.column_stack([nested, free, z1, z2]).astype(np.int8)
+    cols = np.ascontiguousarray(codes.T)
+    w = rng.integers(1, 6, n).astype(np.float64)
+    seen = set()
+    for x in (0, 1):
+        for z in ([2], [3], [2, 3]):
+            for weights in (None, w):
+                for m in (1.0, 10.0, 500.0):
+                    want = positivity_violation(codes, [2, 2, 3, 2], x, z, m, weights=weights)
+                    got = positivity_violation_columns(cols, [2, 2, 3, 2], x, z, m, weights=weights)
+                    assert got == want
+                    seen.add(want)
+    assert seen == {True, False}

@@ -67,7 +67,7 @@ from kg_editor.discovery.independence import (
     cmh_test,
     local_bic,
     mantel_haenszel_log_odds,
-    positivity_violation,
+    positivity_violation_columns,
 )
 from kg_editor.errors import ConstraintError, NotFittedError, ResourceLimitError, SchemaError
 from kg_editor.model.graph import CausalGraph, Constraints
@@ -124,14 +124,19 @@ class _Work:
 
     _columns: np.ndarray | None = field(default=None, repr=False)
 
+    @property
+    def columns(self) -> np.ndarray:
+        """The codes variable-major (``columns[v]``: variable ``v`` of every row), made once."""
+        if self._columns is None:
+            self._columns = np.ascontiguousarray(self.codes.T)
+        return self._columns
+
     def ci(self, x: str, y: str, given: Sequence[str], method: str) -> CITestResult:
         """The conditional-independence test of ``x`` and ``y`` given ``given``: its table
         counted in one compiled pass over the variable-major codes (equal to
         :func:`ci_test` on the rows, tested)."""
-        if self._columns is None:
-            self._columns = np.ascontiguousarray(self.codes.T)
         return ci_test_columns(
-            self._columns,
+            self.columns,
             self.cards,
             self.index[x],
             self.index[y],
@@ -1290,8 +1295,8 @@ def _pc(distiller: Distiller, work: _Work) -> None:
             return False
         key = (v, frozenset(s))
         if key not in pos_cache:
-            pos_cache[key] = positivity_violation(
-                work.codes,
+            pos_cache[key] = positivity_violation_columns(
+                work.columns,
                 work.cards,
                 work.index[v],
                 [work.index[z] for z in s],
