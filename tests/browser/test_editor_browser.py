@@ -273,7 +273,8 @@ def test_context_menu_reverses_an_edge(editor, ref):
         h.remove_edge(a, b)
         if not nx.has_path(h, a, b) and ref.constraints.violation(b, a) is None:
             candidates.append([a, b])
-    # right-click an edge whose midpoint is clear of every node
+    # right-click an edge whose midpoint is clear of every node, in the canvas's upper
+    # left part (the menu opens below and to the right of the pointer and must fit)
     editor.page.evaluate("() => window.scrollTo(0, 0)")
     x, y = editor.js(
         "const el = document.getElementById('kg-canvas'); const r = el.getBoundingClientRect();"
@@ -282,12 +283,21 @@ def test_context_menu_reverses_an_edge(editor, ref):
         "for (const [s, t] of arg) {"
         "  const e = cy.edges().filter(x => x.data('source') === s && x.data('target') === t);"
         "  if (e.empty()) continue; const m = e.renderedMidpoint();"
-        "  if (m.x < 10 || m.y < 10 || m.x > w - 10 || m.y > h - 10) continue;"
+        "  if (m.x < 10 || m.y < 10 || m.x > w - 220 || m.y > h - 160) continue;"
         "  if (pts.every(p => Math.hypot(p.x - m.x, p.y - m.y) > 30)) return [r.left + m.x, r.top + m.y];"
         "} return null;",
         candidates,
     )
-    editor.page.mouse.click(x, y, button="right")
+    # a chained answer that repaints the canvas closes an open menu: open it again then
+    for _ in range(5):
+        editor.page.mouse.click(x, y, button="right")
+        editor.page.wait_for_timeout(300)
+        if editor.js(
+            "const r = document.getElementById('kg-menu-reverse').getBoundingClientRect();"
+            "return r.width > 0 && r.height > 0;"
+        ):
+            break
+        editor.page.wait_for_timeout(700)
     editor.page.click("#kg-menu-reverse")
     editor.wait(
         "return cy.edges().length > 0 && arg.some(p => !cy.edges().some("
