@@ -145,6 +145,17 @@ class _Work:
             weights=self.weights,
         )
 
+    def mh_log_odds(self, x: str, y: str, given: Sequence[str] = ()) -> float:
+        """The Mantel-Haenszel log odds ratio of ``x`` and ``y`` given ``given``."""
+        return mantel_haenszel_log_odds(
+            self.codes,
+            self.cards,
+            self.index[x],
+            self.index[y],
+            [self.index[z] for z in given],
+            weights=self.weights,
+        )
+
     @property
     def n_train(self) -> int:
         """Training patients (the weights' sum for patterns)."""
@@ -1313,20 +1324,11 @@ def _pc(distiller: Distiller, work: _Work) -> None:
         # odds ratio) did not explain it: the test lacked the patients to see it
         e = frozenset((a, b))
         if e not in marginal_lor:
-            marginal_lor[e] = mantel_haenszel_log_odds(
-                work.codes, work.cards, work.index[a], work.index[b], weights=work.weights
-            )
+            marginal_lor[e] = work.mh_log_odds(a, b)
         m = marginal_lor[e]
         if not math.isfinite(m) or abs(m) < 1e-12:
             return True
-        c = mantel_haenszel_log_odds(
-            work.codes,
-            work.cards,
-            work.index[a],
-            work.index[b],
-            [work.index[z] for z in s],
-            weights=work.weights,
-        )
+        c = work.mh_log_odds(a, b, s)
         if not math.isfinite(c):
             return True
         return c * m <= 0 or abs(c) <= (1.0 - float(distiller.explained_share or 0.0)) * abs(m)
